@@ -1,0 +1,140 @@
+//! Storage: one pool over SQLite (the default) or PostgreSQL, chosen by the database URL.
+//!
+//! Queries are written once, in the SQL both engines accept (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`), and run through sqlx's `Any` driver. Where the engines differ (migrations, the
+//! notification channel between processes, erasing freed pages) the code asks [`Db::backend`].
+
+pub mod accounts;
+pub mod audit;
+pub mod docs;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+    pub url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use sqlite:// or postgres://")]
+    UnsupportedUrl(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The default database: an SQLite file in the data directory.
+pub fn default_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("vertel.db").display())
+}
+
+impl Db {
+    /// Connect and bring the schema up to date.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_string()));
+        };
+        let options = AnyPoolOptions::new().max_connections(match backend {
+            // One writer at a time in SQLite anyway; a few readers beside it.
+            Backend::Sqlite => max_connections.min(8),
+            Backend::Postgres => max_connections,
+        });
+        let options = if backend == Backend::Sqlite {
+            options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every
+                    // committed transaction across a crash of this process (kill -9); secure_delete
+                    // overwrites freed content so erased stories leave no bytes behind.
+                    conn.execute(
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON; \
+                         PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options.connect(url).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Db { pool, backend, url: url.to_string() })
+    }
+
+    /// After erasing content: make sure freed bytes are gone from every file of the database.
+    pub async fn scrub(&self) -> Result<(), DbError> {
+        match self.backend {
+            Backend::Sqlite => {
+                // secure_delete zeroed the freed pages in the WAL; checkpointing with TRUNCATE copies
+                // them into the main file and empties the WAL, which still held the old page images.
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+            }
+            Backend::Postgres => {
+                // Rewrite the tables that held the content so no dead tuple keeps its bytes.
+                sqlx::query("VACUUM FULL doc_chunks").execute(&self.pool).await?;
+                sqlx::query("CHECKPOINT").execute(&self.pool).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Small helpers for reading `AnyRow`s by name.
+pub(crate) trait RowExt {
+    fn i64(&self, col: &str) -> Result<i64, sqlx::Error>;
+    fn opt_i64(&self, col: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn string(&self, col: &str) -> Result<String, sqlx::Error>;
+    fn opt_string(&self, col: &str) -> Result<Option<String>, sqlx::Error>;
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, sqlx::Error>;
+}
+
+impl RowExt for AnyRow {
+    fn i64(&self, col: &str) -> Result<i64, sqlx::Error> {
+        sqlx::Row::try_get(self, col)
+    }
+    fn opt_i64(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::Row::try_get(self, col)
+    }
+    fn string(&self, col: &str) -> Result<String, sqlx::Error> {
+        sqlx::Row::try_get(self, col)
+    }
+    fn opt_string(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::Row::try_get(self, col)
+    }
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, sqlx::Error> {
+        sqlx::Row::try_get(self, col)
+    }
+}
