@@ -211,6 +211,17 @@ impl Device {
         engine.document(id).map(|d| d.get_heads().iter().map(|h| h.to_string()).collect())
     }
 
+    /// Whether the document contains the changes with these hashes (hex), i.e. these heads.
+    pub async fn contains_heads(&self, id: &DocumentId, heads: &[String]) -> bool {
+        let engine = self.shared.engine.lock().await;
+        let Some(doc) = engine.document(id) else { return false };
+        heads.iter().all(|h| {
+            h.parse::<automerge::ChangeHash>()
+                .ok()
+                .is_some_and(|hash| automerge::ReadDoc::get_change_by_hash(doc, &hash).is_some())
+        })
+    }
+
     pub async fn is_confirmed(&self, id: &DocumentId) -> bool {
         self.shared.engine.lock().await.is_confirmed(id)
     }

@@ -1,1 +1,121 @@
-fn main(){}
+//! The `vertel-server` binary: reads configuration and runs one command.
+
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use vertel_server::admin;
+use vertel_server::config::{ServeConfig, StorageConfig};
+
+#[derive(Parser)]
+#[command(name = "vertel-server", version, about = "Vertel: verhalen en cijfers voor Kansrijke Start")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeConfig),
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Manage members.
+    Member {
+        #[command(subcommand)]
+        command: MemberCommand,
+    },
+    /// Load data.
+    Seed {
+        /// The demo workspace "DWO regio" with one member of every role.
+        #[arg(long)]
+        demo: bool,
+        #[command(flatten)]
+        storage: StorageConfig,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace (a coalition or region).
+    Add {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        storage: StorageConfig,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Add a member; prints a one-time enrollment code.
+    Add {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        /// professional, sleutelpersoon, coordinator or admin
+        #[arg(long)]
+        role: String,
+        /// Display name (defaults to the part of the e-mail address before the @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read a password from standard input instead of printing an enrollment code.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        storage: StorageConfig,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("VERTEL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("VERTEL_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    match Cli::parse().command {
+        Command::Serve(config) => vertel_server::serve::run(config).await,
+        Command::Workspace { command: WorkspaceCommand::Add { slug, name, storage } } => {
+            let db = admin::open(&storage).await?;
+            let ws = admin::add_workspace(&db, &slug, &name).await?;
+            println!("workspace {} ({}) created", ws.slug, ws.name);
+            Ok(())
+        }
+        Command::Member { command: MemberCommand::Add { workspace, email, role, name, password_stdin, storage } } => {
+            let db = admin::open(&storage).await?;
+            let password = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                Some(s.trim_end_matches(['\n', '\r']).to_string())
+            } else {
+                None
+            };
+            let added = admin::add_member(&db, &workspace, &email, &role, name.as_deref(), password.as_deref()).await?;
+            match added.enrollment_code {
+                Some(code) => println!("{code}"),
+                None => println!("member {} added with a password", added.member.email),
+            }
+            Ok(())
+        }
+        Command::Seed { demo, storage } => {
+            if !demo {
+                anyhow::bail!("nothing to seed: pass --demo");
+            }
+            let db = admin::open(&storage).await?;
+            admin::seed_demo(&db).await?;
+            print!("{}", admin::DEMO_CREDENTIALS);
+            Ok(())
+        }
+    }
+}

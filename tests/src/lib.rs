@@ -1,1 +1,253 @@
+//! The test harness: real `vertel-server` processes on loopback, on SQLite or PostgreSQL.
+//!
+//! PostgreSQL tests need a running cluster whose admin URL is in `VERTEL_TEST_PG_URL`; the test
+//! command (`.ci/run` → `scripts/test.sh`) starts a throwaway one. Each test gets its own database.
 
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub use client_core::native::Device;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's server keeps its data: a data directory, and a database URL for PostgreSQL.
+pub struct Env {
+    pub backend: Backend,
+    /// The server's data directory (and SQLite database).
+    pub dir: tempfile::TempDir,
+    /// Devices' stores, apart from the server's files.
+    pub devices: tempfile::TempDir,
+    pub database_url: Option<String>,
+}
+
+fn server_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("VERTEL_SERVER_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/integration-xxxx → target/<profile>/vertel-server
+    let exe = std::env::current_exe().expect("test executable path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("vertel-server"))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build -p vertel-server` (the test command does)",
+        bin.display()
+    );
+    bin
+}
+
+impl Env {
+    pub async fn new(backend: Backend) -> Result<Env> {
+        let dir = tempfile::Builder::new().prefix("vertel-test-").tempdir()?;
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(create_pg_database().await?),
+        };
+        let devices = tempfile::Builder::new().prefix("vertel-devices-").tempdir()?;
+        Ok(Env { backend, dir, devices, database_url })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn apply(&self, cmd: &mut Command) {
+        cmd.env_remove("VERTEL_DATABASE_URL")
+            .env("VERTEL_DATA_DIR", self.data_dir())
+            .env("VERTEL_LOG", "warn");
+        if let Some(url) = &self.database_url {
+            cmd.env("VERTEL_DATABASE_URL", url);
+        }
+    }
+
+    /// Run a `vertel-server` subcommand to completion; returns stdout.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
+        let mut cmd = Command::new(server_binary());
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.apply(&mut cmd);
+        let mut child = cmd.spawn().context("spawning vertel-server")?;
+        if let Some(mut input) = child.stdin.take() {
+            if let Some(s) = stdin {
+                input.write_all(s.as_bytes())?;
+            }
+        }
+        let out = child.wait_with_output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "vertel-server {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// A workspace with members of each role, all with password `wachtwoord-123`.
+    pub fn workspace(&self, slug: &str) -> Result<()> {
+        self.cli(&["workspace", "add", slug, "--name", slug], None)?;
+        for role in ["professional", "sleutelpersoon", "coordinator", "admin"] {
+            let email = format!("{role}@{slug}.test");
+            self.cli(
+                &["member", "add", "--workspace", slug, "--email", &email, "--role", role, "--password-stdin"],
+                Some(PASSWORD),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub async fn start(&self) -> Result<Server> {
+        Server::start(self, &[]).await
+    }
+}
+
+pub const PASSWORD: &str = "wachtwoord-123";
+
+async fn create_pg_database() -> Result<String> {
+    use sqlx::Connection;
+    let admin = std::env::var("VERTEL_TEST_PG_URL").context(
+        "VERTEL_TEST_PG_URL is not set: PostgreSQL tests need a running cluster (the test command starts one)",
+    )?;
+    let name = format!("vertel_test_{:016x}", rand::random::<u64>());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.context("connecting to the test cluster")?;
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await?;
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).context("admin URL has no database")?;
+    Ok(format!("{base}/{name}"))
+}
+
+/// A running `vertel-server serve` process.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    stderr_log: PathBuf,
+}
+
+impl Server {
+    pub async fn start(env: &Env, extra: &[&str]) -> Result<Server> {
+        let stderr_log = env.data_dir().join(format!("server-{:08x}.log", rand::random::<u32>()));
+        let mut cmd = Command::new(server_binary());
+        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").args(extra);
+        env.apply(&mut cmd);
+        cmd.stdout(Stdio::piped()).stderr(std::fs::File::create(&stderr_log)?);
+        let mut child = cmd.spawn().context("spawning vertel-server serve")?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let addr = tokio::task::spawn_blocking(move || -> Result<SocketAddr> {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                anyhow::ensure!(reader.read_line(&mut line)? > 0, "server exited before listening");
+                if let Some(rest) = line.trim().strip_prefix("listening on http://") {
+                    // Keep draining stdout so the server never blocks on a full pipe.
+                    std::thread::spawn(move || for _ in reader.lines() {});
+                    return Ok(rest.parse()?);
+                }
+            }
+        })
+        .await??;
+        Ok(Server { child, addr, stderr_log })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/sync", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no chance to flush or shut down.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a graceful exit.
+    pub fn terminate(mut self) -> Result<std::process::ExitStatus> {
+        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status()?;
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        anyhow::bail!("server did not stop within 10 s of SIGTERM")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<Session> {
+        let resp = reqwest::Client::new()
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await?;
+        anyhow::ensure!(resp.status().is_success(), "login {email}: {}", resp.status());
+        let v: Value = resp.json().await?;
+        Ok(Session {
+            token: v["token"].as_str().context("token")?.to_string(),
+            member_id: v["member"]["id"].as_i64().context("member id")?,
+            body: v,
+        })
+    }
+
+    /// Log in as `<role>@<workspace>.test` (see [`Env::workspace`]).
+    pub async fn login_as(&self, role: &str, workspace: &str) -> Result<Session> {
+        self.login(&format!("{role}@{workspace}.test"), PASSWORD).await
+    }
+
+    /// All changes visible to `token`, following the cursor until the end.
+    pub async fn feed(&self, token: &str) -> Result<Vec<Value>> {
+        let client = reqwest::Client::new();
+        let mut since = 0;
+        let mut all = Vec::new();
+        loop {
+            let v: Value = client
+                .get(self.url(&format!("/api/v1/stories/changes?since={since}&limit=5000")))
+                .bearer_auth(token)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            all.extend(v["changes"].as_array().cloned().unwrap_or_default());
+            since = v["next"].as_i64().context("next")?;
+            if !v["more"].as_bool().unwrap_or(false) {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Session {
+    pub token: String,
+    pub member_id: i64,
+    pub body: Value,
+}
+
+/// A device with its own temporary store directory.
+pub async fn device(env: &Env, name: &str) -> Result<Device> {
+    Ok(Device::open(env.devices.path().join(name)).await?)
+}

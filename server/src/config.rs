@@ -1,0 +1,51 @@
+//! Configuration: flags and `VERTEL_*` environment variables.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "VERTEL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    /// Largest websocket frame accepted, in bytes.
+    #[arg(long, env = "VERTEL_MAX_FRAME_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_frame_bytes: usize,
+    /// Largest stored size of one document, in bytes.
+    #[arg(long, env = "VERTEL_MAX_DOC_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_doc_bytes: i64,
+    /// Sustained sync messages per second per connection.
+    #[arg(long, env = "VERTEL_MAX_MESSAGES_PER_SEC", default_value_t = 2_000)]
+    pub max_messages_per_sec: u32,
+    /// Burst of sync messages per connection (a device catching up sends many at once).
+    #[arg(long, env = "VERTEL_MESSAGE_BURST", default_value_t = 50_000)]
+    pub message_burst: u32,
+    /// Seconds an unsynced document stays in memory before it is evicted.
+    #[arg(long, env = "VERTEL_DOC_IDLE_SECS", default_value_t = 30)]
+    pub doc_idle_secs: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StorageConfig {
+    /// Directory for the SQLite database and other server data.
+    #[arg(long, env = "VERTEL_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Database URL; empty means an SQLite file in the data directory. `postgres://` selects PostgreSQL.
+    #[arg(long, env = "VERTEL_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Most database connections in the pool.
+    #[arg(long, env = "VERTEL_DB_CONNECTIONS", default_value_t = 16)]
+    pub db_connections: u32,
+}
+
+impl StorageConfig {
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(u) if !u.is_empty() => u.clone(),
+            _ => crate::db::default_url(&self.data_dir),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! HTTP: the REST API under `/api/v1`, the sync websocket at `/sync` and `/healthz`.
+//!
+//! Only this module knows about HTTP status codes. One module per resource, each with a
+//! `router()`, merged here around one cloneable [`AppState`].
+
+mod auth;
+mod error;
+mod health;
+mod stories;
+mod sync;
+
+pub use error::ApiError;
+
+use crate::auth::LoginLimiter;
+use crate::db::Db;
+use crate::sync::conn::ConnLimits;
+use crate::sync::hub::Hub;
+use axum::Router;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub hub: Arc<Hub>,
+    pub login_limiter: Arc<LoginLimiter>,
+    pub conn_limits: ConnLimits,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(auth::router())
+        .merge(stories::router())
+        .merge(health::router());
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(health::router())
+        .merge(sync::router())
+        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,125 @@
+//! Stories (and personas) as REST resources: the changes feed, sharing and erasure.
+
+use super::auth::AuthMember;
+use super::{ApiError, AppState};
+use crate::db::accounts::{Member, Role};
+use crate::db::docs::{FeedEntry, Viewer};
+use axum::extract::{Path, Query, State};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use client_core::wire::DocumentId;
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stories/changes", get(changes))
+        .route("/stories/{id}", delete(erase))
+        .route("/stories/{id}/shares", post(share))
+}
+
+pub fn viewer(member: &Member) -> Viewer {
+    Viewer {
+        member_id: member.id,
+        workspace_id: member.workspace_id,
+        sees_workspace: member.role == Role::Coordinator,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    #[serde(default)]
+    since: i64,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct ChangesPage {
+    changes: Vec<FeedEntry>,
+    /// Pass as `since` next time.
+    next: i64,
+    /// More changes wait beyond this page.
+    more: bool,
+}
+
+const MAX_PAGE: i64 = 5_000;
+
+/// Story ids (with heads) visible to the caller that changed after the cursor `since`.
+async fn changes(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Json<ChangesPage>, ApiError> {
+    let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_PAGE);
+    let changes = state.db.changes_since(viewer(&auth.member), q.since, limit).await?;
+    let next = changes.last().map(|c| c.seq).unwrap_or(q.since);
+    let more = changes.len() as i64 == limit;
+    Ok(Json(ChangesPage { changes, next, more }))
+}
+
+fn parse_id(id: &str) -> Result<DocumentId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// Load the document's metadata if the caller may manage it: its recorder or a coordinator of its
+/// workspace. Anything else looks exactly like a missing document.
+async fn managed(state: &AppState, member: &Member, id: &DocumentId) -> Result<(), ApiError> {
+    let (meta, _) = state.db.doc_meta(&id.to_string(), member.id).await?.ok_or(ApiError::NotFound)?;
+    let manages = meta.workspace_id == member.workspace_id
+        && !meta.deleted
+        && (member.role == Role::Coordinator || meta.recorder_id == member.id);
+    if manages { Ok(()) } else { Err(ApiError::NotFound) }
+}
+
+/// Erase a story with its whole history. A tombstone remains so devices purge their copy and a
+/// stale device cannot upload it again.
+async fn erase(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    managed(&state, &auth.member, &id).await?;
+    state.db.erase_doc(&id.to_string(), auth.member.id).await?;
+    state.hub.erased(id).await;
+    state.hub.publish(&id.to_string(), true).await;
+    state
+        .db
+        .audit(Some(auth.member.workspace_id), Some(auth.member.id), "story.erased", Some(&id.to_string()), None)
+        .await?;
+    tracing::info!(member = auth.member.id, doc = %id, "story erased");
+    Ok(Json(serde_json::json!({ "erased": id.to_string() })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareRequest {
+    member_id: i64,
+}
+
+/// Share a story with another member of the same workspace.
+async fn share(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+    Json(req): Json<ShareRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    managed(&state, &auth.member, &id).await?;
+    let other = state.db.member(req.member_id).await?.ok_or(ApiError::NotFound)?;
+    if other.workspace_id != auth.member.workspace_id {
+        return Err(ApiError::NotFound);
+    }
+    state.db.share_doc(&id.to_string(), other.id).await?;
+    state
+        .db
+        .audit(
+            Some(auth.member.workspace_id),
+            Some(auth.member.id),
+            "story.shared",
+            Some(&id.to_string()),
+            Some(&format!("member {}", other.id)),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({ "shared_with": other.id })))
+}

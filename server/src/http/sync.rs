@@ -1,0 +1,23 @@
+//! `GET /sync`: the websocket upgrade. The token is checked before the upgrade.
+
+use super::auth::AuthMember;
+use super::AppState;
+use crate::sync::conn;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/sync", get(upgrade))
+}
+
+async fn upgrade(State(state): State<AppState>, auth: AuthMember, ws: WebSocketUpgrade) -> Response {
+    let limits = state.conn_limits.clone();
+    ws.max_message_size(limits.max_frame_bytes)
+        .max_frame_size(limits.max_frame_bytes)
+        // Small buffers: memory per idle connection matters with thousands of devices.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .on_upgrade(move |socket| conn::run(socket, state.hub, auth.member, limits, state.shutdown))
+}

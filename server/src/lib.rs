@@ -1,0 +1,14 @@
+//! vertel-server: sync, storage and accounts for Vertel.
+//!
+//! The design decision that shapes this crate: **the database is the truth, memory is a cache.**
+//! Every change a device sends is stored before the server acknowledges it (by advertising new
+//! heads), documents are loaded on demand and evicted when idle, and several processes can share
+//! one PostgreSQL because each tells the others what changed.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod serve;
+pub mod sync;

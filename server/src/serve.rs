@@ -1,0 +1,88 @@
+//! `vertel-server serve`: open the database, start the hub and its housekeeping, serve HTTP until
+//! SIGTERM or Ctrl-C, then close sync connections and stop.
+
+use crate::auth::LoginLimiter;
+use crate::config::ServeConfig;
+use crate::db::{Backend, Db};
+use crate::http::{self, AppState};
+use crate::sync::conn::ConnLimits;
+use crate::sync::hub::{Hub, Limits};
+use crate::sync::notify;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.storage.data_dir)
+        .with_context(|| format!("creating data directory {}", config.storage.data_dir.display()))?;
+    let db = Db::connect(&config.storage.url(), config.storage.db_connections)
+        .await
+        .context("opening the database")?;
+    tracing::info!(backend = ?db.backend, "database ready");
+    let hub = Hub::new(db.clone(), Limits {
+        max_doc_bytes: config.max_doc_bytes,
+        idle: Duration::from_secs(config.doc_idle_secs),
+    });
+    if db.backend == Backend::Postgres {
+        tokio::spawn(notify::listen(db.url.clone(), hub.clone()));
+    }
+    {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                tick.tick().await;
+                let evicted = hub.evict_idle(Instant::now());
+                if evicted > 0 {
+                    tracing::debug!(evicted, "evicted idle documents");
+                }
+            }
+        });
+    }
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = AppState {
+        db,
+        hub,
+        login_limiter: Arc::new(LoginLimiter::new(10, Duration::from_secs(300))),
+        conn_limits: ConnLimits {
+            max_frame_bytes: config.max_frame_bytes,
+            messages_per_sec: config.max_messages_per_sec,
+            burst: config.message_burst,
+        },
+        shutdown: shutdown_rx,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "vertel-server listening");
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    println!("listening on http://{addr}");
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            let _ = shutdown_tx.send(true);
+        })
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

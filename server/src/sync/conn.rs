@@ -1,0 +1,195 @@
+//! One websocket connection speaking the automerge-repo protocol.
+//!
+//! The connection checks the handshake, the frame size and the message rate, and hands `sync` and
+//! `request` messages to the [`Hub`]. Any protocol violation gets an `error` message and the
+//! connection is closed; other connections never notice.
+
+use super::hub::{Caller, Hub, Outgoing, SyncFailure};
+use crate::db::accounts::Member;
+use axum::extract::ws::{Message as WsMessage, WebSocket};
+use client_core::wire::{DocumentId, Message, PROTOCOL_V1};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Notify};
+
+/// Frames queued for one connection before it counts as too slow and is cut off.
+const OUTBOX: usize = 16 * 1024;
+/// How long a client may take to send `join`.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+pub struct ConnLimits {
+    pub max_frame_bytes: usize,
+    pub messages_per_sec: u32,
+    pub burst: u32,
+}
+
+/// A token bucket for the message rate.
+struct RateLimit {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn new(rate: u32, burst: u32) -> Self {
+        RateLimit { tokens: burst as f64, rate: rate as f64, burst: burst as f64, last: Instant::now() }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+pub async fn run(
+    socket: WebSocket,
+    hub: Arc<Hub>,
+    member: Member,
+    limits: ConnLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let conn = hub.next_conn_id();
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Outgoing>(OUTBOX);
+    let kill = Arc::new(Notify::new());
+    let writer = tokio::spawn(async move {
+        while let Some(Outgoing::Frame(frame)) = rx.recv().await {
+            if sink.send(WsMessage::Binary(frame.into())).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.send(WsMessage::Close(None)).await;
+    });
+
+    let server_peer = hub.peer_id.clone();
+    let error_frame = |message: String, target: Option<String>| {
+        Message::Error { message, sender_id: Some(server_peer.clone()), target_id: target }.encode()
+    };
+
+    // Handshake: the first message must be `join` with protocol version 1.
+    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.next()).await;
+    let peer_id = match first {
+        Ok(Some(Ok(WsMessage::Binary(b)))) => match Message::decode(&b, limits.max_frame_bytes) {
+            Ok(Message::Join { sender_id, supported_protocol_versions, .. })
+                if supported_protocol_versions.iter().any(|v| v == PROTOCOL_V1) =>
+            {
+                sender_id
+            }
+            Ok(Message::Join { sender_id, .. }) => {
+                let _ = tx.send(Outgoing::Frame(error_frame("unsupported protocol version".into(), Some(sender_id)))).await;
+                drop(tx);
+                let _ = writer.await;
+                return;
+            }
+            Ok(other) => {
+                let _ = tx
+                    .send(Outgoing::Frame(error_frame(format!("expected join, got {}", other.type_name()), None)))
+                    .await;
+                drop(tx);
+                let _ = writer.await;
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Outgoing::Frame(error_frame(e.to_string(), None))).await;
+                drop(tx);
+                let _ = writer.await;
+                return;
+            }
+        },
+        _ => {
+            drop(tx);
+            let _ = writer.await;
+            return;
+        }
+    };
+    let _ = tx
+        .send(Outgoing::Frame(
+            Message::Peer {
+                sender_id: hub.peer_id.clone(),
+                selected_protocol_version: PROTOCOL_V1.into(),
+                target_id: peer_id.clone(),
+                peer_metadata: Some(Default::default()),
+            }
+            .encode(),
+        ))
+        .await;
+    tracing::debug!(conn, member = member.id, "sync connection up");
+
+    let caller = Caller { conn, peer_id: peer_id.clone(), member, tx: tx.clone(), kill: kill.clone() };
+    let mut docs: HashSet<DocumentId> = HashSet::new();
+    let mut rate = RateLimit::new(limits.messages_per_sec, limits.burst);
+    let failure: Option<String> = loop {
+        let frame = tokio::select! {
+            f = stream.next() => f,
+            _ = kill.notified() => break Some("connection too slow; closing".into()),
+            _ = shutdown.changed() => break Some("server shutting down".into()),
+        };
+        let bytes = match frame {
+            None | Some(Ok(WsMessage::Close(_))) => break None,
+            Some(Ok(WsMessage::Binary(b))) => b,
+            Some(Ok(WsMessage::Text(_))) => break Some("text frames are not part of the protocol".into()),
+            Some(Ok(_)) => continue, // ping/pong
+            Some(Err(e)) => break Some(format!("bad frame: {e}")),
+        };
+        if !rate.take(Instant::now()) {
+            break Some("message rate limit exceeded".into());
+        }
+        let msg = match Message::decode(&bytes, limits.max_frame_bytes) {
+            Ok(m) => m,
+            Err(e) => break Some(e.to_string()),
+        };
+        let result = match msg {
+            Message::Sync { document_id, data, .. } => {
+                docs.insert(document_id);
+                hub.handle_sync(&caller, document_id, &data, false).await
+            }
+            Message::Request { document_id, data, .. } => {
+                docs.insert(document_id);
+                hub.handle_sync(&caller, document_id, &data, true).await
+            }
+            Message::Leave { .. } => break None,
+            Message::Error { message, .. } => {
+                tracing::debug!(conn, %message, "peer reported an error");
+                break None;
+            }
+            // Accepted and not relayed: Vertel devices talk to the server only.
+            Message::Ephemeral { .. }
+            | Message::RemoteHeadsChanged { .. }
+            | Message::RemoteSubscriptionChange { .. }
+            | Message::DocUnavailable { .. } => Ok(()),
+            Message::Join { .. } | Message::Peer { .. } => {
+                break Some("handshake messages are not allowed after the handshake".into());
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(SyncFailure::Storage(e)) => {
+                tracing::error!(conn, error = %e, "storage failed during sync");
+                break Some("internal error; try again later".into());
+            }
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    if let Some(reason) = &failure {
+        tracing::info!(conn, reason = %reason, "closing sync connection");
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            tx.send(Outgoing::Frame(error_frame(reason.clone(), Some(peer_id)))),
+        )
+        .await;
+    }
+    hub.disconnect(conn, docs).await;
+    drop(caller);
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}

@@ -1,0 +1,5 @@
+//! Document sync over websockets: the hub of documents and the per-connection protocol handling.
+
+pub mod conn;
+pub mod hub;
+pub mod notify;

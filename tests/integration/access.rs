@@ -1,0 +1,100 @@
+//! Who sees which story: field members their own and shared ones, coordinators their workspace.
+
+use crate::{all_confirmed, parent_story, WAIT};
+use client_core::Event;
+use serde_json::json;
+use vertel_tests::{device, Backend, Env};
+
+async fn field_members_see_their_own_and_shared_stories(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = env.start().await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let sleutel = server.login_as("sleutelpersoon", "delft").await?;
+    let coord = server.login_as("coordinator", "delft").await?;
+
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    let mine = phone.create_story(&parent_story("Van mij", "Thuis, na de bevalling.")).await?;
+    let shared = phone.create_story(&parent_story("Gedeeld", "Op het consultatiebureau.")).await?;
+    all_confirmed(&phone).await?;
+
+    // The sleutelpersoon sees nothing yet: feed empty, request unavailable.
+    assert!(server.feed(&sleutel.token).await?.is_empty());
+    let other = device(&env, "other").await?;
+    other.connect(&server.ws_url(), &sleutel.token).await?;
+    other.want([mine]).await?;
+    other
+        .wait_for("unavailable", WAIT, |d| async move {
+            d.take_events().iter().any(|e| matches!(e, Event::Unavailable { .. }))
+        })
+        .await?;
+    assert!(other.story(&mine).await.is_none());
+
+    // Sharing one story makes exactly that one visible.
+    let client = reqwest::Client::new();
+    let resp = client
+        .post(server.url(&format!("/api/v1/stories/{shared}/shares")))
+        .bearer_auth(&prof.token)
+        .json(&json!({ "member_id": sleutel.member_id }))
+        .send()
+        .await?;
+    assert!(resp.status().is_success(), "share: {}", resp.status());
+    let feed = server.feed(&sleutel.token).await?;
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0]["id"], shared.to_string());
+    other.want([shared]).await?;
+    other.wait_for("shared story", WAIT, |d| async move { d.story(&shared).await.is_some() }).await?;
+
+    // The sleutelpersoon may not share or erase someone else's story: it looks like it is missing.
+    let resp = client
+        .delete(server.url(&format!("/api/v1/stories/{mine}")))
+        .bearer_auth(&sleutel.token)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 404);
+
+    // The coordinator sees both.
+    assert_eq!(server.feed(&coord.token).await?.len(), 2);
+    Ok(())
+}
+both!(field_members_see_their_own_and_shared_stories);
+
+/// A document first pushed by a member belongs to that member's workspace, and counts as recorded
+/// by them, whichever client created it.
+async fn first_push_decides_ownership(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("a")?;
+    env.workspace("b")?;
+    let server = env.start().await?;
+    let a = server.login_as("professional", "a").await?;
+    let b = server.login_as("professional", "b").await?;
+    let b_coord = server.login_as("coordinator", "b").await?;
+
+    // A device of workspace b creates the story offline; the b professional pushes it first.
+    let shared_device = device(&env, "shared").await?;
+    let id = shared_device.create_story(&parent_story("Eerste push", "Wie was eerst?")).await?;
+    shared_device.connect(&server.ws_url(), &b.token).await?;
+    all_confirmed(&shared_device).await?;
+    shared_device.disconnect().await;
+
+    // Later the same document (with an extra change) comes from a member of workspace a: refused.
+    shared_device.edit(id, |d| client_core::story::set_title(d, "Gekaapt", 99)).await?;
+    shared_device.connect(&server.ws_url(), &a.token).await?;
+    shared_device
+        .wait_for("refusal", WAIT, |d| async move {
+            let ev = d.take_events();
+            ev.iter().any(|e| matches!(e, Event::Unavailable { .. } | Event::Purged { .. }))
+        })
+        .await?;
+    let feed = server.feed(&b_coord.token).await?;
+    assert_eq!(feed.len(), 1);
+    assert!(server.feed(&a.token).await?.is_empty());
+    let check = device(&env, "check").await?;
+    check.connect(&server.ws_url(), &b_coord.token).await?;
+    check.want([id]).await?;
+    check.wait_for("story", WAIT, |d| async move { d.story(&id).await.is_some() }).await?;
+    assert_eq!(check.story(&id).await.map(|s| s.title), Some("Eerste push".to_string()));
+    Ok(())
+}
+both!(first_push_decides_ownership);

@@ -1,0 +1,171 @@
+//! Malformed CBOR, unknown message types, oversized frames, text frames, foreign documents:
+//! each gets a protocol error and a closed connection, and the server keeps serving others.
+
+use crate::{all_confirmed, parent_story, WAIT};
+use client_core::wire::{DocumentId, Message};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message as Ws;
+use vertel_tests::{device, Backend, Env, Server};
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn raw(server: &Server, token: &str) -> anyhow::Result<Socket> {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws_url())).await?;
+    Ok(ws)
+}
+
+async fn join(ws: &mut Socket) -> anyhow::Result<String> {
+    let join = Message::Join {
+        sender_id: "raw-peer".into(),
+        supported_protocol_versions: vec!["1".into()],
+        peer_metadata: None,
+    };
+    ws.send(Ws::Binary(join.encode().into())).await?;
+    match next_message(ws).await? {
+        Some(Message::Peer { sender_id, selected_protocol_version, target_id, .. }) => {
+            assert_eq!(selected_protocol_version, "1");
+            assert_eq!(target_id, "raw-peer");
+            Ok(sender_id)
+        }
+        other => anyhow::bail!("expected peer, got {other:?}"),
+    }
+}
+
+async fn next_message(ws: &mut Socket) -> anyhow::Result<Option<Message>> {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await? {
+            Some(Ok(Ws::Binary(b))) => return Ok(Some(Message::decode(&b, usize::MAX)?)),
+            Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => return Ok(None),
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// After sending something bad: an `error` message arrives and then the connection closes.
+async fn expect_error_then_close(ws: &mut Socket, what: &str) -> anyhow::Result<String> {
+    let message = match next_message(ws).await? {
+        Some(Message::Error { message, .. }) => message,
+        other => anyhow::bail!("{what}: expected an error message, got {other:?}"),
+    };
+    assert!(next_message(ws).await?.is_none(), "{what}: connection should close");
+    Ok(message)
+}
+
+async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    env.workspace("elders")?;
+    let server = Server::start(&env, &["--max-frame-bytes", "65536"]).await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let outsider = server.login_as("professional", "elders").await?;
+
+    // A healthy device stays connected through everything below.
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    let id = phone.create_story(&parent_story("Gezond", "Blijft werken.")).await?;
+    all_confirmed(&phone).await?;
+
+    // No token: refused before the upgrade.
+    assert!(tokio_tungstenite::connect_async(server.ws_url()).await.is_err());
+
+    // Malformed CBOR before and after the handshake.
+    let mut ws = raw(&server, &prof.token).await?;
+    ws.send(Ws::Binary(vec![0xff, 0xfe, 0x00].into())).await?;
+    let msg = expect_error_then_close(&mut ws, "garbage before join").await?;
+    assert!(msg.contains("CBOR") || msg.contains("join"), "{msg}");
+    let mut ws = raw(&server, &prof.token).await?;
+    join(&mut ws).await?;
+    ws.send(Ws::Binary(vec![0xa1, 0x64, 0x74].into())).await?;
+    expect_error_then_close(&mut ws, "truncated CBOR").await?;
+
+    // An unknown message type.
+    let mut ws = raw(&server, &prof.token).await?;
+    join(&mut ws).await?;
+    let unknown = ciborium::Value::Map(vec![
+        ("type".into(), "teleport".into()),
+        ("senderId".into(), "raw-peer".into()),
+    ]);
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&unknown, &mut bytes)?;
+    ws.send(Ws::Binary(bytes.into())).await?;
+    expect_error_then_close(&mut ws, "unknown type").await?;
+
+    // A sync message whose automerge payload is garbage: refused, nothing stored.
+    let mut ws = raw(&server, &prof.token).await?;
+    let server_peer = join(&mut ws).await?;
+    let bogus_id = DocumentId::from_bytes(rand::random());
+    let bad = Message::Sync { document_id: bogus_id, sender_id: "raw-peer".into(), target_id: server_peer.clone(), data: vec![0x42, 1, 2, 3, 4] };
+    ws.send(Ws::Binary(bad.encode().into())).await?;
+    expect_error_then_close(&mut ws, "bad sync payload").await?;
+
+    // An oversized frame.
+    let mut ws = raw(&server, &prof.token).await?;
+    join(&mut ws).await?;
+    let _ = ws.send(Ws::Binary(vec![0u8; 200_000].into())).await;
+    let closed = next_message(&mut ws).await?;
+    assert!(matches!(closed, None | Some(Message::Error { .. })), "oversized: {closed:?}");
+    if closed.is_some() {
+        assert!(next_message(&mut ws).await?.is_none());
+    }
+
+    // A text frame.
+    let mut ws = raw(&server, &prof.token).await?;
+    join(&mut ws).await?;
+    ws.send(Ws::Text("hallo".into())).await?;
+    expect_error_then_close(&mut ws, "text frame").await?;
+
+    // A request for a foreign document is answered exactly like one for a missing document.
+    let mut ws = raw(&server, &outsider.token).await?;
+    let server_peer = join(&mut ws).await?;
+    let empty_sync = automerge::sync::SyncDoc::generate_sync_message(
+        &automerge::Automerge::new(),
+        &mut automerge::sync::State::new(),
+    )
+    .map(|m| m.encode())
+    .unwrap_or_default();
+    let missing = DocumentId::from_bytes(rand::random());
+    let mut answers = Vec::new();
+    for doc in [id, missing] {
+        let req = Message::Request { document_id: doc, sender_id: "raw-peer".into(), target_id: server_peer.clone(), data: empty_sync.clone() };
+        ws.send(Ws::Binary(req.encode().into())).await?;
+        match next_message(&mut ws).await? {
+            Some(Message::DocUnavailable { document_id, sender_id, target_id }) => {
+                assert_eq!(document_id, doc);
+                answers.push((sender_id, target_id));
+            }
+            other => anyhow::bail!("expected doc-unavailable, got {other:?}"),
+        }
+    }
+    assert_eq!(answers[0], answers[1]);
+
+    // The healthy device still syncs, and the garbage document was never stored.
+    phone.edit(id, |d| client_core::story::set_title(d, "Nog steeds gezond", 50)).await?;
+    all_confirmed(&phone).await?;
+    let coord = server.login_as("coordinator", "delft").await?;
+    let feed = server.feed(&coord.token).await?;
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0]["id"], id.to_string());
+    assert!(phone.is_connected().await);
+    Ok(())
+}
+both!(bad_input_is_refused_and_others_are_served);
+
+/// A story larger than the document limit is refused and not stored.
+async fn oversized_documents_are_refused(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = Server::start(&env, &["--max-doc-bytes", "20000"]).await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let coord = server.login_as("coordinator", "delft").await?;
+    let phone = device(&env, "phone").await?;
+    let big: String = (0..60_000).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
+    let id = phone.create_story(&parent_story("Te groot", &big)).await?;
+    let _ = phone.connect(&server.ws_url(), &prof.token).await;
+    phone
+        .wait_for("disconnect after refusal", WAIT, |d| async move { !d.is_connected().await })
+        .await?;
+    assert!(!phone.is_confirmed(&id).await);
+    assert!(server.feed(&coord.token).await?.is_empty());
+    Ok(())
+}
+both!(oversized_documents_are_refused);

@@ -1,0 +1,113 @@
+//! Erasure: the story's text leaves the server's files; devices purge; stale devices can't re-upload.
+
+use crate::{all_confirmed, parent_story, WAIT};
+use client_core::Event;
+use std::path::Path;
+use vertel_tests::{device, Backend, Env};
+
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for entry in rd.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                hits.push(p.display().to_string());
+            }
+        }
+    }
+    hits
+}
+
+async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = env.start().await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let coord = server.login_as("coordinator", "delft").await?;
+
+    let marker = format!("Unieke zin om te wissen {:016x}.", rand::random::<u64>());
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    let keep = phone.create_story(&parent_story("Blijft", "Dit verhaal blijft staan.")).await?;
+    let id = phone.create_story(&parent_story("Wordt gewist", &marker)).await?;
+    // More history on the story, so that the marker sits in several chunks.
+    for i in 0..5 {
+        phone.edit(id, |d| client_core::story::splice_body(d, 0, 0, &format!("{i} "), i)).await?;
+    }
+    all_confirmed(&phone).await?;
+
+    let stale = device(&env, "stale").await?;
+    stale.connect(&server.ws_url(), &coord.token).await?;
+    stale.want([id]).await?;
+    stale.wait_for("story on the stale device", WAIT, |d| async move { d.story(&id).await.is_some() }).await?;
+    all_confirmed(&stale).await?;
+    stale.disconnect().await;
+
+    if backend == Backend::Sqlite {
+        assert!(!files_containing(env.data_dir(), marker.as_bytes()).is_empty(), "marker stored before erasure");
+    }
+
+    let resp = reqwest::Client::new()
+        .delete(server.url(&format!("/api/v1/stories/{id}")))
+        .bearer_auth(&prof.token)
+        .send()
+        .await?;
+    assert!(resp.status().is_success(), "erase: {}", resp.status());
+
+    // The connected device purges its copy at once.
+    phone.wait_for("purge on the phone", WAIT, |d| async move { d.story(&id).await.is_none() }).await?;
+
+    // No byte of the text remains in the server's data directory (SQLite database, WAL, ...).
+    let hits = files_containing(env.data_dir(), marker.as_bytes());
+    assert!(hits.is_empty(), "marker still in {hits:?}");
+    if backend == Backend::Postgres {
+        // Nothing readable through the database either.
+        use sqlx::Connection;
+        let url = env.database_url.clone().unwrap_or_default();
+        let mut conn = sqlx::PgConnection::connect(&url).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM doc_chunks WHERE doc_id = $1")
+            .bind(id.to_string())
+            .fetch_one(&mut conn)
+            .await?;
+        assert_eq!(n, 0);
+    }
+
+    // The feed reports the tombstone, so devices that were offline purge on catch-up.
+    let feed = server.feed(&coord.token).await?;
+    let entry = feed.iter().find(|c| c["id"] == id.to_string()).cloned().unwrap_or_default();
+    assert_eq!(entry["deleted"], true);
+
+    // The stale device edits its old copy offline and reconnects: the upload is refused and its
+    // copy purged; the other story is untouched.
+    stale.edit(id, |d| client_core::story::set_title(d, "Toch weer terug?", 70)).await?;
+    stale.connect(&server.ws_url(), &coord.token).await?;
+    stale
+        .wait_for("stale copy purged", WAIT, |d| async move {
+            d.story(&id).await.is_none() || d.take_events().iter().any(|e| matches!(e, Event::Purged { .. }))
+        })
+        .await?;
+    let hits = files_containing(env.data_dir(), marker.as_bytes());
+    assert!(hits.is_empty(), "marker came back in {hits:?}");
+    let check = device(&env, "check").await?;
+    check.connect(&server.ws_url(), &coord.token).await?;
+    check.want([id, keep]).await?;
+    check.wait_for("kept story", WAIT, |d| async move { d.story(&keep).await.is_some() }).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(check.story(&id).await.is_none(), "erased story never comes back");
+
+    // Only the recorder or a coordinator may erase; a second erase finds nothing.
+    let resp = reqwest::Client::new()
+        .delete(server.url(&format!("/api/v1/stories/{id}")))
+        .bearer_auth(&coord.token)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 404);
+    Ok(())
+}
+both!(erased_stories_leave_no_trace);
