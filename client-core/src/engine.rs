@@ -12,7 +12,7 @@
 //!   contain all local heads. A Vertel server advertises heads only after it has stored them.
 
 use crate::store::StoredDoc;
-use crate::wire::{DecodeError, DocumentId, Message, PeerMetadata, PROTOCOL_V1};
+use crate::wire::{DecodeError, DocumentId, Message, PROTOCOL_V1, PeerMetadata};
 use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, AutomergeError, ChangeHash};
 use std::collections::BTreeMap;
@@ -88,8 +88,12 @@ pub enum EngineError {
 enum Link {
     Down,
     /// `join` sent (initiating) or awaited (receiving) since this time.
-    Joining { since_ms: i64 },
-    Up { remote: String },
+    Joining {
+        since_ms: i64,
+    },
+    Up {
+        remote: String,
+    },
 }
 
 struct DocEntry {
@@ -183,12 +187,23 @@ impl Engine {
     }
 
     pub fn document_ids(&self) -> impl Iterator<Item = &DocumentId> {
-        self.docs.iter().filter(|(_, e)| !e.wanted).map(|(id, _)| id)
+        self.docs
+            .iter()
+            .filter(|(_, e)| !e.wanted)
+            .map(|(id, _)| id)
     }
 
     /// Whether the server holds every local change of this document.
     pub fn is_confirmed(&self, id: &DocumentId) -> bool {
         self.docs.get(id).is_some_and(|e| e.confirmed)
+    }
+
+    /// The heads the remote last advertised for a document (hex).
+    pub fn server_heads(&self, id: &DocumentId) -> Vec<String> {
+        self.docs
+            .get(id)
+            .map(|e| e.server_heads.iter().map(|h| h.to_string()).collect())
+            .unwrap_or_default()
     }
 
     /// Documents with local changes the server has not confirmed.
@@ -244,7 +259,10 @@ impl Engine {
             return fx;
         };
         entry.unsaved = true;
-        fx.store.push(StoreTask::Save { id, doc: entry.stored() });
+        fx.store.push(StoreTask::Save {
+            id,
+            doc: entry.stored(),
+        });
         self.update_status(id, &mut fx);
         self.sync_doc(id, false, &mut fx);
         fx
@@ -323,9 +341,14 @@ impl Engine {
     pub fn handle_message(&mut self, msg: Message, _now_ms: i64) -> Result<Effects, EngineError> {
         let mut fx = Effects::default();
         match (&self.link, msg) {
-            (Link::Joining { .. }, Message::Peer { sender_id, selected_protocol_version, .. })
-                if self.role == Role::Initiating =>
-            {
+            (
+                Link::Joining { .. },
+                Message::Peer {
+                    sender_id,
+                    selected_protocol_version,
+                    ..
+                },
+            ) if self.role == Role::Initiating => {
                 if selected_protocol_version != PROTOCOL_V1 {
                     return Err(EngineError::Protocol(format!(
                         "unsupported protocol version {selected_protocol_version}"
@@ -333,9 +356,14 @@ impl Engine {
                 }
                 self.link_up(sender_id, &mut fx);
             }
-            (Link::Joining { .. }, Message::Join { sender_id, supported_protocol_versions, .. })
-                if self.role == Role::Receiving =>
-            {
+            (
+                Link::Joining { .. },
+                Message::Join {
+                    sender_id,
+                    supported_protocol_versions,
+                    ..
+                },
+            ) if self.role == Role::Receiving => {
                 if !supported_protocol_versions.iter().any(|v| v == PROTOCOL_V1) {
                     fx.send(&Message::Error {
                         message: "unsupported protocol version".into(),
@@ -356,10 +384,20 @@ impl Engine {
                 self.link = Link::Down;
                 fx.events.push(Event::RemoteError { message });
             }
-            (Link::Up { .. }, Message::Sync { document_id, data, .. }) => {
+            (
+                Link::Up { .. },
+                Message::Sync {
+                    document_id, data, ..
+                },
+            ) => {
                 self.receive_sync(document_id, &data, false, &mut fx)?;
             }
-            (Link::Up { .. }, Message::Request { document_id, data, .. }) => {
+            (
+                Link::Up { .. },
+                Message::Request {
+                    document_id, data, ..
+                },
+            ) => {
                 self.receive_sync(document_id, &data, true, &mut fx)?;
             }
             (Link::Up { .. }, Message::DocUnavailable { document_id, .. }) => {
@@ -385,7 +423,9 @@ impl Engine {
     }
 
     fn link_up(&mut self, remote: String, fx: &mut Effects) {
-        self.link = Link::Up { remote: remote.clone() };
+        self.link = Link::Up {
+            remote: remote.clone(),
+        };
         fx.events.push(Event::Connected { remote });
         let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
         for id in ids {
@@ -450,9 +490,13 @@ impl Engine {
                 return Ok(());
             }
             // A document someone shares with us; or, as initiating side, one the server pushes.
-            self.docs.insert(id, DocEntry::new(Automerge::new(), Vec::new()));
+            self.docs
+                .insert(id, DocEntry::new(Automerge::new(), Vec::new()));
         }
-        let entry = self.docs.get_mut(&id).ok_or(EngineError::NoSuchDocument(id))?;
+        let entry = self
+            .docs
+            .get_mut(&id)
+            .ok_or(EngineError::NoSuchDocument(id))?;
         let before = entry.doc.get_heads();
         if let Err(e) = entry.doc.receive_sync_message(&mut entry.sync, msg) {
             // Nothing from a bad message may linger: reload the last saved state.
@@ -470,7 +514,10 @@ impl Engine {
             fx.events.push(Event::DocChanged { id });
         }
         if changed || !entry.wanted {
-            fx.store.push(StoreTask::Save { id, doc: entry.stored() });
+            fx.store.push(StoreTask::Save {
+                id,
+                doc: entry.stored(),
+            });
         }
         self.update_status(id, fx);
         let wanted = self.docs.get(&id).is_some_and(|e| e.wanted);

@@ -5,7 +5,7 @@
 //! `native` feature and nothing else in client-core depends on it.
 
 use crate::engine::{Effects, Engine, EngineError, Event, Role, StoreTask};
-use crate::store::{decode_stored, encode_stored, LocalStore, StoreError, StoredDoc};
+use crate::store::{LocalStore, StoreError, StoredDoc, decode_stored, encode_stored};
 use crate::story::{self, NewStory, Story};
 use crate::wire::{DocumentId, PeerMetadata};
 use automerge::Automerge;
@@ -13,9 +13,9 @@ use futures_util::{SinkExt, StreamExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, Mutex, Notify};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio::sync::{Mutex, Notify, mpsc};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -32,7 +32,9 @@ pub struct FileStore {
 impl FileStore {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir.as_ref()).map_err(|e| StoreError(e.to_string()))?;
-        Ok(FileStore { dir: dir.as_ref().to_path_buf() })
+        Ok(FileStore {
+            dir: dir.as_ref().to_path_buf(),
+        })
     }
 
     fn path(&self, id: &DocumentId) -> PathBuf {
@@ -53,7 +55,9 @@ impl LocalStore for FileStore {
         let err = |e: std::io::Error| StoreError(e.to_string());
         let tmp = self.dir.join(format!("{id}.tmp"));
         let mut f = tokio::fs::File::create(&tmp).await.map_err(err)?;
-        tokio::io::AsyncWriteExt::write_all(&mut f, &encode_stored(doc)).await.map_err(err)?;
+        tokio::io::AsyncWriteExt::write_all(&mut f, &encode_stored(doc))
+            .await
+            .map_err(err)?;
         f.sync_all().await.map_err(err)?;
         tokio::fs::rename(&tmp, self.path(id)).await.map_err(err)
     }
@@ -68,8 +72,14 @@ impl LocalStore for FileStore {
 
     async fn list(&self) -> Result<Vec<DocumentId>, StoreError> {
         let mut out = Vec::new();
-        let mut rd = tokio::fs::read_dir(&self.dir).await.map_err(|e| StoreError(e.to_string()))?;
-        while let Some(entry) = rd.next_entry().await.map_err(|e| StoreError(e.to_string()))? {
+        let mut rd = tokio::fs::read_dir(&self.dir)
+            .await
+            .map_err(|e| StoreError(e.to_string()))?;
+        while let Some(entry) = rd
+            .next_entry()
+            .await
+            .map_err(|e| StoreError(e.to_string()))?
+        {
             let name = entry.file_name();
             if let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".doc"))
                 && let Ok(id) = stem.parse()
@@ -99,6 +109,8 @@ struct Shared {
     changed: Notify,
     events: std::sync::Mutex<Vec<Event>>,
     outbox: std::sync::Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Bumped by every connect and disconnect; a connection's tasks act only while it is current.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// A device: an engine, its file store and (when connected) one websocket to a server.
@@ -112,7 +124,14 @@ impl Device {
     pub async fn open(dir: impl AsRef<Path>) -> Result<Device, DeviceError> {
         let store = FileStore::open(dir)?;
         let peer_id = format!("device-{:016x}", rand::random::<u64>());
-        let mut engine = Engine::new(peer_id, Role::Initiating, PeerMetadata { storage_id: None, is_ephemeral: false });
+        let mut engine = Engine::new(
+            peer_id,
+            Role::Initiating,
+            PeerMetadata {
+                storage_id: None,
+                is_ephemeral: false,
+            },
+        );
         for id in store.list().await? {
             if let Some(doc) = store.load(&id).await? {
                 engine.load(id, &doc)?;
@@ -125,6 +144,7 @@ impl Device {
                 changed: Notify::new(),
                 events: std::sync::Mutex::new(Vec::new()),
                 outbox: std::sync::Mutex::new(None),
+                generation: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -199,27 +219,47 @@ impl Device {
     }
 
     pub async fn story(&self, id: &DocumentId) -> Option<Story> {
-        self.shared.engine.lock().await.document(id).map(Story::read)
+        self.shared
+            .engine
+            .lock()
+            .await
+            .document(id)
+            .map(Story::read)
     }
 
     pub async fn ids(&self) -> Vec<DocumentId> {
-        self.shared.engine.lock().await.document_ids().copied().collect()
+        self.shared
+            .engine
+            .lock()
+            .await
+            .document_ids()
+            .copied()
+            .collect()
     }
 
     pub async fn heads(&self, id: &DocumentId) -> Option<Vec<String>> {
         let engine = self.shared.engine.lock().await;
-        engine.document(id).map(|d| d.get_heads().iter().map(|h| h.to_string()).collect())
+        engine
+            .document(id)
+            .map(|d| d.get_heads().iter().map(|h| h.to_string()).collect())
     }
 
     /// Whether the document contains the changes with these hashes (hex), i.e. these heads.
     pub async fn contains_heads(&self, id: &DocumentId, heads: &[String]) -> bool {
         let engine = self.shared.engine.lock().await;
-        let Some(doc) = engine.document(id) else { return false };
+        let Some(doc) = engine.document(id) else {
+            return false;
+        };
         heads.iter().all(|h| {
             h.parse::<automerge::ChangeHash>()
                 .ok()
                 .is_some_and(|hash| automerge::ReadDoc::get_change_by_hash(doc, &hash).is_some())
         })
+    }
+
+    /// The heads the server last advertised for this document: what it has acknowledged storing.
+    pub async fn server_heads(&self, id: &DocumentId) -> Vec<String> {
+        self.shared.engine.lock().await.server_heads(id)
     }
 
     pub async fn is_confirmed(&self, id: &DocumentId) -> bool {
@@ -236,11 +276,20 @@ impl Device {
 
     /// Events seen so far (drained).
     pub fn take_events(&self) -> Vec<Event> {
-        self.shared.events.lock().map(|mut e| std::mem::take(&mut *e)).unwrap_or_default()
+        self.shared
+            .events
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
     }
 
     /// Wait until `check` holds, re-checking on every change, for at most `timeout`.
-    pub async fn wait_for<F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> Result<(), DeviceError>
+    pub async fn wait_for<F, Fut>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: F,
+    ) -> Result<(), DeviceError>
     where
         F: FnMut(Device) -> Fut,
         Fut: std::future::Future<Output = bool>,
@@ -252,7 +301,11 @@ impl Device {
                 return Ok(());
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return if check(self.clone()).await { Ok(()) } else { Err(DeviceError::Timeout(what.to_string())) };
+                return if check(self.clone()).await {
+                    Ok(())
+                } else {
+                    Err(DeviceError::Timeout(what.to_string()))
+                };
             }
         }
     }
@@ -261,10 +314,18 @@ impl Device {
     /// handshake finished. The connection runs in the background until [`Device::disconnect`], the
     /// server closing it, or an error.
     pub async fn connect(&self, ws_url: &str, token: &str) -> Result<(), DeviceError> {
-        let mut req = ws_url.into_client_request().map_err(|e| DeviceError::Ws(e.to_string()))?;
-        let auth = format!("Bearer {token}").parse().map_err(|_| DeviceError::Ws("bad token".into()))?;
+        let mut req = ws_url
+            .into_client_request()
+            .map_err(|e| DeviceError::Ws(e.to_string()))?;
+        let auth = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| DeviceError::Ws("bad token".into()))?;
         req.headers_mut().insert("authorization", auth);
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| DeviceError::Ws(e.to_string()))?;
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .map_err(|e| DeviceError::Ws(e.to_string()))?;
+        use std::sync::atomic::Ordering;
+        let generation = self.shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let (mut sink, mut stream) = ws.split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         if let Ok(mut out) = self.shared.outbox.lock() {
@@ -295,6 +356,9 @@ impl Device {
                     _ => continue,
                 };
                 let mut engine = me.shared.engine.lock().await;
+                if me.shared.generation.load(Ordering::SeqCst) != generation {
+                    return; // superseded by disconnect() or a newer connection
+                }
                 match engine.handle_frame(&data, now_ms()) {
                     Ok(fx) => {
                         if me.execute(&mut engine, fx).await.is_err() {
@@ -304,18 +368,27 @@ impl Device {
                     Err(_) => break,
                 }
             }
-            me.shared.engine.lock().await.handle_disconnected();
-            if let Ok(mut out) = me.shared.outbox.lock() {
-                *out = None;
+            let mut engine = me.shared.engine.lock().await;
+            if me.shared.generation.load(Ordering::SeqCst) == generation {
+                engine.handle_disconnected();
+                if let Ok(mut out) = me.shared.outbox.lock() {
+                    *out = None;
+                }
             }
+            drop(engine);
             me.shared.changed.notify_waiters();
         });
-        self.wait_for("handshake", Duration::from_secs(15), |d| async move { d.is_connected().await })
-            .await
+        self.wait_for("handshake", Duration::from_secs(15), |d| async move {
+            d.is_connected().await
+        })
+        .await
     }
 
     /// Close the websocket (as when the phone loses its connection).
     pub async fn disconnect(&self) {
+        self.shared
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let tx = self.shared.outbox.lock().ok().and_then(|mut o| o.take());
         if let Some(tx) = tx {
             let _ = tx.send(Vec::new());

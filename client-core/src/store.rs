@@ -38,7 +38,9 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<DocumentId, StoredDoc>>, StoreError> {
+    fn lock(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<DocumentId, StoredDoc>>, StoreError> {
         self.docs.lock().map_err(|_| StoreError("poisoned".into()))
     }
 }
@@ -79,7 +81,13 @@ pub fn encode_stored(doc: &StoredDoc) -> Vec<u8> {
 
 pub fn decode_stored(bytes: &[u8]) -> Result<StoredDoc, StoreError> {
     let bad = || StoreError("truncated stored document".into());
-    let count = u32::from_le_bytes(bytes.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?) as usize;
+    let count = u32::from_le_bytes(
+        bytes
+            .get(..4)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
+    ) as usize;
     let heads_end = 4 + count.checked_mul(32).ok_or_else(bad)?;
     let heads = bytes.get(4..heads_end).ok_or_else(bad)?;
     Ok(StoredDoc {
@@ -94,7 +102,10 @@ mod tests {
 
     #[test]
     fn stored_documents_round_trip_and_truncation_is_an_error() {
-        let doc = StoredDoc { bytes: vec![1, 2, 3], server_heads: vec![hex::encode([9u8; 32])] };
+        let doc = StoredDoc {
+            bytes: vec![1, 2, 3],
+            server_heads: vec![hex::encode([9u8; 32])],
+        };
         let enc = encode_stored(&doc);
         assert_eq!(decode_stored(&enc).unwrap(), doc);
         assert!(decode_stored(&enc[..10]).is_err());

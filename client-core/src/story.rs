@@ -9,7 +9,7 @@
 //! reads a clock.
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{Automerge, AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{Automerge, AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use serde::{Deserialize, Serialize};
 
 /// Version of the schema this code writes. Readers accept documents of any version and ignore what
@@ -229,7 +229,12 @@ pub fn change<T>(
         .map_err(|failure| failure.error)
 }
 
-fn put_str(tx: &mut Transaction<'_>, obj: &ObjId, key: &str, value: &str) -> Result<(), StoryError> {
+fn put_str(
+    tx: &mut Transaction<'_>,
+    obj: &ObjId,
+    key: &str,
+    value: &str,
+) -> Result<(), StoryError> {
     tx.put(obj, key, value)?;
     Ok(())
 }
@@ -285,7 +290,11 @@ pub fn create_story(doc: &mut Automerge, story: &NewStory) -> Result<(), StoryEr
         let body = tx.put_object(ROOT, "body", ObjType::Text)?;
         tx.splice_text(&body, 0, 0, &story.body)?;
         tx.put(ROOT, "language", story.language.as_str())?;
-        tx.put(ROOT, "capturedAt", ScalarValue::Timestamp(story.captured_at))?;
+        tx.put(
+            ROOT,
+            "capturedAt",
+            ScalarValue::Timestamp(story.captured_at),
+        )?;
         if let Some(place) = story.place_type {
             tx.put(ROOT, "placeType", place.code())?;
         }
@@ -313,7 +322,11 @@ pub fn create_story(doc: &mut Automerge, story: &NewStory) -> Result<(), StoryEr
 }
 
 /// Write a new persona into an empty document.
-pub fn create_persona(doc: &mut Automerge, persona: &Persona, now_ms: i64) -> Result<(), StoryError> {
+pub fn create_persona(
+    doc: &mut Automerge,
+    persona: &Persona,
+    now_ms: i64,
+) -> Result<(), StoryError> {
     change(doc, now_ms, "create persona", |tx| {
         tx.put(ROOT, "schema", SCHEMA_VERSION)?;
         tx.put(ROOT, "type", DocType::Persona.code())?;
@@ -348,7 +361,9 @@ fn write_consent(tx: &mut Transaction<'_>, c: &Consent) -> Result<(), StoryError
 
 /// Set the title (last writer wins: titles are short and edited whole).
 pub fn set_title(doc: &mut Automerge, title: &str, now_ms: i64) -> Result<(), StoryError> {
-    change(doc, now_ms, "set title", |tx| put_str(tx, &ROOT, "title", title))
+    change(doc, now_ms, "set title", |tx| {
+        put_str(tx, &ROOT, "title", title)
+    })
 }
 
 /// Insert and delete characters in the body, as a keyboard does. Positions count Unicode scalar
@@ -377,15 +392,27 @@ pub fn update_body(doc: &mut Automerge, text: &str, now_ms: i64) -> Result<(), S
 }
 
 /// Set a plain scalar field by its document key (`language`, `municipality`, `placeType`, `kind`).
-pub fn set_field(doc: &mut Automerge, key: &str, value: &str, now_ms: i64) -> Result<(), StoryError> {
-    change(doc, now_ms, "set field", |tx| put_str(tx, &ROOT, key, value))
+pub fn set_field(
+    doc: &mut Automerge,
+    key: &str,
+    value: &str,
+    now_ms: i64,
+) -> Result<(), StoryError> {
+    change(doc, now_ms, "set field", |tx| {
+        put_str(tx, &ROOT, key, value)
+    })
 }
 
 pub fn set_consent(doc: &mut Automerge, consent: &Consent, now_ms: i64) -> Result<(), StoryError> {
     change(doc, now_ms, "set consent", |tx| write_consent(tx, consent))
 }
 
-pub fn set_review(doc: &mut Automerge, state: ReviewState, by: &str, now_ms: i64) -> Result<(), StoryError> {
+pub fn set_review(
+    doc: &mut Automerge,
+    state: ReviewState,
+    by: &str,
+    now_ms: i64,
+) -> Result<(), StoryError> {
     change(doc, now_ms, "review", |tx| {
         tx.put(ROOT, "review", state.code())?;
         tx.put(ROOT, "reviewedBy", by)?;
@@ -553,7 +580,8 @@ impl Story {
                             })
                             .unwrap_or_default();
                         Some(Tag {
-                            state: get_str(doc, &t, "state").and_then(|s| TagState::from_code(&s))?,
+                            state: get_str(doc, &t, "state")
+                                .and_then(|s| TagState::from_code(&s))?,
                             by: get_str(doc, &t, "by").unwrap_or_default(),
                             at: get_i64(doc, &t, "at").unwrap_or(0),
                             score: get_f64(doc, &t, "score"),
@@ -631,8 +659,14 @@ mod tests {
             captured_at: 1_700_000_000_000,
             place_type: Some(PlaceType::Markt),
             municipality: Some("Westland".into()),
-            told_by: Some(Person { role: "moeder".into(), name: "Roos".into() }),
-            recorded_by: Some(Person { role: "professional".into(), name: "m-1".into() }),
+            told_by: Some(Person {
+                role: "moeder".into(),
+                name: "Roos".into(),
+            }),
+            recorded_by: Some(Person {
+                role: "professional".into(),
+                name: "m-1".into(),
+            }),
             consent: Some(Consent {
                 given: true,
                 how: Some(ConsentHow::Spoken),
@@ -662,7 +696,10 @@ mod tests {
         let mut doc = Automerge::new();
         let mut s = sample();
         s.consent = None;
-        assert!(matches!(create_story(&mut doc, &s), Err(StoryError::ConsentRequired)));
+        assert!(matches!(
+            create_story(&mut doc, &s),
+            Err(StoryError::ConsentRequired)
+        ));
         s.kind = Some(StoryKind::ImpactNarrative);
         create_story(&mut doc, &s).unwrap();
     }
@@ -677,7 +714,9 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let mut older = Automerge::load(&newer.save()).unwrap().with_actor(ActorId::from(b"older".as_slice()));
+        let mut older = Automerge::load(&newer.save())
+            .unwrap()
+            .with_actor(ActorId::from(b"older".as_slice()));
         set_title(&mut older, "Nieuwe titel", 2).unwrap();
         update_body(&mut older, "Andere tekst.", 3).unwrap();
         let mut back = Automerge::load(&older.save()).unwrap();
@@ -700,8 +739,25 @@ mod tests {
             evidence: vec!["voorzorg".into()],
         };
         set_tag(&mut doc, &tag).unwrap();
-        set_tag(&mut doc, &Tag { state: TagState::Confirmed, by: "m-2".into(), ..tag.clone() }).unwrap();
-        add_comment(&mut doc, &Comment { id: "c1".into(), author: "m-2".into(), at: 6, text: "Mooi".into() }).unwrap();
+        set_tag(
+            &mut doc,
+            &Tag {
+                state: TagState::Confirmed,
+                by: "m-2".into(),
+                ..tag.clone()
+            },
+        )
+        .unwrap();
+        add_comment(
+            &mut doc,
+            &Comment {
+                id: "c1".into(),
+                author: "m-2".into(),
+                at: 6,
+                text: "Mooi".into(),
+            },
+        )
+        .unwrap();
         let s = Story::read(&doc);
         assert_eq!(s.tags.len(), 1);
         assert_eq!(s.tags[0].state, TagState::Confirmed);

@@ -237,7 +237,12 @@ mod tests {
         // A changed character breaks the checksum.
         let mut broken = s.clone().into_bytes();
         broken[3] = if broken[3] == b'2' { b'3' } else { b'2' };
-        assert!(String::from_utf8(broken).unwrap().parse::<DocumentId>().is_err());
+        assert!(
+            String::from_utf8(broken)
+                .unwrap()
+                .parse::<DocumentId>()
+                .is_err()
+        );
     }
 
     #[test]

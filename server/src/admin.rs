@@ -10,9 +10,21 @@ use anyhow::Context;
 pub const DEMO_PASSWORD: &str = "vertel-demo-2026";
 pub const DEMO_WORKSPACE: &str = "dwo-regio";
 pub const DEMO_MEMBERS: &[(&str, &str, &str)] = &[
-    ("coordinator@dwo.example", "Carla Coördinator", "coordinator"),
-    ("professional@dwo.example", "Pieter Verloskundige", "professional"),
-    ("sleutelpersoon@dwo.example", "Samira Sleutelpersoon", "sleutelpersoon"),
+    (
+        "coordinator@dwo.example",
+        "Carla Coördinator",
+        "coordinator",
+    ),
+    (
+        "professional@dwo.example",
+        "Pieter Verloskundige",
+        "professional",
+    ),
+    (
+        "sleutelpersoon@dwo.example",
+        "Samira Sleutelpersoon",
+        "sleutelpersoon",
+    ),
     ("admin@dwo.example", "Anton Beheer", "admin"),
 ];
 pub const DEMO_CREDENTIALS: &str = "Demo workspace dwo-regio (DWO regio). Password for every member: vertel-demo-2026\n\
@@ -27,11 +39,16 @@ const ENROLLMENT_VALID_MS: i64 = 14 * 24 * 3600 * 1000;
 pub async fn open(storage: &StorageConfig) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&storage.data_dir)
         .with_context(|| format!("creating data directory {}", storage.data_dir.display()))?;
-    Db::connect(&storage.url(), 4).await.context("opening the database")
+    Db::connect(&storage.url(), 4)
+        .await
+        .context("opening the database")
 }
 
 pub async fn add_workspace(db: &Db, slug: &str, name: &str) -> anyhow::Result<Workspace> {
-    let valid = !slug.is_empty() && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let valid = !slug.is_empty()
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     anyhow::ensure!(valid, "a workspace slug uses a-z, 0-9 and -");
     Ok(db.create_workspace(slug, name).await?)
 }
@@ -49,24 +66,43 @@ pub async fn add_member(
     name: Option<&str>,
     password: Option<&str>,
 ) -> anyhow::Result<AddedMember> {
-    let ws = db.workspace_by_slug(workspace).await?.with_context(|| format!("no workspace {workspace}"))?;
-    let role = Role::parse(role).context("role must be professional, sleutelpersoon, coordinator or admin")?;
+    let ws = db
+        .workspace_by_slug(workspace)
+        .await?
+        .with_context(|| format!("no workspace {workspace}"))?;
+    let role = Role::parse(role)
+        .context("role must be professional, sleutelpersoon, coordinator or admin")?;
     let email = email.trim().to_lowercase();
     anyhow::ensure!(email.contains('@'), "not an e-mail address: {email}");
-    let name = name.map(str::to_string).unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
+    let name = name
+        .map(str::to_string)
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
     match password {
         Some(pw) => {
-            anyhow::ensure!(pw.chars().count() >= 8, "a password needs at least 8 characters");
+            anyhow::ensure!(
+                pw.chars().count() >= 8,
+                "a password needs at least 8 characters"
+            );
             let hash = auth::hash_password(pw)?;
-            let member = db.create_member(ws.id, &email, &name, role, Some(&hash), None).await?;
-            Ok(AddedMember { member, enrollment_code: None })
+            let member = db
+                .create_member(ws.id, &email, &name, role, Some(&hash), None)
+                .await?;
+            Ok(AddedMember {
+                member,
+                enrollment_code: None,
+            })
         }
         None => {
             let code = auth::new_enrollment_code();
             let hash = auth::sha256_hex(&auth::normalise_code(&code));
             let expires = crate::db::now_ms() + ENROLLMENT_VALID_MS;
-            let member = db.create_member(ws.id, &email, &name, role, None, Some((&hash, expires))).await?;
-            Ok(AddedMember { member, enrollment_code: Some(code) })
+            let member = db
+                .create_member(ws.id, &email, &name, role, None, Some((&hash, expires)))
+                .await?;
+            Ok(AddedMember {
+                member,
+                enrollment_code: Some(code),
+            })
         }
     }
 }

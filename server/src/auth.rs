@@ -3,9 +3,9 @@
 //! Passwords are hashed with argon2id. Tokens and enrollment codes are random; only their SHA-256
 //! is stored, so a copy of the database does not let anyone log in.
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -22,7 +22,11 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -47,11 +51,18 @@ pub fn new_enrollment_code() -> String {
     let chars: Vec<char> = (0..12)
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
         .collect();
-    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 pub fn normalise_code(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 pub fn sha256_hex(s: &str) -> String {
@@ -68,12 +79,18 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(max_failures: usize, window: Duration) -> Self {
-        LoginLimiter { max_failures, window, failures: Mutex::new(HashMap::new()) }
+        LoginLimiter {
+            max_failures,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Whether another attempt for `key` is allowed now.
     pub fn allowed(&self, key: &str, now: Instant) -> bool {
-        let Ok(mut map) = self.failures.lock() else { return false };
+        let Ok(mut map) = self.failures.lock() else {
+            return false;
+        };
         let list = map.entry(key.to_string()).or_default();
         list.retain(|t| now.duration_since(*t) < self.window);
         list.len() < self.max_failures

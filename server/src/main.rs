@@ -6,7 +6,11 @@ use vertel_server::admin;
 use vertel_server::config::{ServeConfig, StorageConfig};
 
 #[derive(Parser)]
-#[command(name = "vertel-server", version, about = "Vertel: verhalen en cijfers voor Kansrijke Start")]
+#[command(
+    name = "vertel-server",
+    version,
+    about = "Vertel: verhalen en cijfers voor Kansrijke Start"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,7 +77,9 @@ enum MemberCommand {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("VERTEL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("VERTEL_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -86,13 +92,30 @@ async fn main() -> anyhow::Result<()> {
     init_tracing();
     match Cli::parse().command {
         Command::Serve(config) => vertel_server::serve::run(config).await,
-        Command::Workspace { command: WorkspaceCommand::Add { slug, name, storage } } => {
+        Command::Workspace {
+            command:
+                WorkspaceCommand::Add {
+                    slug,
+                    name,
+                    storage,
+                },
+        } => {
             let db = admin::open(&storage).await?;
             let ws = admin::add_workspace(&db, &slug, &name).await?;
             println!("workspace {} ({}) created", ws.slug, ws.name);
             Ok(())
         }
-        Command::Member { command: MemberCommand::Add { workspace, email, role, name, password_stdin, storage } } => {
+        Command::Member {
+            command:
+                MemberCommand::Add {
+                    workspace,
+                    email,
+                    role,
+                    name,
+                    password_stdin,
+                    storage,
+                },
+        } => {
             let db = admin::open(&storage).await?;
             let password = if password_stdin {
                 let mut s = String::new();
@@ -101,7 +124,15 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 None
             };
-            let added = admin::add_member(&db, &workspace, &email, &role, name.as_deref(), password.as_deref()).await?;
+            let added = admin::add_member(
+                &db,
+                &workspace,
+                &email,
+                &role,
+                name.as_deref(),
+                password.as_deref(),
+            )
+            .await?;
             match added.enrollment_code {
                 Some(code) => println!("{code}"),
                 None => println!("member {} added with a password", added.member.email),

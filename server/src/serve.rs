@@ -14,16 +14,23 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.storage.data_dir)
-        .with_context(|| format!("creating data directory {}", config.storage.data_dir.display()))?;
+    std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
+        format!(
+            "creating data directory {}",
+            config.storage.data_dir.display()
+        )
+    })?;
     let db = Db::connect(&config.storage.url(), config.storage.db_connections)
         .await
         .context("opening the database")?;
     tracing::info!(backend = ?db.backend, "database ready");
-    let hub = Hub::new(db.clone(), Limits {
-        max_doc_bytes: config.max_doc_bytes,
-        idle: Duration::from_secs(config.doc_idle_secs),
-    });
+    let hub = Hub::new(
+        db.clone(),
+        Limits {
+            max_doc_bytes: config.max_doc_bytes,
+            idle: Duration::from_secs(config.doc_idle_secs),
+        },
+    );
     if db.backend == Backend::Postgres {
         tokio::spawn(notify::listen(db.url.clone(), hub.clone()));
     }

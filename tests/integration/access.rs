@@ -1,9 +1,9 @@
 //! Who sees which story: field members their own and shared ones, coordinators their workspace.
 
-use crate::{all_confirmed, parent_story, WAIT};
+use crate::{WAIT, all_confirmed, parent_story};
 use client_core::Event;
 use serde_json::json;
-use vertel_tests::{device, Backend, Env};
+use vertel_tests::{Backend, Env, device};
 
 async fn field_members_see_their_own_and_shared_stories(backend: Backend) -> anyhow::Result<()> {
     let env = Env::new(backend).await?;
@@ -15,8 +15,12 @@ async fn field_members_see_their_own_and_shared_stories(backend: Backend) -> any
 
     let phone = device(&env, "phone").await?;
     phone.connect(&server.ws_url(), &prof.token).await?;
-    let mine = phone.create_story(&parent_story("Van mij", "Thuis, na de bevalling.")).await?;
-    let shared = phone.create_story(&parent_story("Gedeeld", "Op het consultatiebureau.")).await?;
+    let mine = phone
+        .create_story(&parent_story("Van mij", "Thuis, na de bevalling."))
+        .await?;
+    let shared = phone
+        .create_story(&parent_story("Gedeeld", "Op het consultatiebureau."))
+        .await?;
     all_confirmed(&phone).await?;
 
     // The sleutelpersoon sees nothing yet: feed empty, request unavailable.
@@ -26,7 +30,9 @@ async fn field_members_see_their_own_and_shared_stories(backend: Backend) -> any
     other.want([mine]).await?;
     other
         .wait_for("unavailable", WAIT, |d| async move {
-            d.take_events().iter().any(|e| matches!(e, Event::Unavailable { .. }))
+            d.take_events()
+                .iter()
+                .any(|e| matches!(e, Event::Unavailable { .. }))
         })
         .await?;
     assert!(other.story(&mine).await.is_none());
@@ -44,7 +50,11 @@ async fn field_members_see_their_own_and_shared_stories(backend: Backend) -> any
     assert_eq!(feed.len(), 1);
     assert_eq!(feed[0]["id"], shared.to_string());
     other.want([shared]).await?;
-    other.wait_for("shared story", WAIT, |d| async move { d.story(&shared).await.is_some() }).await?;
+    other
+        .wait_for("shared story", WAIT, |d| async move {
+            d.story(&shared).await.is_some()
+        })
+        .await?;
 
     // The sleutelpersoon may not share or erase someone else's story: it looks like it is missing.
     let resp = client
@@ -73,18 +83,23 @@ async fn first_push_decides_ownership(backend: Backend) -> anyhow::Result<()> {
 
     // A device of workspace b creates the story offline; the b professional pushes it first.
     let shared_device = device(&env, "shared").await?;
-    let id = shared_device.create_story(&parent_story("Eerste push", "Wie was eerst?")).await?;
+    let id = shared_device
+        .create_story(&parent_story("Eerste push", "Wie was eerst?"))
+        .await?;
     shared_device.connect(&server.ws_url(), &b.token).await?;
     all_confirmed(&shared_device).await?;
     shared_device.disconnect().await;
 
     // Later the same document (with an extra change) comes from a member of workspace a: refused.
-    shared_device.edit(id, |d| client_core::story::set_title(d, "Gekaapt", 99)).await?;
+    shared_device
+        .edit(id, |d| client_core::story::set_title(d, "Gekaapt", 99))
+        .await?;
     shared_device.connect(&server.ws_url(), &a.token).await?;
     shared_device
         .wait_for("refusal", WAIT, |d| async move {
             let ev = d.take_events();
-            ev.iter().any(|e| matches!(e, Event::Unavailable { .. } | Event::Purged { .. }))
+            ev.iter()
+                .any(|e| matches!(e, Event::Unavailable { .. } | Event::Purged { .. }))
         })
         .await?;
     let feed = server.feed(&b_coord.token).await?;
@@ -93,8 +108,17 @@ async fn first_push_decides_ownership(backend: Backend) -> anyhow::Result<()> {
     let check = device(&env, "check").await?;
     check.connect(&server.ws_url(), &b_coord.token).await?;
     check.want([id]).await?;
-    check.wait_for("story", WAIT, |d| async move { d.story(&id).await.is_some() }).await?;
-    assert_eq!(check.story(&id).await.map(|s| s.title), Some("Eerste push".to_string()));
+    check
+        .wait_for(
+            "story",
+            WAIT,
+            |d| async move { d.story(&id).await.is_some() },
+        )
+        .await?;
+    assert_eq!(
+        check.story(&id).await.map(|s| s.title),
+        Some("Eerste push".to_string())
+    );
     Ok(())
 }
 both!(first_push_decides_ownership);

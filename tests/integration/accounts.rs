@@ -6,7 +6,19 @@ use vertel_tests::{Backend, Env, PASSWORD};
 async fn login_enrollment_and_tokens(backend: Backend) -> anyhow::Result<()> {
     let env = Env::new(backend).await?;
     env.workspace("dwo")?;
-    let code = env.cli(&["member", "add", "--workspace", "dwo", "--email", "nieuw@dwo.test", "--role", "sleutelpersoon"], None)?;
+    let code = env.cli(
+        &[
+            "member",
+            "add",
+            "--workspace",
+            "dwo",
+            "--email",
+            "nieuw@dwo.test",
+            "--role",
+            "sleutelpersoon",
+        ],
+        None,
+    )?;
     let code = code.trim();
     assert_eq!(code.len(), 14, "enrollment code printed: {code:?}");
     let server = env.start().await?;
@@ -34,19 +46,35 @@ async fn login_enrollment_and_tokens(backend: Backend) -> anyhow::Result<()> {
         .await?;
     assert_eq!(resp.status(), 401);
 
-    let session = server.login("nieuw@dwo.test", "mijn-eigen-wachtwoord").await?;
+    let session = server
+        .login("nieuw@dwo.test", "mijn-eigen-wachtwoord")
+        .await?;
     assert_eq!(session.body["member"]["role"], "sleutelpersoon");
     assert_eq!(session.body["workspace"]["slug"], "dwo");
     assert!(session.body["member"].get("password_hash").is_none());
 
     // The token works for REST and the websocket; after logout it does not.
-    let me = client.get(server.url("/api/v1/me")).bearer_auth(&session.token).send().await?;
+    let me = client
+        .get(server.url("/api/v1/me"))
+        .bearer_auth(&session.token)
+        .send()
+        .await?;
     assert!(me.status().is_success());
-    let resp = client.post(server.url("/api/v1/auth/logout")).bearer_auth(&session.token).send().await?;
+    let resp = client
+        .post(server.url("/api/v1/auth/logout"))
+        .bearer_auth(&session.token)
+        .send()
+        .await?;
     assert!(resp.status().is_success());
-    let me = client.get(server.url("/api/v1/me")).bearer_auth(&session.token).send().await?;
+    let me = client
+        .get(server.url("/api/v1/me"))
+        .bearer_auth(&session.token)
+        .send()
+        .await?;
     assert_eq!(me.status(), 401);
-    let ws = tokio_tungstenite::connect_async(format!("{}?token={}", server.ws_url(), session.token)).await;
+    let ws =
+        tokio_tungstenite::connect_async(format!("{}?token={}", server.ws_url(), session.token))
+            .await;
     assert!(ws.is_err(), "a revoked token opens no websocket");
 
     // Unknown fields in a request are refused with a clear error, not ignored.
@@ -96,7 +124,9 @@ async fn demo_seed_credentials_work(backend: Backend) -> anyhow::Result<()> {
     env.cli(&["seed", "--demo"], None)?; // idempotent
     let server = env.start().await?;
     for role in ["coordinator", "professional", "sleutelpersoon", "admin"] {
-        let s = server.login(&format!("{role}@dwo.example"), "vertel-demo-2026").await?;
+        let s = server
+            .login(&format!("{role}@dwo.example"), "vertel-demo-2026")
+            .await?;
         assert_eq!(s.body["member"]["role"], role);
         assert_eq!(s.body["workspace"]["name"], "DWO regio");
     }

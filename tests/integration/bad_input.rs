@@ -1,16 +1,18 @@
 //! Malformed CBOR, unknown message types, oversized frames, text frames, foreign documents:
 //! each gets a protocol error and a closed connection, and the server keeps serving others.
 
-use crate::{all_confirmed, parent_story, WAIT};
+use crate::{WAIT, all_confirmed, parent_story};
 use client_core::wire::{DocumentId, Message};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as Ws;
-use vertel_tests::{device, Backend, Env, Server};
+use vertel_tests::{Backend, Env, Server, device};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn raw(server: &Server, token: &str) -> anyhow::Result<Socket> {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws_url())).await?;
+    let (ws, _) =
+        tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws_url())).await?;
     Ok(ws)
 }
 
@@ -22,7 +24,12 @@ async fn join(ws: &mut Socket) -> anyhow::Result<String> {
     };
     ws.send(Ws::Binary(join.encode().into())).await?;
     match next_message(ws).await? {
-        Some(Message::Peer { sender_id, selected_protocol_version, target_id, .. }) => {
+        Some(Message::Peer {
+            sender_id,
+            selected_protocol_version,
+            target_id,
+            ..
+        }) => {
             assert_eq!(selected_protocol_version, "1");
             assert_eq!(target_id, "raw-peer");
             Ok(sender_id)
@@ -47,7 +54,10 @@ async fn expect_error_then_close(ws: &mut Socket, what: &str) -> anyhow::Result<
         Some(Message::Error { message, .. }) => message,
         other => anyhow::bail!("{what}: expected an error message, got {other:?}"),
     };
-    assert!(next_message(ws).await?.is_none(), "{what}: connection should close");
+    assert!(
+        next_message(ws).await?.is_none(),
+        "{what}: connection should close"
+    );
     Ok(message)
 }
 
@@ -62,11 +72,17 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
     // A healthy device stays connected through everything below.
     let phone = device(&env, "phone").await?;
     phone.connect(&server.ws_url(), &prof.token).await?;
-    let id = phone.create_story(&parent_story("Gezond", "Blijft werken.")).await?;
+    let id = phone
+        .create_story(&parent_story("Gezond", "Blijft werken."))
+        .await?;
     all_confirmed(&phone).await?;
 
     // No token: refused before the upgrade.
-    assert!(tokio_tungstenite::connect_async(server.ws_url()).await.is_err());
+    assert!(
+        tokio_tungstenite::connect_async(server.ws_url())
+            .await
+            .is_err()
+    );
 
     // Malformed CBOR before and after the handshake.
     let mut ws = raw(&server, &prof.token).await?;
@@ -94,7 +110,12 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
     let mut ws = raw(&server, &prof.token).await?;
     let server_peer = join(&mut ws).await?;
     let bogus_id = DocumentId::from_bytes(rand::random());
-    let bad = Message::Sync { document_id: bogus_id, sender_id: "raw-peer".into(), target_id: server_peer.clone(), data: vec![0x42, 1, 2, 3, 4] };
+    let bad = Message::Sync {
+        document_id: bogus_id,
+        sender_id: "raw-peer".into(),
+        target_id: server_peer.clone(),
+        data: vec![0x42, 1, 2, 3, 4],
+    };
     ws.send(Ws::Binary(bad.encode().into())).await?;
     expect_error_then_close(&mut ws, "bad sync payload").await?;
 
@@ -103,7 +124,10 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
     join(&mut ws).await?;
     let _ = ws.send(Ws::Binary(vec![0u8; 200_000].into())).await;
     let closed = next_message(&mut ws).await?;
-    assert!(matches!(closed, None | Some(Message::Error { .. })), "oversized: {closed:?}");
+    assert!(
+        matches!(closed, None | Some(Message::Error { .. })),
+        "oversized: {closed:?}"
+    );
     if closed.is_some() {
         assert!(next_message(&mut ws).await?.is_none());
     }
@@ -126,10 +150,19 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
     let missing = DocumentId::from_bytes(rand::random());
     let mut answers = Vec::new();
     for doc in [id, missing] {
-        let req = Message::Request { document_id: doc, sender_id: "raw-peer".into(), target_id: server_peer.clone(), data: empty_sync.clone() };
+        let req = Message::Request {
+            document_id: doc,
+            sender_id: "raw-peer".into(),
+            target_id: server_peer.clone(),
+            data: empty_sync.clone(),
+        };
         ws.send(Ws::Binary(req.encode().into())).await?;
         match next_message(&mut ws).await? {
-            Some(Message::DocUnavailable { document_id, sender_id, target_id }) => {
+            Some(Message::DocUnavailable {
+                document_id,
+                sender_id,
+                target_id,
+            }) => {
                 assert_eq!(document_id, doc);
                 answers.push((sender_id, target_id));
             }
@@ -139,7 +172,11 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
     assert_eq!(answers[0], answers[1]);
 
     // The healthy device still syncs, and the garbage document was never stored.
-    phone.edit(id, |d| client_core::story::set_title(d, "Nog steeds gezond", 50)).await?;
+    phone
+        .edit(id, |d| {
+            client_core::story::set_title(d, "Nog steeds gezond", 50)
+        })
+        .await?;
     all_confirmed(&phone).await?;
     let coord = server.login_as("coordinator", "delft").await?;
     let feed = server.feed(&coord.token).await?;
@@ -158,11 +195,15 @@ async fn oversized_documents_are_refused(backend: Backend) -> anyhow::Result<()>
     let prof = server.login_as("professional", "delft").await?;
     let coord = server.login_as("coordinator", "delft").await?;
     let phone = device(&env, "phone").await?;
-    let big: String = (0..60_000).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
+    let big: String = (0..60_000)
+        .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
+        .collect();
     let id = phone.create_story(&parent_story("Te groot", &big)).await?;
     let _ = phone.connect(&server.ws_url(), &prof.token).await;
     phone
-        .wait_for("disconnect after refusal", WAIT, |d| async move { !d.is_connected().await })
+        .wait_for("disconnect after refusal", WAIT, |d| async move {
+            !d.is_connected().await
+        })
         .await?;
     assert!(!phone.is_confirmed(&id).await);
     assert!(server.feed(&coord.token).await?.is_empty());

@@ -1,15 +1,17 @@
 //! Erasure: the story's text leaves the server's files; devices purge; stale devices can't re-upload.
 
-use crate::{all_confirmed, parent_story, WAIT};
+use crate::{WAIT, all_confirmed, parent_story};
 use client_core::Event;
 use std::path::Path;
-use vertel_tests::{device, Backend, Env};
+use vertel_tests::{Backend, Env, device};
 
 fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
     let mut hits = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in rd.flatten() {
             let p = entry.path();
             if p.is_dir() {
@@ -34,23 +36,38 @@ async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
     let marker = format!("Unieke zin om te wissen {:016x}.", rand::random::<u64>());
     let phone = device(&env, "phone").await?;
     phone.connect(&server.ws_url(), &prof.token).await?;
-    let keep = phone.create_story(&parent_story("Blijft", "Dit verhaal blijft staan.")).await?;
-    let id = phone.create_story(&parent_story("Wordt gewist", &marker)).await?;
+    let keep = phone
+        .create_story(&parent_story("Blijft", "Dit verhaal blijft staan."))
+        .await?;
+    let id = phone
+        .create_story(&parent_story("Wordt gewist", &marker))
+        .await?;
     // More history on the story, so that the marker sits in several chunks.
     for i in 0..5 {
-        phone.edit(id, |d| client_core::story::splice_body(d, 0, 0, &format!("{i} "), i)).await?;
+        phone
+            .edit(id, |d| {
+                client_core::story::splice_body(d, 0, 0, &format!("{i} "), i)
+            })
+            .await?;
     }
     all_confirmed(&phone).await?;
 
     let stale = device(&env, "stale").await?;
     stale.connect(&server.ws_url(), &coord.token).await?;
     stale.want([id]).await?;
-    stale.wait_for("story on the stale device", WAIT, |d| async move { d.story(&id).await.is_some() }).await?;
+    stale
+        .wait_for("story on the stale device", WAIT, |d| async move {
+            d.story(&id).await.is_some()
+        })
+        .await?;
     all_confirmed(&stale).await?;
     stale.disconnect().await;
 
     if backend == Backend::Sqlite {
-        assert!(!files_containing(env.data_dir(), marker.as_bytes()).is_empty(), "marker stored before erasure");
+        assert!(
+            !files_containing(env.data_dir(), marker.as_bytes()).is_empty(),
+            "marker stored before erasure"
+        );
     }
 
     let resp = reqwest::Client::new()
@@ -61,7 +78,11 @@ async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
     assert!(resp.status().is_success(), "erase: {}", resp.status());
 
     // The connected device purges its copy at once.
-    phone.wait_for("purge on the phone", WAIT, |d| async move { d.story(&id).await.is_none() }).await?;
+    phone
+        .wait_for("purge on the phone", WAIT, |d| async move {
+            d.story(&id).await.is_none()
+        })
+        .await?;
 
     // No byte of the text remains in the server's data directory (SQLite database, WAL, ...).
     let hits = files_containing(env.data_dir(), marker.as_bytes());
@@ -80,16 +101,27 @@ async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
 
     // The feed reports the tombstone, so devices that were offline purge on catch-up.
     let feed = server.feed(&coord.token).await?;
-    let entry = feed.iter().find(|c| c["id"] == id.to_string()).cloned().unwrap_or_default();
+    let entry = feed
+        .iter()
+        .find(|c| c["id"] == id.to_string())
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(entry["deleted"], true);
 
     // The stale device edits its old copy offline and reconnects: the upload is refused and its
     // copy purged; the other story is untouched.
-    stale.edit(id, |d| client_core::story::set_title(d, "Toch weer terug?", 70)).await?;
+    stale
+        .edit(id, |d| {
+            client_core::story::set_title(d, "Toch weer terug?", 70)
+        })
+        .await?;
     stale.connect(&server.ws_url(), &coord.token).await?;
     stale
         .wait_for("stale copy purged", WAIT, |d| async move {
-            d.story(&id).await.is_none() || d.take_events().iter().any(|e| matches!(e, Event::Purged { .. }))
+            d.story(&id).await.is_none()
+                || d.take_events()
+                    .iter()
+                    .any(|e| matches!(e, Event::Purged { .. }))
         })
         .await?;
     let hits = files_containing(env.data_dir(), marker.as_bytes());
@@ -97,9 +129,16 @@ async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
     let check = device(&env, "check").await?;
     check.connect(&server.ws_url(), &coord.token).await?;
     check.want([id, keep]).await?;
-    check.wait_for("kept story", WAIT, |d| async move { d.story(&keep).await.is_some() }).await?;
+    check
+        .wait_for("kept story", WAIT, |d| async move {
+            d.story(&keep).await.is_some()
+        })
+        .await?;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(check.story(&id).await.is_none(), "erased story never comes back");
+    assert!(
+        check.story(&id).await.is_none(),
+        "erased story never comes back"
+    );
 
     // Only the recorder or a coordinator may erase; a second erase finds nothing.
     let resp = reqwest::Client::new()

@@ -26,7 +26,9 @@ mod erasure;
 mod multiprocess;
 mod sync;
 
-use client_core::story::{Consent, ConsentHow, ConsentScope, NewStory, Person, PlaceType, StoryKind};
+use client_core::story::{
+    Consent, ConsentHow, ConsentScope, NewStory, Person, PlaceType, StoryKind,
+};
 use std::time::Duration;
 
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -40,7 +42,10 @@ pub fn parent_story(title: &str, body: &str) -> NewStory {
         captured_at: 1_763_900_000_000,
         place_type: Some(PlaceType::Speeltuin),
         municipality: Some("Delft".into()),
-        told_by: Some(Person { role: "moeder".into(), name: "Roos".into() }),
+        told_by: Some(Person {
+            role: "moeder".into(),
+            name: "Roos".into(),
+        }),
         recorded_by: None,
         consent: Some(Consent {
             given: true,
@@ -55,7 +60,9 @@ pub fn parent_story(title: &str, body: &str) -> NewStory {
 /// Wait until the device holds every local change confirmed by the server.
 pub async fn all_confirmed(device: &vertel_tests::Device) -> anyhow::Result<()> {
     device
-        .wait_for("server confirmation", WAIT, |d| async move { d.unconfirmed().await.is_empty() })
+        .wait_for("server confirmation", WAIT, |d| async move {
+            d.unconfirmed().await.is_empty()
+        })
         .await?;
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! Stories travel offline → server → other devices, and concurrent edits converge.
 
-use crate::{all_confirmed, parent_story, WAIT};
+use crate::{WAIT, all_confirmed, parent_story};
 use client_core::story;
-use vertel_tests::{device, Backend, Env};
+use vertel_tests::{Backend, Env, device};
 
 /// Two devices edit the same story offline (title on one, body on the other, concurrent inserts
 /// into the same paragraph), reconnect, and converge; the server holds the merge.
@@ -14,23 +14,41 @@ async fn offline_edits_converge(backend: Backend) -> anyhow::Result<()> {
     let coord = server.login_as("coordinator", "delft").await?;
 
     let phone = device(&env, "phone").await?;
-    let id = phone.create_story(&parent_story("Op de speeltuin", "Ze sliep slecht. Het ging beter.")).await?;
-    assert!(!phone.is_confirmed(&id).await, "not confirmed before any connection");
+    let id = phone
+        .create_story(&parent_story(
+            "Op de speeltuin",
+            "Ze sliep slecht. Het ging beter.",
+        ))
+        .await?;
+    assert!(
+        !phone.is_confirmed(&id).await,
+        "not confirmed before any connection"
+    );
     phone.connect(&server.ws_url(), &prof.token).await?;
     all_confirmed(&phone).await?;
 
     let laptop = device(&env, "laptop").await?;
     laptop.connect(&server.ws_url(), &coord.token).await?;
     laptop.want([id]).await?;
-    laptop.wait_for("story on laptop", WAIT, |d| async move { d.story(&id).await.is_some() }).await?;
+    laptop
+        .wait_for("story on laptop", WAIT, |d| async move {
+            d.story(&id).await.is_some()
+        })
+        .await?;
 
     phone.disconnect().await;
     laptop.disconnect().await;
     // Offline: title on the phone plus an insert at the paragraph's start; an insert in the middle
     // of the same paragraph on the laptop.
-    phone.edit(id, |d| story::set_title(d, "Op de speeltuin in Delft", 10)).await?;
-    phone.edit(id, |d| story::splice_body(d, 0, 0, "Moeder vertelt: ", 11)).await?;
-    laptop.edit(id, |d| story::splice_body(d, 17, 0, " Veel huilen.", 12)).await?;
+    phone
+        .edit(id, |d| story::set_title(d, "Op de speeltuin in Delft", 10))
+        .await?;
+    phone
+        .edit(id, |d| story::splice_body(d, 0, 0, "Moeder vertelt: ", 11))
+        .await?;
+    laptop
+        .edit(id, |d| story::splice_body(d, 16, 0, " Veel huilen.", 12))
+        .await?;
     assert!(!phone.is_confirmed(&id).await);
 
     phone.connect(&server.ws_url(), &prof.token).await?;
@@ -40,7 +58,9 @@ async fn offline_edits_converge(backend: Backend) -> anyhow::Result<()> {
     let expected = "Moeder vertelt: Ze sliep slecht. Veel huilen. Het ging beter.";
     for d in [&phone, &laptop] {
         d.wait_for("convergence", WAIT, |d| async move {
-            d.story(&id).await.is_some_and(|s| s.body == expected && s.title == "Op de speeltuin in Delft")
+            d.story(&id)
+                .await
+                .is_some_and(|s| s.body == expected && s.title == "Op de speeltuin in Delft")
         })
         .await?;
     }
@@ -48,10 +68,11 @@ async fn offline_edits_converge(backend: Backend) -> anyhow::Result<()> {
     let fresh = device(&env, "fresh").await?;
     fresh.connect(&server.ws_url(), &coord.token).await?;
     fresh.want([id]).await?;
-    fresh.wait_for("merged story from the server", WAIT, |d| async move {
-        d.story(&id).await.is_some_and(|s| s.body == expected)
-    })
-    .await?;
+    fresh
+        .wait_for("merged story from the server", WAIT, |d| async move {
+            d.story(&id).await.is_some_and(|s| s.body == expected)
+        })
+        .await?;
     assert_eq!(fresh.heads(&id).await, phone.heads(&id).await);
     Ok(())
 }
@@ -71,26 +92,39 @@ async fn thousand_stories_catch_up(backend: Backend) -> anyhow::Result<()> {
     let phone = device(&env, "phone").await?;
     let mut ids = Vec::new();
     for i in 0..1000 {
-        ids.push(phone.create_story(&parent_story(&format!("Gesprek {i}"), "In de moskee na het gebed.")).await?);
+        ids.push(
+            phone
+                .create_story(&parent_story(
+                    &format!("Gesprek {i}"),
+                    "In de moskee na het gebed.",
+                ))
+                .await?,
+        );
     }
     phone.connect(&server.ws_url(), &prof.token).await?;
     phone
-        .wait_for("1000 confirmed", std::time::Duration::from_secs(120), |d| async move {
-            d.unconfirmed().await.is_empty()
-        })
+        .wait_for(
+            "1000 confirmed",
+            std::time::Duration::from_secs(120),
+            |d| async move { d.unconfirmed().await.is_empty() },
+        )
         .await?;
 
     let feed = server.feed(&coord.token).await?;
     assert_eq!(feed.len(), 1000);
-    let feed_ids: Vec<client_core::DocumentId> =
-        feed.iter().map(|c| c["id"].as_str().unwrap_or_default().parse()).collect::<Result<_, _>>()?;
+    let feed_ids: Vec<client_core::DocumentId> = feed
+        .iter()
+        .map(|c| c["id"].as_str().unwrap_or_default().parse())
+        .collect::<Result<_, _>>()?;
     let fresh = device(&env, "coordinator").await?;
     fresh.connect(&server.ws_url(), &coord.token).await?;
     fresh.want(feed_ids).await?;
     fresh
-        .wait_for("1000 stories on the coordinator's device", std::time::Duration::from_secs(120), |d| async move {
-            d.ids().await.len() == 1000
-        })
+        .wait_for(
+            "1000 stories on the coordinator's device",
+            std::time::Duration::from_secs(120),
+            |d| async move { d.ids().await.len() == 1000 },
+        )
         .await?;
     for id in ids.iter().step_by(97) {
         assert_eq!(fresh.heads(id).await, phone.heads(id).await);
@@ -136,20 +170,36 @@ async fn live_edits_arrive(backend: Backend) -> anyhow::Result<()> {
     let desk = device(&env, "desk").await?;
     phone.connect(&server.ws_url(), &prof.token).await?;
     desk.connect(&server.ws_url(), &coord.token).await?;
-    let id = phone.create_story(&parent_story("Babycafé", "Koffie en vragen.")).await?;
+    let id = phone
+        .create_story(&parent_story("Babycafé", "Koffie en vragen."))
+        .await?;
     all_confirmed(&phone).await?;
     desk.want([id]).await?;
-    desk.wait_for("story", WAIT, |d| async move { d.story(&id).await.is_some() }).await?;
-    desk.edit(id, |d| story::add_comment(d, &story::Comment {
-        id: "c1".into(),
-        author: "coordinator".into(),
-        at: 5,
-        text: "Mag dit in het kwartaalverslag?".into(),
-    }))
+    desk.wait_for(
+        "story",
+        WAIT,
+        |d| async move { d.story(&id).await.is_some() },
+    )
+    .await?;
+    desk.edit(id, |d| {
+        story::add_comment(
+            d,
+            &story::Comment {
+                id: "c1".into(),
+                author: "coordinator".into(),
+                at: 5,
+                text: "Mag dit in het kwartaalverslag?".into(),
+            },
+        )
+    })
     .await?;
     phone
         .wait_for("comment on the phone", WAIT, |d| async move {
-            d.story(&id).await.is_some_and(|s| s.comments.iter().any(|c| c.text.contains("kwartaalverslag")))
+            d.story(&id).await.is_some_and(|s| {
+                s.comments
+                    .iter()
+                    .any(|c| c.text.contains("kwartaalverslag"))
+            })
         })
         .await?;
     Ok(())

@@ -4,7 +4,7 @@
 //! command (`.ci/run` → `scripts/test.sh`) starts a throwaway one. Each test gets its own database.
 
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,8 +55,15 @@ impl Env {
             Backend::Sqlite => None,
             Backend::Postgres => Some(create_pg_database().await?),
         };
-        let devices = tempfile::Builder::new().prefix("vertel-devices-").tempdir()?;
-        Ok(Env { backend, dir, devices, database_url })
+        let devices = tempfile::Builder::new()
+            .prefix("vertel-devices-")
+            .tempdir()?;
+        Ok(Env {
+            backend,
+            dir,
+            devices,
+            database_url,
+        })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -75,7 +82,10 @@ impl Env {
     /// Run a `vertel-server` subcommand to completion; returns stdout.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
         let mut cmd = Command::new(server_binary());
-        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         self.apply(&mut cmd);
         let mut child = cmd.spawn().context("spawning vertel-server")?;
         if let Some(mut input) = child.stdin.take() {
@@ -98,7 +108,17 @@ impl Env {
         for role in ["professional", "sleutelpersoon", "coordinator", "admin"] {
             let email = format!("{role}@{slug}.test");
             self.cli(
-                &["member", "add", "--workspace", slug, "--email", &email, "--role", role, "--password-stdin"],
+                &[
+                    "member",
+                    "add",
+                    "--workspace",
+                    slug,
+                    "--email",
+                    &email,
+                    "--role",
+                    role,
+                    "--password-stdin",
+                ],
                 Some(PASSWORD),
             )?;
         }
@@ -118,9 +138,16 @@ async fn create_pg_database() -> Result<String> {
         "VERTEL_TEST_PG_URL is not set: PostgreSQL tests need a running cluster (the test command starts one)",
     )?;
     let name = format!("vertel_test_{:016x}", rand::random::<u64>());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.context("connecting to the test cluster")?;
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).context("admin URL has no database")?;
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .context("connecting to the test cluster")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .context("admin URL has no database")?;
     Ok(format!("{base}/{name}"))
 }
 
@@ -133,11 +160,17 @@ pub struct Server {
 
 impl Server {
     pub async fn start(env: &Env, extra: &[&str]) -> Result<Server> {
-        let stderr_log = env.data_dir().join(format!("server-{:08x}.log", rand::random::<u32>()));
+        let stderr_log = env
+            .data_dir()
+            .join(format!("server-{:08x}.log", rand::random::<u32>()));
         let mut cmd = Command::new(server_binary());
-        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").args(extra);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(extra);
         env.apply(&mut cmd);
-        cmd.stdout(Stdio::piped()).stderr(std::fs::File::create(&stderr_log)?);
+        cmd.stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_log)?);
         let mut child = cmd.spawn().context("spawning vertel-server serve")?;
         let stdout = child.stdout.take().context("stdout")?;
         let addr = tokio::task::spawn_blocking(move || -> Result<SocketAddr> {
@@ -145,7 +178,10 @@ impl Server {
             let mut line = String::new();
             loop {
                 line.clear();
-                anyhow::ensure!(reader.read_line(&mut line)? > 0, "server exited before listening");
+                anyhow::ensure!(
+                    reader.read_line(&mut line)? > 0,
+                    "server exited before listening"
+                );
                 if let Some(rest) = line.trim().strip_prefix("listening on http://") {
                     // Keep draining stdout so the server never blocks on a full pipe.
                     std::thread::spawn(move || for _ in reader.lines() {});
@@ -154,7 +190,11 @@ impl Server {
             }
         })
         .await??;
-        Ok(Server { child, addr, stderr_log })
+        Ok(Server {
+            child,
+            addr,
+            stderr_log,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -177,7 +217,10 @@ impl Server {
 
     /// SIGTERM and wait for a graceful exit.
     pub fn terminate(mut self) -> Result<std::process::ExitStatus> {
-        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status()?;
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
         for _ in 0..100 {
             if let Some(status) = self.child.try_wait()? {
                 return Ok(status);
@@ -197,7 +240,11 @@ impl Server {
             .json(&json!({ "email": email, "password": password }))
             .send()
             .await?;
-        anyhow::ensure!(resp.status().is_success(), "login {email}: {}", resp.status());
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "login {email}: {}",
+            resp.status()
+        );
         let v: Value = resp.json().await?;
         Ok(Session {
             token: v["token"].as_str().context("token")?.to_string(),
@@ -208,7 +255,8 @@ impl Server {
 
     /// Log in as `<role>@<workspace>.test` (see [`Env::workspace`]).
     pub async fn login_as(&self, role: &str, workspace: &str) -> Result<Session> {
-        self.login(&format!("{role}@{workspace}.test"), PASSWORD).await
+        self.login(&format!("{role}@{workspace}.test"), PASSWORD)
+            .await
     }
 
     /// All changes visible to `token`, following the cursor until the end.

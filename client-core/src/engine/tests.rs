@@ -42,8 +42,16 @@ impl Net {
         for task in fx.store {
             self.saves += 1;
             if let StoreTask::Save { id, .. } = task {
-                let done = if to_b_side { self.b.handle_saved(id) } else { self.a.handle_saved(id) };
-                let events = if to_b_side { &mut self.events_b } else { &mut self.events_a };
+                let done = if to_b_side {
+                    self.b.handle_saved(id)
+                } else {
+                    self.a.handle_saved(id)
+                };
+                let events = if to_b_side {
+                    &mut self.events_b
+                } else {
+                    &mut self.events_a
+                };
                 events.extend(done.events);
             }
         }
@@ -98,7 +106,10 @@ fn id(n: u8) -> DocumentId {
 #[test]
 fn a_story_made_offline_reaches_the_peer_and_is_confirmed() {
     let mut net = Net::new();
-    let (_, fx) = net.a.create(id(1), |d| story::create_story(d, &story("Babycafé"))).unwrap();
+    let (_, fx) = net
+        .a
+        .create(id(1), |d| story::create_story(d, &story("Babycafé")))
+        .unwrap();
     assert!(fx.send.is_empty(), "nothing is sent while offline");
     assert!(matches!(fx.store[..], [StoreTask::Save { .. }]));
     net.apply(false, fx);
@@ -107,16 +118,26 @@ fn a_story_made_offline_reaches_the_peer_and_is_confirmed() {
 
     net.connect();
     net.run_until_quiescent();
-    assert!(net.events_a.contains(&Event::Connected { remote: "hub-b".into() }));
-    assert_eq!(Story::read(net.b.document(&id(1)).unwrap()).title, "Babycafé");
+    assert!(net.events_a.contains(&Event::Connected {
+        remote: "hub-b".into()
+    }));
+    assert_eq!(
+        Story::read(net.b.document(&id(1)).unwrap()).title,
+        "Babycafé"
+    );
     assert!(net.a.is_confirmed(&id(1)));
-    assert!(net.events_a.contains(&Event::SyncStatus { id: id(1), confirmed: true }));
+    assert!(net.events_a.contains(&Event::SyncStatus {
+        id: id(1),
+        confirmed: true
+    }));
 }
 
 #[test]
 fn saved_is_reported_only_when_the_driver_says_the_store_finished() {
     let mut a = Engine::new("a", Role::Initiating, PeerMetadata::default());
-    let (_, fx) = a.create(id(2), |d| story::create_story(d, &story("x"))).unwrap();
+    let (_, fx) = a
+        .create(id(2), |d| story::create_story(d, &story("x")))
+        .unwrap();
     assert!(!fx.events.iter().any(|e| matches!(e, Event::Saved { .. })));
     let done = a.handle_saved(id(2));
     assert_eq!(done.events, vec![Event::Saved { id: id(2) }]);
@@ -127,19 +148,37 @@ fn saved_is_reported_only_when_the_driver_says_the_store_finished() {
 #[test]
 fn concurrent_offline_edits_converge() {
     let mut net = Net::new();
-    let (_, fx) = net.a.create(id(3), |d| story::create_story(d, &story("Eerst"))).unwrap();
+    let (_, fx) = net
+        .a
+        .create(id(3), |d| story::create_story(d, &story("Eerst")))
+        .unwrap();
     net.apply(false, fx);
     net.connect();
     net.run_until_quiescent();
     net.disconnect();
 
     // Offline: a changes the title and types at the start, b types at the end of the same paragraph.
-    let fx = net.a.change(id(3), |d| story::set_title(d, "Tweede titel", 5)).unwrap().1;
+    let fx = net
+        .a
+        .change(id(3), |d| story::set_title(d, "Tweede titel", 5))
+        .unwrap()
+        .1;
     net.apply(false, fx);
-    let fx = net.a.change(id(3), |d| story::splice_body(d, 0, 0, "Vandaag: ", 6)).unwrap().1;
+    let fx = net
+        .a
+        .change(id(3), |d| story::splice_body(d, 0, 0, "Vandaag: ", 6))
+        .unwrap()
+        .1;
     net.apply(false, fx);
-    let len = Story::read(net.b.document(&id(3)).unwrap()).body.chars().count();
-    let fx = net.b.change(id(3), |d| story::splice_body(d, len, 0, " Echt waar.", 7)).unwrap().1;
+    let len = Story::read(net.b.document(&id(3)).unwrap())
+        .body
+        .chars()
+        .count();
+    let fx = net
+        .b
+        .change(id(3), |d| story::splice_body(d, len, 0, " Echt waar.", 7))
+        .unwrap()
+        .1;
     net.apply(true, fx);
 
     net.connect();
@@ -148,14 +187,21 @@ fn concurrent_offline_edits_converge() {
     let sb = Story::read(net.b.document(&id(3)).unwrap());
     assert_eq!(sa, sb);
     assert_eq!(sa.title, "Tweede titel");
-    assert_eq!(sa.body, "Vandaag: De moeders kwamen elke week terug. Echt waar.");
+    assert_eq!(
+        sa.body,
+        "Vandaag: De moeders kwamen elke week terug. Echt waar."
+    );
     assert!(net.a.is_confirmed(&id(3)));
 }
 
 #[test]
 fn wanted_documents_arrive_or_are_reported_unavailable() {
     let mut net = Net::new();
-    let fx = net.b.create(id(4), |d| story::create_story(d, &story("Op de hub"))).unwrap().1;
+    let fx = net
+        .b
+        .create(id(4), |d| story::create_story(d, &story("Op de hub")))
+        .unwrap()
+        .1;
     net.apply(true, fx);
     net.connect();
     net.run_until_quiescent();
@@ -164,7 +210,10 @@ fn wanted_documents_arrive_or_are_reported_unavailable() {
     let fx = net.a.want(id(5));
     net.apply(false, fx);
     net.run_until_quiescent();
-    assert_eq!(Story::read(net.a.document(&id(4)).unwrap()).title, "Op de hub");
+    assert_eq!(
+        Story::read(net.a.document(&id(4)).unwrap()).title,
+        "Op de hub"
+    );
     assert!(net.a.document(&id(5)).is_none());
     assert!(net.events_a.contains(&Event::Unavailable { id: id(5) }));
 }
@@ -172,7 +221,11 @@ fn wanted_documents_arrive_or_are_reported_unavailable() {
 #[test]
 fn a_document_the_server_had_and_now_lacks_is_purged() {
     let mut net = Net::new();
-    let fx = net.a.create(id(6), |d| story::create_story(d, &story("Weg"))).unwrap().1;
+    let fx = net
+        .a
+        .create(id(6), |d| story::create_story(d, &story("Weg")))
+        .unwrap()
+        .1;
     net.apply(false, fx);
     net.connect();
     net.run_until_quiescent();
@@ -180,7 +233,11 @@ fn a_document_the_server_had_and_now_lacks_is_purged() {
     let fx = net
         .a
         .handle_message(
-            Message::DocUnavailable { document_id: id(6), sender_id: "hub-b".into(), target_id: "device-a".into() },
+            Message::DocUnavailable {
+                document_id: id(6),
+                sender_id: "hub-b".into(),
+                target_id: "device-a".into(),
+            },
             net.now,
         )
         .unwrap();
@@ -191,7 +248,11 @@ fn a_document_the_server_had_and_now_lacks_is_purged() {
 #[test]
 fn garbage_from_the_remote_is_an_error_and_leaves_documents_intact() {
     let mut net = Net::new();
-    let fx = net.a.create(id(7), |d| story::create_story(d, &story("Heel"))).unwrap().1;
+    let fx = net
+        .a
+        .create(id(7), |d| story::create_story(d, &story("Heel")))
+        .unwrap()
+        .1;
     net.apply(false, fx);
     net.connect();
     net.run_until_quiescent();
@@ -210,7 +271,12 @@ fn garbage_from_the_remote_is_an_error_and_leaves_documents_intact() {
 fn messages_before_the_handshake_are_refused() {
     let mut a = Engine::new("a", Role::Initiating, PeerMetadata::default());
     let _ = a.handle_connected(0);
-    let early = Message::Sync { document_id: id(8), sender_id: "x".into(), target_id: "a".into(), data: vec![] };
+    let early = Message::Sync {
+        document_id: id(8),
+        sender_id: "x".into(),
+        target_id: "a".into(),
+        data: vec![],
+    };
     assert!(a.handle_message(early, 1).is_err());
     assert!(a.poll_timeout(HANDSHAKE_TIMEOUT_MS + 1));
     assert!(!a.poll_timeout(10));

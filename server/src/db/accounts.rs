@@ -1,6 +1,6 @@
 //! Workspaces, members and tokens.
 
-use super::{now_ms, Db, DbError, RowExt};
+use super::{Db, DbError, RowExt, now_ms};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
@@ -59,7 +59,11 @@ pub struct MemberAuth {
 }
 
 fn workspace_from(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
-    Ok(Workspace { id: row.i64("id")?, slug: row.string("slug")?, name: row.string("name")? })
+    Ok(Workspace {
+        id: row.i64("id")?,
+        slug: row.string("slug")?,
+        name: row.string("name")?,
+    })
 }
 
 fn member_from(row: &AnyRow) -> Result<Member, sqlx::Error> {
@@ -69,7 +73,8 @@ fn member_from(row: &AnyRow) -> Result<Member, sqlx::Error> {
         workspace_id: row.i64("workspace_id")?,
         email: row.string("email")?,
         name: row.string("name")?,
-        role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role}").into()))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role}").into()))?,
     })
 }
 
@@ -78,7 +83,9 @@ const MEMBER_COLS: &str = "id, workspace_id, email, name, role, password_hash, d
 impl Db {
     pub async fn create_workspace(&self, slug: &str, name: &str) -> Result<Workspace, DbError> {
         if self.workspace_by_slug(slug).await?.is_some() {
-            return Err(DbError::Conflict(format!("workspace {slug} already exists")));
+            return Err(DbError::Conflict(format!(
+                "workspace {slug} already exists"
+            )));
         }
         let row = sqlx::query(
             "INSERT INTO workspaces (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id, slug, name",
@@ -139,10 +146,12 @@ impl Db {
     }
 
     pub async fn member_by_email(&self, email: &str) -> Result<Option<MemberAuth>, DbError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MEMBER_COLS} FROM members WHERE email = $1")))
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MEMBER_COLS} FROM members WHERE email = $1"
+        )))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             Ok(MemberAuth {
                 member: member_from(&r)?,
@@ -155,10 +164,12 @@ impl Db {
     }
 
     pub async fn member(&self, id: i64) -> Result<Option<Member>, DbError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MEMBER_COLS} FROM members WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MEMBER_COLS} FROM members WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(member_from).transpose()?)
     }
 
@@ -191,11 +202,13 @@ impl Db {
     }
 
     pub async fn revoke_token(&self, token_hash: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

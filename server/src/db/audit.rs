@@ -1,6 +1,6 @@
 //! The audit log: who did what to which document, and when. Never story content.
 
-use super::{now_ms, Db, DbError};
+use super::{Db, DbError, now_ms};
 
 impl Db {
     pub async fn audit(

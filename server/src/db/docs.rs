@@ -1,6 +1,6 @@
 //! Documents: metadata, change history (chunks), the changes feed and erasure.
 
-use super::{now_ms, Backend, Db, DbError, RowExt};
+use super::{Backend, Db, DbError, RowExt, now_ms};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
@@ -49,21 +49,29 @@ pub fn heads_to_text(heads: &[String]) -> String {
 }
 
 fn heads_from_text(s: &str) -> Vec<String> {
-    s.split(',').filter(|h| !h.is_empty()).map(str::to_string).collect()
+    s.split(',')
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 async fn next_seq(tx: &mut Transaction<'static, Any>) -> Result<i64, DbError> {
     // The row lock on the counter is held until commit, so sequence order is commit order and a
     // feed reader never skips a change that commits late.
-    let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'doc_seq' RETURNING value")
-        .fetch_one(&mut **tx)
-        .await?;
+    let row =
+        sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'doc_seq' RETURNING value")
+            .fetch_one(&mut **tx)
+            .await?;
     Ok(row.i64("value")?)
 }
 
 impl Db {
     /// Metadata and whether `member_id` has the document shared with them.
-    pub async fn doc_meta(&self, id: &str, member_id: i64) -> Result<Option<(DocMeta, bool)>, DbError> {
+    pub async fn doc_meta(
+        &self,
+        id: &str,
+        member_id: i64,
+    ) -> Result<Option<(DocMeta, bool)>, DbError> {
         let row = sqlx::query(
             "SELECT workspace_id, recorder_id, doc_type, size, deleted_at, \
              (SELECT COUNT(*) FROM doc_shares s WHERE s.doc_id = d.id AND s.member_id = $2) AS shared \
@@ -80,11 +88,13 @@ impl Db {
 
     /// All stored chunks of a document after chunk id `after`, in order.
     pub async fn doc_chunks(&self, id: &str, after: i64) -> Result<Vec<(i64, Vec<u8>)>, DbError> {
-        let rows = sqlx::query("SELECT id, data FROM doc_chunks WHERE doc_id = $1 AND id > $2 ORDER BY id")
-            .bind(id)
-            .bind(after)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, data FROM doc_chunks WHERE doc_id = $1 AND id > $2 ORDER BY id",
+        )
+        .bind(id)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| Ok((r.i64("id")?, r.bytes("data")?)))
             .collect::<Result<_, sqlx::Error>>()
@@ -180,15 +190,17 @@ impl Db {
             .bind(snapshot)
             .fetch_one(&mut *tx)
             .await?;
-        let total = sqlx::query("SELECT COALESCE(SUM(LENGTH(data)), 0) AS total FROM doc_chunks WHERE doc_id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let total = sqlx::query(
+            "SELECT COALESCE(SUM(LENGTH(data)), 0) AS total FROM doc_chunks WHERE doc_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         let total: i64 = match self.backend {
             // SUM over BIGINT is NUMERIC in PostgreSQL; cast for a uniform type.
-            Backend::Postgres => total.i64("total").or_else(|_| {
-                sqlx::Row::try_get::<f64, _>(&total, "total").map(|f| f as i64)
-            })?,
+            Backend::Postgres => total
+                .i64("total")
+                .or_else(|_| sqlx::Row::try_get::<f64, _>(&total, "total").map(|f| f as i64))?,
             Backend::Sqlite => total.i64("total")?,
         };
         sqlx::query("UPDATE documents SET size = $1 WHERE id = $2")
@@ -201,7 +213,12 @@ impl Db {
     }
 
     /// Documents visible to `viewer` that changed after `since`, oldest first.
-    pub async fn changes_since(&self, viewer: Viewer, since: i64, limit: i64) -> Result<Vec<FeedEntry>, DbError> {
+    pub async fn changes_since(
+        &self,
+        viewer: Viewer,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<FeedEntry>, DbError> {
         let rows = if viewer.sees_workspace {
             sqlx::query(
                 "SELECT id, heads, doc_type, deleted_at, seq FROM documents \
@@ -242,11 +259,13 @@ impl Db {
 
     pub async fn share_doc(&self, id: &str, member_id: i64) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO doc_shares (doc_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO doc_shares (doc_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?;
         // Bump the document so the new viewer's feed picks it up.
         let seq = next_seq(&mut tx).await?;
         sqlx::query("UPDATE documents SET seq = $1 WHERE id = $2")

@@ -91,7 +91,11 @@ impl Db {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Db { pool, backend, url: url.to_string() })
+        Ok(Db {
+            pool,
+            backend,
+            url: url.to_string(),
+        })
     }
 
     /// After erasing content: make sure freed bytes are gone from every file of the database.
@@ -100,11 +104,15 @@ impl Db {
             Backend::Sqlite => {
                 // secure_delete zeroed the freed pages in the WAL; checkpointing with TRUNCATE copies
                 // them into the main file and empties the WAL, which still held the old page images.
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&self.pool)
+                    .await?;
             }
             Backend::Postgres => {
                 // Rewrite the tables that held the content so no dead tuple keeps its bytes.
-                sqlx::query("VACUUM FULL doc_chunks").execute(&self.pool).await?;
+                sqlx::query("VACUUM FULL doc_chunks")
+                    .execute(&self.pool)
+                    .await?;
                 sqlx::query("CHECKPOINT").execute(&self.pool).await?;
             }
         }

@@ -33,17 +33,25 @@ fn token_from(parts: &Parts) -> Option<String> {
         return Some(t.trim().to_string());
     }
     parts.uri.query().and_then(|q| {
-        q.split('&').find_map(|pair| pair.strip_prefix("token=").map(str::to_string))
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("token=").map(str::to_string))
     })
 }
 
 impl FromRequestParts<AppState> for AuthMember {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = token_from(parts).ok_or(ApiError::Unauthorized)?;
         let token_hash = secrets::sha256_hex(&token);
-        let member = state.db.member_by_token(&token_hash).await?.ok_or(ApiError::Unauthorized)?;
+        let member = state
+            .db
+            .member_by_token(&token_hash)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         Ok(AuthMember { member, token_hash })
     }
 }
@@ -71,12 +79,26 @@ struct Session {
 
 async fn session_for(state: &AppState, member: Member) -> Result<Session, ApiError> {
     let token = secrets::new_token();
-    state.db.insert_token(&secrets::sha256_hex(&token), member.id).await?;
-    let workspace = state.db.workspace(member.workspace_id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Session { token, member, workspace })
+    state
+        .db
+        .insert_token(&secrets::sha256_hex(&token), member.id)
+        .await?;
+    let workspace = state
+        .db
+        .workspace(member.workspace_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Session {
+        token,
+        member,
+        workspace,
+    })
 }
 
-async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> Result<Json<Session>, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<Session>, ApiError> {
     let email = req.email.trim().to_lowercase();
     let now = Instant::now();
     if !state.login_limiter.allowed(&email, now) {
@@ -109,7 +131,10 @@ async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> 
 }
 
 /// Redeem a one-time enrollment code: set a password and get a session.
-async fn enroll(State(state): State<AppState>, Json(req): Json<EnrollRequest>) -> Result<Json<Session>, ApiError> {
+async fn enroll(
+    State(state): State<AppState>,
+    Json(req): Json<EnrollRequest>,
+) -> Result<Json<Session>, ApiError> {
     let code = secrets::normalise_code(&req.code);
     let now = Instant::now();
     let key = "enroll";
@@ -117,15 +142,30 @@ async fn enroll(State(state): State<AppState>, Json(req): Json<EnrollRequest>) -
         return Err(ApiError::TooManyRequests);
     }
     if req.password.chars().count() < 8 {
-        return Err(ApiError::BadRequest("password must have at least 8 characters".into()));
+        return Err(ApiError::BadRequest(
+            "password must have at least 8 characters".into(),
+        ));
     }
     let password = req.password;
     let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&password))
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
-    match state.db.redeem_enrollment(&secrets::sha256_hex(&code), &hash).await? {
+    match state
+        .db
+        .redeem_enrollment(&secrets::sha256_hex(&code), &hash)
+        .await?
+    {
         Some(member) => {
-            state.db.audit(Some(member.workspace_id), Some(member.id), "member.enrolled", None, None).await?;
+            state
+                .db
+                .audit(
+                    Some(member.workspace_id),
+                    Some(member.id),
+                    "member.enrolled",
+                    None,
+                    None,
+                )
+                .await?;
             Ok(Json(session_for(&state, member).await?))
         }
         None => {
@@ -135,12 +175,24 @@ async fn enroll(State(state): State<AppState>, Json(req): Json<EnrollRequest>) -
     }
 }
 
-async fn logout(State(state): State<AppState>, auth: AuthMember) -> Result<Json<serde_json::Value>, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    auth: AuthMember,
+) -> Result<Json<serde_json::Value>, ApiError> {
     state.db.revoke_token(&auth.token_hash).await?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
-async fn me(State(state): State<AppState>, auth: AuthMember) -> Result<Json<serde_json::Value>, ApiError> {
-    let workspace = state.db.workspace(auth.member.workspace_id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(serde_json::json!({ "member": auth.member, "workspace": workspace })))
+async fn me(
+    State(state): State<AppState>,
+    auth: AuthMember,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let workspace = state
+        .db
+        .workspace(auth.member.workspace_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(
+        serde_json::json!({ "member": auth.member, "workspace": workspace }),
+    ))
 }

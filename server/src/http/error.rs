@@ -2,9 +2,9 @@
 //! internal errors are logged and the client learns nothing more than "internal error".
 
 use crate::db::DbError;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]

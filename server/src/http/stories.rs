@@ -51,10 +51,17 @@ async fn changes(
     Query(q): Query<ChangesQuery>,
 ) -> Result<Json<ChangesPage>, ApiError> {
     let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_PAGE);
-    let changes = state.db.changes_since(viewer(&auth.member), q.since, limit).await?;
+    let changes = state
+        .db
+        .changes_since(viewer(&auth.member), q.since, limit)
+        .await?;
     let next = changes.last().map(|c| c.seq).unwrap_or(q.since);
     let more = changes.len() as i64 == limit;
-    Ok(Json(ChangesPage { changes, next, more }))
+    Ok(Json(ChangesPage {
+        changes,
+        next,
+        more,
+    }))
 }
 
 fn parse_id(id: &str) -> Result<DocumentId, ApiError> {
@@ -64,11 +71,19 @@ fn parse_id(id: &str) -> Result<DocumentId, ApiError> {
 /// Load the document's metadata if the caller may manage it: its recorder or a coordinator of its
 /// workspace. Anything else looks exactly like a missing document.
 async fn managed(state: &AppState, member: &Member, id: &DocumentId) -> Result<(), ApiError> {
-    let (meta, _) = state.db.doc_meta(&id.to_string(), member.id).await?.ok_or(ApiError::NotFound)?;
+    let (meta, _) = state
+        .db
+        .doc_meta(&id.to_string(), member.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let manages = meta.workspace_id == member.workspace_id
         && !meta.deleted
         && (member.role == Role::Coordinator || meta.recorder_id == member.id);
-    if manages { Ok(()) } else { Err(ApiError::NotFound) }
+    if manages {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// Erase a story with its whole history. A tombstone remains so devices purge their copy and a
@@ -85,7 +100,13 @@ async fn erase(
     state.hub.publish(&id.to_string(), true).await;
     state
         .db
-        .audit(Some(auth.member.workspace_id), Some(auth.member.id), "story.erased", Some(&id.to_string()), None)
+        .audit(
+            Some(auth.member.workspace_id),
+            Some(auth.member.id),
+            "story.erased",
+            Some(&id.to_string()),
+            None,
+        )
         .await?;
     tracing::info!(member = auth.member.id, doc = %id, "story erased");
     Ok(Json(serde_json::json!({ "erased": id.to_string() })))
@@ -106,7 +127,11 @@ async fn share(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&id)?;
     managed(&state, &auth.member, &id).await?;
-    let other = state.db.member(req.member_id).await?.ok_or(ApiError::NotFound)?;
+    let other = state
+        .db
+        .member(req.member_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if other.workspace_id != auth.member.workspace_id {
         return Err(ApiError::NotFound);
     }

@@ -1,18 +1,22 @@
 //! `GET /sync`: the websocket upgrade. The token is checked before the upgrade.
 
-use super::auth::AuthMember;
 use super::AppState;
+use super::auth::AuthMember;
 use crate::sync::conn;
+use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/sync", get(upgrade))
 }
 
-async fn upgrade(State(state): State<AppState>, auth: AuthMember, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    ws: WebSocketUpgrade,
+) -> Response {
     let limits = state.conn_limits.clone();
     ws.max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)

@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{Notify, mpsc, watch};
 
 /// Frames queued for one connection before it counts as too slow and is cut off.
 const OUTBOX: usize = 16 * 1024;
@@ -36,11 +36,17 @@ struct RateLimit {
 
 impl RateLimit {
     fn new(rate: u32, burst: u32) -> Self {
-        RateLimit { tokens: burst as f64, rate: rate as f64, burst: burst as f64, last: Instant::now() }
+        RateLimit {
+            tokens: burst as f64,
+            rate: rate as f64,
+            burst: burst as f64,
+            last: Instant::now(),
+        }
     }
 
     fn take(&mut self, now: Instant) -> bool {
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -73,34 +79,49 @@ pub async fn run(
 
     let server_peer = hub.peer_id.clone();
     let error_frame = |message: String, target: Option<String>| {
-        Message::Error { message, sender_id: Some(server_peer.clone()), target_id: target }.encode()
+        Message::Error {
+            message,
+            sender_id: Some(server_peer.clone()),
+            target_id: target,
+        }
+        .encode()
     };
 
     // Handshake: the first message must be `join` with protocol version 1.
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.next()).await;
     let peer_id = match first {
         Ok(Some(Ok(WsMessage::Binary(b)))) => match Message::decode(&b, limits.max_frame_bytes) {
-            Ok(Message::Join { sender_id, supported_protocol_versions, .. })
-                if supported_protocol_versions.iter().any(|v| v == PROTOCOL_V1) =>
-            {
-                sender_id
-            }
+            Ok(Message::Join {
+                sender_id,
+                supported_protocol_versions,
+                ..
+            }) if supported_protocol_versions.iter().any(|v| v == PROTOCOL_V1) => sender_id,
             Ok(Message::Join { sender_id, .. }) => {
-                let _ = tx.send(Outgoing::Frame(error_frame("unsupported protocol version".into(), Some(sender_id)))).await;
+                let _ = tx
+                    .send(Outgoing::Frame(error_frame(
+                        "unsupported protocol version".into(),
+                        Some(sender_id),
+                    )))
+                    .await;
                 drop(tx);
                 let _ = writer.await;
                 return;
             }
             Ok(other) => {
                 let _ = tx
-                    .send(Outgoing::Frame(error_frame(format!("expected join, got {}", other.type_name()), None)))
+                    .send(Outgoing::Frame(error_frame(
+                        format!("expected join, got {}", other.type_name()),
+                        None,
+                    )))
                     .await;
                 drop(tx);
                 let _ = writer.await;
                 return;
             }
             Err(e) => {
-                let _ = tx.send(Outgoing::Frame(error_frame(e.to_string(), None))).await;
+                let _ = tx
+                    .send(Outgoing::Frame(error_frame(e.to_string(), None)))
+                    .await;
                 drop(tx);
                 let _ = writer.await;
                 return;
@@ -125,7 +146,13 @@ pub async fn run(
         .await;
     tracing::debug!(conn, member = member.id, "sync connection up");
 
-    let caller = Caller { conn, peer_id: peer_id.clone(), member, tx: tx.clone(), kill: kill.clone() };
+    let caller = Caller {
+        conn,
+        peer_id: peer_id.clone(),
+        member,
+        tx: tx.clone(),
+        kill: kill.clone(),
+    };
     let mut docs: HashSet<DocumentId> = HashSet::new();
     let mut rate = RateLimit::new(limits.messages_per_sec, limits.burst);
     let failure: Option<String> = loop {
@@ -137,7 +164,9 @@ pub async fn run(
         let bytes = match frame {
             None | Some(Ok(WsMessage::Close(_))) => break None,
             Some(Ok(WsMessage::Binary(b))) => b,
-            Some(Ok(WsMessage::Text(_))) => break Some("text frames are not part of the protocol".into()),
+            Some(Ok(WsMessage::Text(_))) => {
+                break Some("text frames are not part of the protocol".into());
+            }
             Some(Ok(_)) => continue, // ping/pong
             Some(Err(e)) => break Some(format!("bad frame: {e}")),
         };
@@ -149,11 +178,15 @@ pub async fn run(
             Err(e) => break Some(e.to_string()),
         };
         let result = match msg {
-            Message::Sync { document_id, data, .. } => {
+            Message::Sync {
+                document_id, data, ..
+            } => {
                 docs.insert(document_id);
                 hub.handle_sync(&caller, document_id, &data, false).await
             }
-            Message::Request { document_id, data, .. } => {
+            Message::Request {
+                document_id, data, ..
+            } => {
                 docs.insert(document_id);
                 hub.handle_sync(&caller, document_id, &data, true).await
             }

@@ -11,15 +11,15 @@
 use crate::db::accounts::{Member, Role};
 use crate::db::docs::DocMeta;
 use crate::db::{Backend, Db, DbError};
-use automerge::sync::{self, SyncDoc};
 use automerge::Automerge;
+use automerge::sync::{self, SyncDoc};
 use client_core::story;
 use client_core::wire::{DocumentId, Message};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Mutex, Notify};
+use tokio::sync::{Mutex, Notify, mpsc};
 
 pub type ConnId = u64;
 
@@ -128,7 +128,10 @@ impl Hub {
             let map = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             map.values().cloned().collect()
         };
-        let loaded = slots.iter().filter(|s| s.try_lock().map(|s| s.doc.is_some()).unwrap_or(true)).count();
+        let loaded = slots
+            .iter()
+            .filter(|s| s.try_lock().map(|s| s.doc.is_some()).unwrap_or(true))
+            .count();
         (slots.len(), loaded)
     }
 
@@ -160,8 +163,9 @@ impl Hub {
         let mut last = 0;
         if slot.meta.is_some() {
             for (chunk_id, data) in self.db.doc_chunks(&id.to_string(), 0).await? {
-                doc.load_incremental(&data)
-                    .map_err(|e| SyncFailure::BadMessage(format!("stored document unreadable: {e}")))?;
+                doc.load_incremental(&data).map_err(|e| {
+                    SyncFailure::BadMessage(format!("stored document unreadable: {e}"))
+                })?;
                 last = chunk_id;
             }
         }
@@ -178,7 +182,8 @@ impl Hub {
         data: &[u8],
         is_request: bool,
     ) -> Result<(), SyncFailure> {
-        let message = sync::Message::decode(data).map_err(|e| SyncFailure::BadMessage(e.to_string()))?;
+        let message =
+            sync::Message::decode(data).map_err(|e| SyncFailure::BadMessage(e.to_string()))?;
         let slot_arc = self.slot(id);
         let mut slot = slot_arc.lock().await;
         slot.touched = Some(Instant::now());
@@ -274,7 +279,10 @@ impl Hub {
         };
         let chunk = doc.save_after(before);
         let heads: Vec<String> = after.iter().map(|h| h.to_string()).collect();
-        let doc_type = story::doc_type(doc).map(|t| t.code()).unwrap_or("story").to_string();
+        let doc_type = story::doc_type(doc)
+            .map(|t| t.code())
+            .unwrap_or("story")
+            .to_string();
         let id_text = id.to_string();
         match &mut slot.meta {
             None => {
@@ -289,7 +297,11 @@ impl Hub {
                 slot.meta = Some(meta);
                 slot.allowed.insert(member.id);
             }
-            Some(meta) => match self.db.append_chunk(&id_text, &chunk, &heads, &doc_type).await? {
+            Some(meta) => match self
+                .db
+                .append_chunk(&id_text, &chunk, &heads, &doc_type)
+                .await?
+            {
                 Some(_) => {
                     meta.size += chunk.len() as i64;
                     meta.doc_type = doc_type;
@@ -360,7 +372,9 @@ impl Hub {
 
     /// Another server process stored changes to `id`: read them and tell our peers.
     pub async fn remote_changed(&self, id: DocumentId) -> Result<(), SyncFailure> {
-        let Some(slot_arc) = self.existing_slot(&id) else { return Ok(()) };
+        let Some(slot_arc) = self.existing_slot(&id) else {
+            return Ok(());
+        };
         let mut slot = slot_arc.lock().await;
         if slot.peers.is_empty() {
             slot.doc = None;
@@ -379,8 +393,9 @@ impl Hub {
             let slot = &mut *slot;
             if let Some(doc) = slot.doc.as_mut() {
                 for (chunk_id, data) in chunks {
-                    doc.load_incremental(&data)
-                        .map_err(|e| SyncFailure::BadMessage(format!("stored document unreadable: {e}")))?;
+                    doc.load_incremental(&data).map_err(|e| {
+                        SyncFailure::BadMessage(format!("stored document unreadable: {e}"))
+                    })?;
                     slot.last_chunk = chunk_id;
                 }
             }
@@ -393,7 +408,9 @@ impl Hub {
 
     /// The document was erased: tell every peer it is gone and drop it from memory.
     pub async fn erased(&self, id: DocumentId) {
-        let Some(slot_arc) = self.existing_slot(&id) else { return };
+        let Some(slot_arc) = self.existing_slot(&id) else {
+            return;
+        };
         let mut slot = slot_arc.lock().await;
         for peer in slot.peers.values() {
             send(
@@ -420,8 +437,17 @@ impl Hub {
         if self.db.backend != Backend::Postgres {
             return;
         }
-        let payload = format!("{}:{}:{}", self.process_tag, if erased { "erase" } else { "change" }, id);
-        if let Err(e) = sqlx::query("SELECT pg_notify('vertel_docs', $1)").bind(payload).execute(&self.db.pool).await {
+        let payload = format!(
+            "{}:{}:{}",
+            self.process_tag,
+            if erased { "erase" } else { "change" },
+            id
+        );
+        if let Err(e) = sqlx::query("SELECT pg_notify('vertel_docs', $1)")
+            .bind(payload)
+            .execute(&self.db.pool)
+            .await
+        {
             tracing::warn!(error = %e, "could not notify other server processes");
         }
     }
@@ -436,7 +462,9 @@ impl Hub {
             if Arc::strong_count(arc) > 1 {
                 return true;
             }
-            let Ok(mut slot) = arc.try_lock() else { return true };
+            let Ok(mut slot) = arc.try_lock() else {
+                return true;
+            };
             let idle_long = slot.touched.is_none_or(|t| now.duration_since(t) >= idle);
             if !idle_long {
                 return true;

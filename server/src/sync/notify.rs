@@ -34,7 +34,9 @@ async fn handle(hub: &Hub, payload: &str) {
     if tag == hub.process_tag() {
         return;
     }
-    let Ok(id) = id.parse::<DocumentId>() else { return };
+    let Ok(id) = id.parse::<DocumentId>() else {
+        return;
+    };
     match kind {
         "erase" => hub.erased(id).await,
         _ => {
