@@ -88,10 +88,10 @@ impl Env {
             .stderr(Stdio::piped());
         self.apply(&mut cmd);
         let mut child = cmd.spawn().context("spawning vertel-server")?;
-        if let Some(mut input) = child.stdin.take() {
-            if let Some(s) = stdin {
-                input.write_all(s.as_bytes())?;
-            }
+        if let Some(mut input) = child.stdin.take()
+            && let Some(s) = stdin
+        {
+            input.write_all(s.as_bytes())?;
         }
         let out = child.wait_with_output()?;
         anyhow::ensure!(

@@ -84,6 +84,9 @@ const COMPACT_AFTER: usize = 64;
 
 pub struct Hub {
     db: Db,
+    /// Every document whose stored content changed (from a device, another process or the
+    /// server itself). Background workers such as the tagger subscribe.
+    changes: tokio::sync::broadcast::Sender<DocumentId>,
     pub peer_id: String,
     process_tag: String,
     limits: Limits,
@@ -94,14 +97,88 @@ pub struct Hub {
 impl Hub {
     pub fn new(db: Db, limits: Limits) -> Arc<Hub> {
         let tag = format!("{:016x}", rand::random::<u64>());
+        let (changes, _) = tokio::sync::broadcast::channel(4096);
         Arc::new(Hub {
             db,
+            changes,
             peer_id: format!("vertel-server-{tag}"),
             process_tag: tag,
             limits,
             slots: std::sync::Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
         })
+    }
+
+    /// Subscribe to ids of documents whose stored content changed. A lagging receiver misses ids
+    /// (and is told so by the channel); workers then rescan from the database.
+    pub fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<DocumentId> {
+        self.changes.subscribe()
+    }
+
+    /// The actor the server writes its own changes with (transcripts, tag suggestions). One per
+    /// process, so two processes never reuse sequence numbers of one actor.
+    pub fn server_actor(&self) -> automerge::ActorId {
+        automerge::ActorId::from(format!("vertel-server-{}", self.process_tag).into_bytes())
+    }
+
+    /// Read a stored document (from memory when loaded, otherwise from the database).
+    pub async fn read<T>(&self, id: DocumentId, f: impl FnOnce(&Automerge) -> T) -> Result<Option<T>, SyncFailure> {
+        let slot_arc = self.slot(id);
+        let mut slot = slot_arc.lock().await;
+        if !slot.loaded {
+            slot.meta = self.db.doc_meta(&id.to_string(), 0).await?.map(|(m, _)| m);
+            slot.loaded = true;
+        }
+        if slot.meta.as_ref().is_none_or(|m| m.deleted) {
+            return Ok(None);
+        }
+        self.ensure_loaded(&id, &mut slot).await?;
+        Ok(slot.doc.as_ref().map(f))
+    }
+
+    /// Make a change as the server (its own actor): `f` edits the document and returns whether it
+    /// changed anything. The change is stored, then synced to every connected peer, exactly like a
+    /// change from a device. Returns false when the document does not exist (or was erased).
+    pub async fn server_change(
+        &self,
+        id: DocumentId,
+        f: impl FnOnce(&mut Automerge) -> bool,
+    ) -> Result<bool, SyncFailure> {
+        let slot_arc = self.slot(id);
+        let mut slot = slot_arc.lock().await;
+        if !slot.loaded {
+            slot.meta = self.db.doc_meta(&id.to_string(), 0).await?.map(|(m, _)| m);
+            slot.loaded = true;
+        }
+        let Some(meta) = slot.meta.clone() else { return Ok(false) };
+        if meta.deleted {
+            return Ok(false);
+        }
+        self.ensure_loaded(&id, &mut slot).await?;
+        let slot = &mut *slot;
+        let Some(doc) = slot.doc.as_mut() else { return Ok(false) };
+        let before = doc.get_heads();
+        let previous_actor = doc.get_actor().clone();
+        doc.set_actor(self.server_actor());
+        let changed = f(doc);
+        doc.set_actor(previous_actor);
+        let after = doc.get_heads();
+        if !changed || before == after {
+            return Ok(false);
+        }
+        let owner = crate::db::accounts::Member {
+            id: meta.recorder_id,
+            workspace_id: meta.workspace_id,
+            email: String::new(),
+            name: String::new(),
+            role: Role::Professional,
+        };
+        if let Err(e) = self.persist(&id, slot, &owner, &before, &after).await {
+            slot.doc = None;
+            return Err(e);
+        }
+        self.broadcast(id, slot, None, true);
+        Ok(true)
     }
 
     pub fn next_conn_id(&self) -> ConnId {
@@ -330,6 +407,7 @@ impl Hub {
             }
         }
         self.publish(&id_text, false).await;
+        let _ = self.changes.send(*id);
         Ok(())
     }
 
@@ -403,6 +481,7 @@ impl Hub {
             self.ensure_loaded(&id, &mut slot).await?;
         }
         self.broadcast(id, &mut slot, None, true);
+        let _ = self.changes.send(id);
         Ok(())
     }
 
