@@ -23,6 +23,8 @@ mod accounts;
 mod bad_input;
 mod durability;
 mod erasure;
+mod interop;
+mod lifecycle;
 mod multiprocess;
 mod sync;
 
