@@ -132,6 +132,8 @@ async fn demo_seed_credentials_work(backend: Backend) -> anyhow::Result<()> {
     }
     let health = reqwest::get(server.url("/healthz")).await?;
     assert!(health.status().is_success());
+    let home = reqwest::get(server.url("/")).await?.text().await?;
+    assert!(home.contains("Inloggen") && home.contains("/api/v1/auth/login"));
     Ok(())
 }
 both!(demo_seed_credentials_work);
