@@ -210,3 +210,54 @@ async fn oversized_documents_are_refused(backend: Backend) -> anyhow::Result<()>
     Ok(())
 }
 both!(oversized_documents_are_refused);
+
+/// A client that floods the server past its message rate is cut off; others are unaffected.
+async fn message_floods_are_cut_off(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = Server::start(
+        &env,
+        &["--max-messages-per-sec", "5", "--message-burst", "20"],
+    )
+    .await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let mut ws = raw(&server, &prof.token).await?;
+    let server_peer = join(&mut ws).await?;
+    let empty = automerge::sync::SyncDoc::generate_sync_message(
+        &automerge::Automerge::new(),
+        &mut automerge::sync::State::new(),
+    )
+    .map(|m| m.encode())
+    .unwrap_or_default();
+    for _ in 0..60 {
+        let req = Message::Request {
+            document_id: DocumentId::from_bytes(rand::random()),
+            sender_id: "raw-peer".into(),
+            target_id: server_peer.clone(),
+            data: empty.clone(),
+        };
+        if ws.send(Ws::Binary(req.encode().into())).await.is_err() {
+            break;
+        }
+    }
+    let mut unavailable = 0;
+    let error = loop {
+        match next_message(&mut ws).await? {
+            Some(Message::DocUnavailable { .. }) => unavailable += 1,
+            Some(Message::Error { message, .. }) => break message,
+            other => anyhow::bail!("expected answers then an error, got {other:?}"),
+        }
+    };
+    assert!(error.contains("rate"), "{error}");
+    assert_eq!(unavailable, 20, "the burst was served before the cut-off");
+    assert!(next_message(&mut ws).await?.is_none());
+    // Another connection of the same member works.
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    phone
+        .create_story(&parent_story("Na de vloed", "Gewoon doorgaan."))
+        .await?;
+    all_confirmed(&phone).await?;
+    Ok(())
+}
+both!(message_floods_are_cut_off);

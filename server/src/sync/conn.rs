@@ -224,5 +224,16 @@ pub async fn run(
     hub.disconnect(conn, docs).await;
     drop(caller);
     drop(tx);
+    // Close politely: the writer sends the error and a Close frame; meanwhile keep reading (and
+    // discarding) what the client still sends. Closing a socket with unread input makes the kernel
+    // reset the connection, and the client would lose the error message.
+    let drain = async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
 }
