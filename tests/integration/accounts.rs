@@ -83,7 +83,11 @@ async fn login_enrollment_and_tokens(backend: Backend) -> anyhow::Result<()> {
         .json(&json!({ "email": "admin@dwo.test", "password": PASSWORD, "admin": true }))
         .send()
         .await?;
-    assert_eq!(resp.status(), 422);
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await?;
+    assert!(body["error"].as_str().unwrap_or_default().contains("unknown field"), "{body}");
+    let resp = client.post(server.url("/api/v1/auth/login")).body("{niet json").send().await?;
+    assert_eq!(resp.status(), 400);
     Ok(())
 }
 both!(login_enrollment_and_tokens);

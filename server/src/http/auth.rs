@@ -1,5 +1,6 @@
 //! Login, enrollment, logout, and the [`AuthMember`] extractor every protected handler uses.
 
+use super::json::ApiJson;
 use super::{ApiError, AppState};
 use crate::auth::{self as secrets};
 use crate::db::accounts::{Member, Workspace};
@@ -97,7 +98,7 @@ async fn session_for(state: &AppState, member: Member) -> Result<Session, ApiErr
 
 async fn login(
     State(state): State<AppState>,
-    Json(req): Json<LoginRequest>,
+    ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<Session>, ApiError> {
     let email = req.email.trim().to_lowercase();
     let now = Instant::now();
@@ -133,7 +134,7 @@ async fn login(
 /// Redeem a one-time enrollment code: set a password and get a session.
 async fn enroll(
     State(state): State<AppState>,
-    Json(req): Json<EnrollRequest>,
+    ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Json<Session>, ApiError> {
     let code = secrets::normalise_code(&req.code);
     let now = Instant::now();

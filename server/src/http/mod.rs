@@ -6,6 +6,8 @@
 mod auth;
 mod error;
 mod health;
+mod json;
+mod shell;
 mod stories;
 mod sync;
 
@@ -16,6 +18,7 @@ use crate::db::Db;
 use crate::sync::conn::ConnLimits;
 use crate::sync::hub::Hub;
 use axum::Router;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -28,6 +31,8 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     pub conn_limits: ConnLimits,
     pub shutdown: watch::Receiver<bool>,
+    /// The built mobile shell served at `/` (`--shell-dir`).
+    pub shell_dir: PathBuf,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -38,7 +43,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
-        .merge(health::home_router())
+        .merge(shell::router(&state.shell_dir))
         .merge(sync::router())
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
         .layer(TraceLayer::new_for_http())

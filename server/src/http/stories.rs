@@ -1,6 +1,7 @@
 //! Stories (and personas) as REST resources: the changes feed, sharing and erasure.
 
 use super::auth::AuthMember;
+use super::json::ApiJson;
 use super::{ApiError, AppState};
 use crate::db::accounts::{Member, Role};
 use crate::db::docs::{FeedEntry, Viewer};
@@ -123,7 +124,7 @@ async fn share(
     State(state): State<AppState>,
     auth: AuthMember,
     Path(id): Path<String>,
-    Json(req): Json<ShareRequest>,
+    ApiJson(req): ApiJson<ShareRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&id)?;
     managed(&state, &auth.member, &id).await?;
