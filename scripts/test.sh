@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 apt_install build-essential pkg-config python3 postgresql
 ensure_rust
 
+say "JavaScript interop clients (tests/interop)"
+{ command -v node && command -v npm; } >/dev/null || apt_install nodejs npm
+npm ci --prefix tests/interop --no-audit --no-fund
+
 say "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -46,6 +46,9 @@ pub fn router(state: AppState) -> Router {
         .merge(shell::router(&state.shell_dir))
         .merge(sync::router())
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
-        .layer(TraceLayer::new_for_http())
+        // Spans carry the path only: a query string may hold a bearer token.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }

@@ -26,8 +26,8 @@ pub fn viewer(member: &Member) -> Viewer {
     }
 }
 
+/// Query parameters. Unknown ones are ignored: `token` may travel here too (see `AuthMember`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ChangesQuery {
     #[serde(default)]
     since: i64,
