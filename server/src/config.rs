@@ -26,6 +26,9 @@ pub struct ServeConfig {
     /// Seconds an unsynced document stays in memory before it is evicted.
     #[arg(long, env = "VERTEL_DOC_IDLE_SECS", default_value_t = 30)]
     pub doc_idle_secs: u64,
+    /// Directory of the built mobile shell (`mobile-shell/build.sh`), served at `/`.
+    #[arg(long, env = "VERTEL_SHELL_DIR", default_value = "mobile-shell/dist")]
+    pub shell_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -58,6 +58,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             burst: config.message_burst,
         },
         shutdown: shutdown_rx,
+        shell_dir: config.shell_dir.clone(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

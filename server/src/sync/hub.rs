@@ -122,7 +122,11 @@ impl Hub {
     }
 
     /// Read a stored document (from memory when loaded, otherwise from the database).
-    pub async fn read<T>(&self, id: DocumentId, f: impl FnOnce(&Automerge) -> T) -> Result<Option<T>, SyncFailure> {
+    pub async fn read<T>(
+        &self,
+        id: DocumentId,
+        f: impl FnOnce(&Automerge) -> T,
+    ) -> Result<Option<T>, SyncFailure> {
         let slot_arc = self.slot(id);
         let mut slot = slot_arc.lock().await;
         if !slot.loaded {
@@ -150,13 +154,17 @@ impl Hub {
             slot.meta = self.db.doc_meta(&id.to_string(), 0).await?.map(|(m, _)| m);
             slot.loaded = true;
         }
-        let Some(meta) = slot.meta.clone() else { return Ok(false) };
+        let Some(meta) = slot.meta.clone() else {
+            return Ok(false);
+        };
         if meta.deleted {
             return Ok(false);
         }
         self.ensure_loaded(&id, &mut slot).await?;
         let slot = &mut *slot;
-        let Some(doc) = slot.doc.as_mut() else { return Ok(false) };
+        let Some(doc) = slot.doc.as_mut() else {
+            return Ok(false);
+        };
         let before = doc.get_heads();
         let previous_actor = doc.get_actor().clone();
         doc.set_actor(self.server_actor());
