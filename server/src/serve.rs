@@ -24,12 +24,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .context("opening the database")?;
     tracing::info!(backend = ?db.backend, "database ready");
+    let storage_id = db.storage_id().await.context("reading the storage id")?;
     let hub = Hub::new(
         db.clone(),
         Limits {
             max_doc_bytes: config.max_doc_bytes,
             idle: Duration::from_secs(config.doc_idle_secs),
         },
+        storage_id,
     );
     if db.backend == Backend::Postgres {
         tokio::spawn(notify::listen(db.url.clone(), hub.clone()));

@@ -98,6 +98,20 @@ impl Db {
         })
     }
 
+    /// A stable id for this installation's storage, shared by every process on the same database.
+    /// Drawn once, on first use.
+    pub async fn storage_id(&self) -> Result<String, DbError> {
+        let candidate = rand::random::<i64>() & i64::MAX;
+        sqlx::query("INSERT INTO counters (name, value) VALUES ('storage_id', $1) ON CONFLICT (name) DO NOTHING")
+            .bind(candidate)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT value FROM counters WHERE name = 'storage_id'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(format!("vertel-{:016x}", row.i64("value")?))
+    }
+
     /// After erasing content: make sure freed bytes are gone from every file of the database.
     pub async fn scrub(&self) -> Result<(), DbError> {
         match self.backend {

@@ -7,7 +7,7 @@
 use super::hub::{Caller, Hub, Outgoing, SyncFailure};
 use crate::db::accounts::Member;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
-use client_core::wire::{DocumentId, Message, PROTOCOL_V1};
+use client_core::wire::{DocumentId, Message, PeerMetadata, PROTOCOL_V1};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -139,7 +139,10 @@ pub async fn run(
                 sender_id: hub.peer_id.clone(),
                 selected_protocol_version: PROTOCOL_V1.into(),
                 target_id: peer_id.clone(),
-                peer_metadata: Some(Default::default()),
+                peer_metadata: Some(PeerMetadata {
+                    storage_id: Some(hub.storage_id.clone()),
+                    is_ephemeral: false,
+                }),
             }
             .encode(),
         ))

@@ -84,6 +84,7 @@ const COMPACT_AFTER: usize = 64;
 
 pub struct Hub {
     db: Db,
+    pub storage_id: String,
     /// Every document whose stored content changed (from a device, another process or the
     /// server itself). Background workers such as the tagger subscribe.
     changes: tokio::sync::broadcast::Sender<DocumentId>,
@@ -95,13 +96,16 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(db: Db, limits: Limits) -> Arc<Hub> {
+    /// `storage_id` names this installation's storage (the same for every process on one database),
+    /// advertised to peers so automerge-repo clients keep their sync state with us across sessions.
+    pub fn new(db: Db, limits: Limits, storage_id: String) -> Arc<Hub> {
         let tag = format!("{:016x}", rand::random::<u64>());
         let (changes, _) = tokio::sync::broadcast::channel(4096);
         Arc::new(Hub {
             db,
             changes,
             peer_id: format!("vertel-server-{tag}"),
+            storage_id,
             process_tag: tag,
             limits,
             slots: std::sync::Mutex::new(HashMap::new()),
