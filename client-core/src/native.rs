@@ -111,6 +111,23 @@ struct Shared {
     outbox: std::sync::Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
     /// Bumped by every connect and disconnect; a connection's tasks act only while it is current.
     generation: std::sync::atomic::AtomicU64,
+    observer: std::sync::RwLock<Option<Observer>>,
+}
+
+/// A function told about every [`Event`] the moment the driver emits it, with the engine's copy of
+/// the document the event is about (if it has one). See [`Device::observe`].
+pub type Observer = Arc<dyn Fn(&Event, Option<&Automerge>) + Send + Sync>;
+
+/// The document an event is about.
+fn event_document(event: &Event) -> Option<&DocumentId> {
+    match event {
+        Event::DocChanged { id }
+        | Event::Saved { id }
+        | Event::SyncStatus { id, .. }
+        | Event::Unavailable { id }
+        | Event::Purged { id } => Some(id),
+        Event::Connected { .. } | Event::RemoteError { .. } => None,
+    }
 }
 
 /// A device: an engine, its file store and (when connected) one websocket to a server.
@@ -145,6 +162,7 @@ impl Device {
                 events: std::sync::Mutex::new(Vec::new()),
                 outbox: std::sync::Mutex::new(None),
                 generation: std::sync::atomic::AtomicU64::new(0),
+                observer: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -170,6 +188,15 @@ impl Device {
                     let _ = tx.send(frame);
                 }
             }
+            let observer = self.shared.observer.read().ok().and_then(|o| o.clone());
+            if let Some(observe) = observer {
+                for event in fx.events.iter().chain(more.events.iter()) {
+                    observe(
+                        event,
+                        event_document(event).and_then(|id| engine.document(id)),
+                    );
+                }
+            }
             if let Ok(mut ev) = self.shared.events.lock() {
                 ev.extend(fx.events.drain(..));
                 ev.extend(more.events.drain(..));
@@ -188,6 +215,28 @@ impl Device {
         let (_, fx) = engine.create(id, |d| story::create_story(d, story))?;
         self.execute(&mut engine, fx).await?;
         Ok(id)
+    }
+
+    /// Create a persona document (it syncs like a story).
+    pub async fn create_persona(
+        &self,
+        persona: &story::Persona,
+        now_ms: i64,
+    ) -> Result<DocumentId, DeviceError> {
+        let id = DocumentId::from_bytes(rand::random());
+        let mut engine = self.shared.engine.lock().await;
+        let (_, fx) = engine.create(id, |d| story::create_persona(d, persona, now_ms))?;
+        self.execute(&mut engine, fx).await?;
+        Ok(id)
+    }
+
+    /// A persona document this device holds.
+    pub async fn persona(&self, id: &DocumentId) -> Option<story::Persona> {
+        let engine = self.shared.engine.lock().await;
+        engine
+            .document(id)
+            .filter(|d| story::doc_type(*d) == Some(story::DocType::Persona))
+            .map(story::Persona::read)
     }
 
     /// Make a local edit with one of the [`crate::story`] functions.
@@ -281,6 +330,18 @@ impl Device {
             .lock()
             .map(|mut e| std::mem::take(&mut *e))
             .unwrap_or_default()
+    }
+
+    /// Call `f` for every event from now on, the moment it is emitted: after the store finished what
+    /// the event reports (a changed document is durable by then), with the engine's copy of the
+    /// document the event is about. `f` runs inside the driver while it holds the device, so it sees
+    /// exactly the state the event describes; keep it short and never call the device from it. One
+    /// observer per device: a new one replaces the old. Events still queue for
+    /// [`Device::take_events`] as well. Benchmarks use this to time when an edit arrives.
+    pub fn observe(&self, f: impl Fn(&Event, Option<&Automerge>) + Send + Sync + 'static) {
+        if let Ok(mut o) = self.shared.observer.write() {
+            *o = Some(Arc::new(f));
+        }
     }
 
     /// Wait until `check` holds, re-checking on every change, for at most `timeout`.

@@ -426,19 +426,117 @@ pub fn set_review(
 pub fn set_tag(doc: &mut Automerge, tag: &Tag) -> Result<(), StoryError> {
     change(doc, tag.at, "tag", |tx| {
         let tags = ensure_map(tx, &ROOT, "tags")?;
-        let t = tx.put_object(&tags, tag.code.as_str(), ObjType::Map)?;
-        tx.put(&t, "state", tag.state.code())?;
-        tx.put(&t, "by", tag.by.as_str())?;
-        tx.put(&t, "at", ScalarValue::Timestamp(tag.at))?;
-        if let Some(score) = tag.score {
-            tx.put(&t, "score", score)?;
-        }
-        let ev = tx.put_object(&t, "evidence", ObjType::List)?;
-        for (i, e) in tag.evidence.iter().enumerate() {
-            tx.insert(&ev, i, e.as_str())?;
+        put_tag_object(tx, &tags, tag)
+    })
+}
+
+/// One tag edit for [`write_tags`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TagWrite {
+    /// Create the tag, or, when its key holds exactly one tag object, change that object's fields
+    /// in place (only those that differ; `at` is kept). A concurrent [`set_tag`] by a person
+    /// replaces the whole object and so always wins over such an update.
+    Update(Tag),
+    /// Write a new tag object that supersedes every value of the key this document has seen,
+    /// conflicting ones included.
+    Replace(Tag),
+    /// Delete the tag.
+    Remove(String),
+}
+
+/// Apply several tag edits as one change. Used by the server's tagger, which must never win over a
+/// person's concurrent decision: see [`TagWrite`].
+pub fn write_tags(doc: &mut Automerge, now_ms: i64, writes: &[TagWrite]) -> Result<(), StoryError> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    change(doc, now_ms, "tag suggestions", |tx| {
+        let tags = ensure_map(tx, &ROOT, "tags")?;
+        for w in writes {
+            match w {
+                TagWrite::Remove(code) => {
+                    if tx.get(&tags, code.as_str())?.is_some() {
+                        tx.delete(&tags, code.as_str())?;
+                    }
+                }
+                TagWrite::Replace(tag) => put_tag_object(tx, &tags, tag)?,
+                TagWrite::Update(tag) => {
+                    let existing = tx.get_all(&tags, tag.code.as_str())?;
+                    match existing.as_slice() {
+                        [(Value::Object(ObjType::Map), obj)] => {
+                            let obj = obj.clone();
+                            let old = read_tag(&*tx, tag.code.clone(), &obj);
+                            if old.as_ref().map(|t| t.state) != Some(tag.state) {
+                                tx.put(&obj, "state", tag.state.code())?;
+                            }
+                            if old.as_ref().map(|t| t.by.as_str()) != Some(tag.by.as_str()) {
+                                tx.put(&obj, "by", tag.by.as_str())?;
+                            }
+                            if old.as_ref().and_then(|t| t.score) != tag.score {
+                                match tag.score {
+                                    Some(score) => tx.put(&obj, "score", score)?,
+                                    None => tx.delete(&obj, "score")?,
+                                }
+                            }
+                            if old.as_ref().map(|t| &t.evidence) != Some(&tag.evidence) {
+                                let ev = tx.put_object(&obj, "evidence", ObjType::List)?;
+                                for (i, e) in tag.evidence.iter().enumerate() {
+                                    tx.insert(&ev, i, e.as_str())?;
+                                }
+                            }
+                        }
+                        _ => put_tag_object(tx, &tags, tag)?,
+                    }
+                }
+            }
         }
         Ok(())
     })
+}
+
+fn put_tag_object(tx: &mut Transaction<'_>, tags: &ObjId, tag: &Tag) -> Result<(), StoryError> {
+    let t = tx.put_object(tags, tag.code.as_str(), ObjType::Map)?;
+    tx.put(&t, "state", tag.state.code())?;
+    tx.put(&t, "by", tag.by.as_str())?;
+    tx.put(&t, "at", ScalarValue::Timestamp(tag.at))?;
+    if let Some(score) = tag.score {
+        tx.put(&t, "score", score)?;
+    }
+    let ev = tx.put_object(&t, "evidence", ObjType::List)?;
+    for (i, e) in tag.evidence.iter().enumerate() {
+        tx.insert(&ev, i, e.as_str())?;
+    }
+    Ok(())
+}
+
+/// Every value each tag holds, the one [`Story::read`] shows first. Two devices (or a device and
+/// the server) that set the same tag concurrently leave both values in the document; readers see
+/// one of them, and the tagger uses this to keep a person's decision on top.
+pub fn tag_versions<R: ReadDoc>(doc: &R) -> std::collections::BTreeMap<String, Vec<Tag>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(m) = get_obj(doc, &ROOT, "tags", ObjType::Map) else {
+        return out;
+    };
+    for code in doc.keys(&m) {
+        let winner = get_obj(doc, &m, &code, ObjType::Map);
+        let mut all: Vec<(bool, Tag)> = doc
+            .get_all(&m, code.as_str())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(v, id)| match v {
+                Value::Object(ObjType::Map) => {
+                    let first = Some(&id) == winner.as_ref();
+                    read_tag(doc, code.clone(), &id).map(|t| (first, t))
+                }
+                _ => None,
+            })
+            .collect();
+        all.sort_by_key(|(first, _)| !*first);
+        if !all.is_empty() {
+            out.insert(code, all.into_iter().map(|(_, t)| t).collect());
+        }
+    }
+    out
 }
 
 pub fn add_comment(doc: &mut Automerge, comment: &Comment) -> Result<(), StoryError> {
@@ -537,9 +635,35 @@ fn read_person<R: ReadDoc>(doc: &R, key: &str) -> Option<Person> {
     })
 }
 
+fn read_tag<R: ReadDoc>(doc: &R, code: String, t: &ObjId) -> Option<Tag> {
+    let evidence = get_obj(doc, t, "evidence", ObjType::List)
+        .map(|l| {
+            (0..doc.length(&l))
+                .filter_map(|i| match doc.get(&l, i).ok()?? {
+                    (Value::Scalar(s), _) => s.as_str().map(str::to_string),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Tag {
+        state: get_str(doc, t, "state").and_then(|s| TagState::from_code(&s))?,
+        by: get_str(doc, t, "by").unwrap_or_default(),
+        at: get_i64(doc, t, "at").unwrap_or(0),
+        score: get_f64(doc, t, "score"),
+        evidence,
+        code,
+    })
+}
+
 /// The document type, without reading the rest.
 pub fn doc_type<R: ReadDoc>(doc: &R) -> Option<DocType> {
     get_str(doc, &ROOT, "type").and_then(|t| DocType::from_code(&t))
+}
+
+/// The review state, without reading the rest.
+pub fn review_state<R: ReadDoc>(doc: &R) -> Option<ReviewState> {
+    get_str(doc, &ROOT, "review").and_then(|r| ReviewState::from_code(&r))
 }
 
 impl Story {
@@ -569,25 +693,7 @@ impl Story {
                 doc.keys(&m)
                     .filter_map(|code| {
                         let t = get_obj(doc, &m, &code, ObjType::Map)?;
-                        let evidence = get_obj(doc, &t, "evidence", ObjType::List)
-                            .map(|l| {
-                                (0..doc.length(&l))
-                                    .filter_map(|i| match doc.get(&l, i).ok()?? {
-                                        (Value::Scalar(s), _) => s.as_str().map(str::to_string),
-                                        _ => None,
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        Some(Tag {
-                            state: get_str(doc, &t, "state")
-                                .and_then(|s| TagState::from_code(&s))?,
-                            by: get_str(doc, &t, "by").unwrap_or_default(),
-                            at: get_i64(doc, &t, "at").unwrap_or(0),
-                            score: get_f64(doc, &t, "score"),
-                            evidence,
-                            code,
-                        })
+                        read_tag(doc, code, &t)
                     })
                     .collect()
             })
@@ -643,6 +749,212 @@ impl Persona {
             needs: get_str(doc, &ROOT, "needs").unwrap_or_default(),
         }
     }
+}
+
+// ---- shell fields: phase, target group, impact sections, transcript corrections ---------------
+//
+// Added for the mobile shell (see `docs/schema.md`). Like everything above, each edit touches only
+// its own keys.
+
+/// The guided prompts of an impact narrative, in the order the shell asks them. Their answers are
+/// stored as `sections` of the story, keyed by these codes.
+pub const IMPACT_SECTIONS: &[&str] = &["what-we-did", "what-changed", "why-it-matters", "evidence"];
+
+/// What the server reports about transcribing one audio attachment (`docs/media.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptionStatus {
+    /// The attachment's content hash.
+    pub sha256: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// 0–100.
+    pub progress: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// The story fields the shells add beside [`Story`]: read with [`StoryDetails::read`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoryDetails {
+    /// Phase of the first 1000 days the story is about (a code, e.g. `zwangerschap`).
+    pub phase: Option<String>,
+    /// Target group the story is about (a code, e.g. `nieuwkomers`).
+    pub target_group: Option<String>,
+    /// Impact narrative sections by code ([`IMPACT_SECTIONS`]); other codes are kept as well.
+    pub sections: std::collections::BTreeMap<String, String>,
+    /// Transcription progress per audio attachment, as the server wrote it.
+    pub transcriptions: Vec<TranscriptionStatus>,
+}
+
+impl StoryDetails {
+    pub fn read<R: ReadDoc>(doc: &R) -> StoryDetails {
+        let sections = get_obj(doc, &ROOT, "sections", ObjType::Map)
+            .map(|m| {
+                doc.keys(&m)
+                    .filter_map(|k| get_str(doc, &m, &k).map(|v| (k, v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let transcriptions = get_obj(doc, &ROOT, "attachments", ObjType::List)
+            .map(|l| {
+                list_items(doc, &l)
+                    .into_iter()
+                    .filter_map(|a| {
+                        let t = get_obj(doc, &a, "transcription", ObjType::Map)?;
+                        Some(TranscriptionStatus {
+                            sha256: get_str(doc, &a, "sha256")?,
+                            status: get_str(doc, &t, "status")?,
+                            progress: get_i64(doc, &t, "progress"),
+                            error: get_str(doc, &t, "error"),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        StoryDetails {
+            phase: get_str(doc, &ROOT, "phase"),
+            target_group: get_str(doc, &ROOT, "targetGroup"),
+            sections,
+            transcriptions,
+        }
+    }
+}
+
+/// An edit of a story from a shell's form: every field that is `Some` (or, for `sections`,
+/// present) is written, everything else is left alone. Applied as one change by [`apply_patch`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoryPatch {
+    pub kind: Option<StoryKind>,
+    pub title: Option<String>,
+    /// The whole new body; turned into splices so concurrent edits survive.
+    pub body: Option<String>,
+    pub language: Option<String>,
+    pub place_type: Option<PlaceType>,
+    /// An empty string removes the municipality.
+    pub municipality: Option<String>,
+    pub told_by: Option<Person>,
+    pub consent: Option<Consent>,
+    /// A persona's document id; an empty string unlinks the persona.
+    pub persona: Option<String>,
+    /// An empty string removes the phase.
+    pub phase: Option<String>,
+    /// An empty string removes the target group.
+    pub target_group: Option<String>,
+    /// Section code → whole new text.
+    pub sections: std::collections::BTreeMap<String, String>,
+    /// A person's correction of the transcript: sets its text and the state `corrected`.
+    pub transcript: Option<String>,
+}
+
+fn put_or_delete(tx: &mut Transaction<'_>, key: &str, value: &str) -> Result<(), StoryError> {
+    if value.is_empty() {
+        tx.delete(ROOT, key)?;
+    } else {
+        tx.put(ROOT, key, value)?;
+    }
+    Ok(())
+}
+
+fn write_section(tx: &mut Transaction<'_>, code: &str, text: &str) -> Result<(), StoryError> {
+    let sections = ensure_map(tx, &ROOT, "sections")?;
+    let obj = text_obj(tx, &sections, code)?;
+    tx.update_text(&obj, text)?;
+    Ok(())
+}
+
+fn write_transcript(
+    tx: &mut Transaction<'_>,
+    text: &str,
+    state: TranscriptState,
+) -> Result<(), StoryError> {
+    let t = ensure_map(tx, &ROOT, "transcript")?;
+    tx.put(&t, "text", text)?;
+    tx.put(&t, "state", state.code())?;
+    Ok(())
+}
+
+/// Write one section of a story (an impact narrative's answer to a guided prompt).
+pub fn set_section(
+    doc: &mut Automerge,
+    code: &str,
+    text: &str,
+    now_ms: i64,
+) -> Result<(), StoryError> {
+    change(doc, now_ms, "edit section", |tx| {
+        write_section(tx, code, text)
+    })
+}
+
+/// Set the transcript's text with a person's state (`corrected` or `approved`). The server never
+/// overwrites a transcript in either state.
+pub fn correct_transcript(
+    doc: &mut Automerge,
+    text: &str,
+    state: TranscriptState,
+    now_ms: i64,
+) -> Result<(), StoryError> {
+    change(doc, now_ms, "edit transcript", |tx| {
+        write_transcript(tx, text, state)
+    })
+}
+
+/// Apply a [`StoryPatch`] as one change. Refused as a whole (nothing is written) when the result is
+/// a story about a person without given consent.
+pub fn apply_patch(doc: &mut Automerge, p: &StoryPatch, now_ms: i64) -> Result<(), StoryError> {
+    change(doc, now_ms, "edit story", |tx| {
+        if let Some(kind) = p.kind {
+            tx.put(ROOT, "kind", kind.code())?;
+        }
+        if let Some(title) = &p.title {
+            tx.put(ROOT, "title", title.as_str())?;
+        }
+        if let Some(body) = &p.body {
+            let obj = text_obj(tx, &ROOT, "body")?;
+            tx.update_text(&obj, body)?;
+        }
+        if let Some(language) = &p.language {
+            tx.put(ROOT, "language", language.as_str())?;
+        }
+        if let Some(place) = p.place_type {
+            tx.put(ROOT, "placeType", place.code())?;
+        }
+        if let Some(m) = &p.municipality {
+            put_or_delete(tx, "municipality", m)?;
+        }
+        if let Some(person) = &p.told_by {
+            put_person(tx, "toldBy", person)?;
+        }
+        if let Some(c) = &p.consent {
+            write_consent(tx, c)?;
+        }
+        if let Some(persona) = &p.persona {
+            put_or_delete(tx, "persona", persona)?;
+        }
+        if let Some(phase) = &p.phase {
+            put_or_delete(tx, "phase", phase)?;
+        }
+        if let Some(group) = &p.target_group {
+            put_or_delete(tx, "targetGroup", group)?;
+        }
+        for (code, text) in &p.sections {
+            write_section(tx, code, text)?;
+        }
+        if let Some(text) = &p.transcript {
+            write_transcript(tx, text, TranscriptState::Corrected)?;
+        }
+        let kind = get_str(tx, &ROOT, "kind").and_then(|k| StoryKind::from_code(&k));
+        let consented = get_obj(tx, &ROOT, "consent", ObjType::Map)
+            .and_then(|c| get_bool(tx, &c, "given"))
+            .unwrap_or(false);
+        if matches!(
+            kind,
+            Some(StoryKind::ParentStory) | Some(StoryKind::CommunityConversation)
+        ) && !consented
+        {
+            return Err(StoryError::ConsentRequired);
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -764,6 +1076,82 @@ mod tests {
         assert_eq!(s.comments[0].text, "Mooi");
     }
 
+    fn tag(code: &str, state: TagState, by: &str, score: Option<f64>) -> Tag {
+        Tag {
+            code: code.into(),
+            state,
+            by: by.into(),
+            at: 10,
+            score,
+            evidence: vec!["rookt".into()],
+        }
+    }
+
+    #[test]
+    fn a_persons_confirm_wins_over_a_concurrent_in_place_update() {
+        let mut server = Automerge::new().with_actor(ActorId::from(b"zzzz-server".as_slice()));
+        create_story(&mut server, &sample()).unwrap();
+        let suggested = tag("rookvrije-start", TagState::Suggested, "tagger", Some(0.5));
+        write_tags(&mut server, 10, &[TagWrite::Update(suggested.clone())]).unwrap();
+        let mut phone = Automerge::load(&server.save())
+            .unwrap()
+            .with_actor(ActorId::from(b"aaaa-phone".as_slice()));
+        // Concurrently: the person confirms, the tagger refines score and evidence.
+        set_tag(
+            &mut phone,
+            &tag("rookvrije-start", TagState::Confirmed, "m-1", None),
+        )
+        .unwrap();
+        let mut refined = suggested.clone();
+        refined.score = Some(0.9);
+        refined.evidence = vec!["rookt".into(), "sigaretten".into()];
+        write_tags(&mut server, 11, &[TagWrite::Update(refined)]).unwrap();
+        server.merge(&mut phone).unwrap();
+        phone.merge(&mut server).unwrap();
+        for doc in [&server, &phone] {
+            let s = Story::read(doc);
+            assert_eq!(s.tags.len(), 1);
+            assert_eq!(s.tags[0].state, TagState::Confirmed);
+            assert_eq!(s.tags[0].by, "m-1");
+        }
+        assert_eq!(tag_versions(&server)["rookvrije-start"].len(), 1);
+    }
+
+    #[test]
+    fn concurrent_new_tags_are_all_visible_and_replace_resolves_them() {
+        let mut a = Automerge::new().with_actor(ActorId::from(b"aaaa".as_slice()));
+        create_story(&mut a, &sample()).unwrap();
+        let mut b = Automerge::load(&a.save())
+            .unwrap()
+            .with_actor(ActorId::from(b"bbbb".as_slice()));
+        set_tag(&mut a, &tag("voorzorg", TagState::Rejected, "m-1", None)).unwrap();
+        write_tags(
+            &mut b,
+            10,
+            &[TagWrite::Update(tag(
+                "voorzorg",
+                TagState::Suggested,
+                "tagger",
+                Some(1.0),
+            ))],
+        )
+        .unwrap();
+        a.merge(&mut b).unwrap();
+        let versions = tag_versions(&a);
+        assert_eq!(versions["voorzorg"].len(), 2);
+        assert_eq!(versions["voorzorg"][0], Story::read(&a).tags[0]);
+        let rejected = versions["voorzorg"]
+            .iter()
+            .find(|t| t.state == TagState::Rejected)
+            .cloned()
+            .unwrap();
+        write_tags(&mut a, 12, &[TagWrite::Replace(rejected)]).unwrap();
+        assert_eq!(tag_versions(&a)["voorzorg"].len(), 1);
+        assert_eq!(Story::read(&a).tags[0].state, TagState::Rejected);
+        write_tags(&mut a, 13, &[TagWrite::Remove("voorzorg".into())]).unwrap();
+        assert!(Story::read(&a).tags.is_empty());
+    }
+
     #[test]
     fn persona_documents_use_the_same_machinery() {
         let mut doc = Automerge::new();
@@ -776,5 +1164,509 @@ mod tests {
         create_persona(&mut doc, &p, 1).unwrap();
         assert_eq!(doc_type(&doc), Some(DocType::Persona));
         assert_eq!(Persona::read(&doc), p);
+    }
+}
+
+#[cfg(test)]
+mod shell_field_tests {
+    use super::*;
+
+    fn story() -> Automerge {
+        let mut doc = Automerge::new();
+        create_story(
+            &mut doc,
+            &NewStory {
+                kind: Some(StoryKind::ImpactNarrative),
+                title: "Inloopochtend".into(),
+                language: "nl".into(),
+                captured_at: 1_700_000_000_000,
+                ..NewStory::default()
+            },
+        )
+        .unwrap();
+        doc
+    }
+
+    #[test]
+    fn sections_phase_and_target_group_read_back() {
+        let mut doc = story();
+        let patch = StoryPatch {
+            phase: Some("zwangerschap".into()),
+            target_group: Some("nieuwkomers".into()),
+            sections: [
+                ("what-we-did".to_string(), "Een inloopochtend.".to_string()),
+                ("evidence".to_string(), "12 moeders kwamen.".to_string()),
+            ]
+            .into(),
+            ..StoryPatch::default()
+        };
+        apply_patch(&mut doc, &patch, 2).unwrap();
+        set_section(&mut doc, "what-changed", "Ze kennen elkaar nu.", 3).unwrap();
+        let d = StoryDetails::read(&doc);
+        assert_eq!(d.phase.as_deref(), Some("zwangerschap"));
+        assert_eq!(d.target_group.as_deref(), Some("nieuwkomers"));
+        assert_eq!(d.sections.len(), 3);
+        assert_eq!(d.sections["evidence"], "12 moeders kwamen.");
+        // The existing reader is unaffected.
+        assert_eq!(Story::read(&doc).title, "Inloopochtend");
+        // An empty value removes the field.
+        let clear = StoryPatch {
+            phase: Some(String::new()),
+            ..StoryPatch::default()
+        };
+        apply_patch(&mut doc, &clear, 4).unwrap();
+        assert_eq!(StoryDetails::read(&doc).phase, None);
+    }
+
+    #[test]
+    fn concurrent_section_edits_merge() {
+        let mut a = story();
+        set_section(&mut a, "what-we-did", "Koffie.", 2).unwrap();
+        let mut b = Automerge::load(&a.save())
+            .unwrap()
+            .with_actor(automerge::ActorId::from(b"b".as_slice()));
+        set_section(&mut a, "what-we-did", "Koffie en thee.", 3).unwrap();
+        set_section(&mut b, "what-we-did", "Verse koffie.", 3).unwrap();
+        a.merge(&mut b).unwrap();
+        let text = &StoryDetails::read(&a).sections["what-we-did"];
+        assert!(text.contains("thee") && text.contains("Verse"), "{text}");
+    }
+
+    #[test]
+    fn a_patch_that_would_drop_consent_writes_nothing() {
+        let mut doc = story();
+        let heads = doc.get_heads();
+        let patch = StoryPatch {
+            kind: Some(StoryKind::ParentStory),
+            title: Some("Zonder toestemming".into()),
+            ..StoryPatch::default()
+        };
+        assert!(matches!(
+            apply_patch(&mut doc, &patch, 2),
+            Err(StoryError::ConsentRequired)
+        ));
+        assert_eq!(doc.get_heads(), heads);
+        assert_eq!(Story::read(&doc).title, "Inloopochtend");
+        let with_consent = StoryPatch {
+            consent: Some(Consent {
+                given: true,
+                how: Some(ConsentHow::Written),
+                scope: Some(ConsentScope::InternalOnly),
+                recorded_at: Some(2),
+            }),
+            ..patch
+        };
+        apply_patch(&mut doc, &with_consent, 2).unwrap();
+        assert_eq!(Story::read(&doc).kind, Some(StoryKind::ParentStory));
+    }
+
+    #[test]
+    fn a_corrected_transcript_keeps_the_servers_other_keys() {
+        let mut doc = story();
+        // As the server writes it (docs/media.md), including an attachment's progress.
+        change(&mut doc, 2, "server", |tx| {
+            let t = tx.put_object(ROOT, "transcript", ObjType::Map)?;
+            tx.put(&t, "text", "hallo wereld")?;
+            tx.put(&t, "state", "automatic")?;
+            tx.put(&t, "model", "whisper-base")?;
+            let list = ensure_list(tx, "attachments")?;
+            let a = tx.insert_object(&list, 0, ObjType::Map)?;
+            tx.put(&a, "sha256", "ab")?;
+            let s = tx.put_object(&a, "transcription", ObjType::Map)?;
+            tx.put(&s, "status", "running")?;
+            tx.put(&s, "progress", 40i64)?;
+            Ok(())
+        })
+        .unwrap();
+        let d = StoryDetails::read(&doc);
+        assert_eq!(d.transcriptions[0].status, "running");
+        assert_eq!(d.transcriptions[0].progress, Some(40));
+        let patch = StoryPatch {
+            transcript: Some("Hallo, wereld.".into()),
+            ..StoryPatch::default()
+        };
+        apply_patch(&mut doc, &patch, 3).unwrap();
+        let t = Story::read(&doc).transcript.unwrap();
+        assert_eq!(t.text, "Hallo, wereld.");
+        assert_eq!(t.state, Some(TranscriptState::Corrected));
+        assert_eq!(t.model.as_deref(), Some("whisper-base"));
+    }
+}
+
+// ---- media: transcription progress and machine transcripts, written by the server ------------
+//
+// `docs/media.md` is the contract. The server writes these with its own actor; like every edit
+// above they touch only their own keys: `transcription` inside an attachment's map, and the story's
+// `transcript` map (never while a person has corrected or approved it).
+
+/// One timed piece of a transcript. `source` is the SHA-256 of the audio attachment it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptSegment {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub text: String,
+    pub source: Option<String>,
+}
+
+/// What transcribing one audio attachment produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptResult {
+    pub text: String,
+    /// The language transcribed (BCP-47 primary subtag, e.g. `nl`).
+    pub language: String,
+    /// The model, e.g. `whisper-base`.
+    pub model: String,
+    pub segments: Vec<TranscriptSegment>,
+}
+
+/// What [`set_transcript`] did with the story's `transcript` map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TranscriptWrite {
+    /// The machine transcript was written.
+    Written,
+    /// A person corrected or approved the transcript: it was left alone.
+    KeptByPerson,
+}
+
+/// The attachment maps whose `sha256` is `sha256` (normally one).
+fn attachments_with<R: ReadDoc>(doc: &R, sha256: &str) -> Vec<ObjId> {
+    get_obj(doc, &ROOT, "attachments", ObjType::List)
+        .map(|l| {
+            list_items(doc, &l)
+                .into_iter()
+                .filter(|a| get_str(doc, a, "sha256").as_deref() == Some(sha256))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Put a scalar only when it differs: every put is an operation in the history, and progress is
+/// written often.
+fn put_if_changed(
+    tx: &mut Transaction<'_>,
+    obj: &ObjId,
+    key: &str,
+    value: ScalarValue,
+) -> Result<bool, StoryError> {
+    let same = match tx.get(obj, key)? {
+        Some((Value::Scalar(old), _)) => *old == value,
+        _ => false,
+    };
+    if !same {
+        tx.put(obj, key, value)?;
+    }
+    Ok(!same)
+}
+
+fn delete_if_present(tx: &mut Transaction<'_>, obj: &ObjId, key: &str) -> Result<bool, StoryError> {
+    if tx.get(obj, key)?.is_some() {
+        tx.delete(obj, key)?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Write an audio attachment's transcription progress: `transcription: {status, progress,
+/// error?}` with status `queued`, `running`, `done` or `failed` and progress 0–100. Nothing is
+/// written when the values are already there. Returns false when the story has no attachment with
+/// that hash.
+pub fn set_transcription_status(
+    doc: &mut Automerge,
+    sha256: &str,
+    status: &str,
+    progress: i64,
+    error: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, StoryError> {
+    let found = !attachments_with(doc, sha256).is_empty();
+    if !found {
+        return Ok(false);
+    }
+    change(doc, now_ms, "transcription status", |tx| {
+        for a in attachments_with(tx, sha256) {
+            let t = ensure_map(tx, &a, "transcription")?;
+            put_if_changed(tx, &t, "status", ScalarValue::Str(status.into()))?;
+            put_if_changed(tx, &t, "progress", ScalarValue::Int(progress.clamp(0, 100)))?;
+            match error {
+                Some(e) => {
+                    put_if_changed(tx, &t, "error", ScalarValue::Str(e.into()))?;
+                }
+                None => {
+                    delete_if_present(tx, &t, "error")?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(true)
+}
+
+fn read_segments<R: ReadDoc>(doc: &R, transcript: &ObjId) -> Vec<TranscriptSegment> {
+    get_obj(doc, transcript, "segments", ObjType::List)
+        .map(|l| {
+            list_items(doc, &l)
+                .into_iter()
+                .map(|s| TranscriptSegment {
+                    start_ms: get_i64(doc, &s, "startMs").unwrap_or(0),
+                    end_ms: get_i64(doc, &s, "endMs").unwrap_or(0),
+                    text: get_str(doc, &s, "text").unwrap_or_default(),
+                    source: get_str(doc, &s, "source"),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The timed segments of the story's transcript, in order.
+pub fn transcript_segments<R: ReadDoc>(doc: &R) -> Vec<TranscriptSegment> {
+    get_obj(doc, &ROOT, "transcript", ObjType::Map)
+        .map(|t| read_segments(doc, &t))
+        .unwrap_or_default()
+}
+
+/// The language a device chose for one audio attachment (`language` in its map), if any.
+pub fn attachment_language<R: ReadDoc>(doc: &R, sha256: &str) -> Option<String> {
+    attachments_with(doc, sha256)
+        .first()
+        .and_then(|a| get_str(doc, a, "language"))
+}
+
+/// Write the result of transcribing the audio attachment `sha256`: its `transcription` becomes
+/// `{status: done, progress: 100, language, model}`, and the story's `transcript` gets the text,
+/// language, model, state `automatic` and the timed `segments` — unless a person has corrected or
+/// approved the transcript, which is never overwritten.
+///
+/// A story with several voice notes gets one transcript: the segments of each attachment (marked
+/// with its `source`) in attachment order, the texts joined by blank lines. Writing one attachment's
+/// result again replaces only that attachment's segments.
+pub fn set_transcript(
+    doc: &mut Automerge,
+    sha256: &str,
+    result: &TranscriptResult,
+    now_ms: i64,
+) -> Result<TranscriptWrite, StoryError> {
+    change(doc, now_ms, "transcript", |tx| {
+        for a in attachments_with(tx, sha256) {
+            let t = ensure_map(tx, &a, "transcription")?;
+            put_if_changed(tx, &t, "status", ScalarValue::Str("done".into()))?;
+            put_if_changed(tx, &t, "progress", ScalarValue::Int(100))?;
+            put_if_changed(
+                tx,
+                &t,
+                "language",
+                ScalarValue::Str(result.language.as_str().into()),
+            )?;
+            put_if_changed(
+                tx,
+                &t,
+                "model",
+                ScalarValue::Str(result.model.as_str().into()),
+            )?;
+            delete_if_present(tx, &t, "error")?;
+        }
+        let existing = get_obj(tx, &ROOT, "transcript", ObjType::Map);
+        if let Some(t) = &existing {
+            let state = get_str(tx, t, "state").and_then(|s| TranscriptState::from_code(&s));
+            if matches!(
+                state,
+                Some(TranscriptState::Corrected) | Some(TranscriptState::Approved)
+            ) {
+                return Ok(TranscriptWrite::KeptByPerson);
+            }
+        }
+        // Segments of the other voice notes stay, in attachment order; this one's are replaced.
+        let old = existing
+            .as_ref()
+            .map(|t| read_segments(tx, t))
+            .unwrap_or_default();
+        let mut order: Vec<String> = get_obj(tx, &ROOT, "attachments", ObjType::List)
+            .map(|l| {
+                list_items(tx, &l)
+                    .into_iter()
+                    .filter_map(|a| get_str(tx, &a, "sha256"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !order.iter().any(|s| s == sha256) {
+            order.push(sha256.to_string());
+        }
+        order.dedup();
+        let mut segments: Vec<TranscriptSegment> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        for source in &order {
+            let part: Vec<TranscriptSegment> = if source == sha256 {
+                result
+                    .segments
+                    .iter()
+                    .map(|s| TranscriptSegment {
+                        source: Some(sha256.to_string()),
+                        ..s.clone()
+                    })
+                    .collect()
+            } else {
+                old.iter()
+                    .filter(|s| s.source.as_deref() == Some(source.as_str()))
+                    .cloned()
+                    .collect()
+            };
+            let text = if source == sha256 && part.is_empty() {
+                result.text.trim().to_string()
+            } else {
+                part.iter()
+                    .map(|s| s.text.trim())
+                    .filter(|t| !t.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            if !text.is_empty() {
+                texts.push(text);
+            }
+            segments.extend(part);
+        }
+        let t = ensure_map(tx, &ROOT, "transcript")?;
+        tx.put(&t, "text", texts.join("\n\n"))?;
+        tx.put(&t, "language", result.language.as_str())?;
+        tx.put(&t, "state", TranscriptState::Automatic.code())?;
+        tx.put(&t, "model", result.model.as_str())?;
+        let list = tx.put_object(&t, "segments", ObjType::List)?;
+        for (i, s) in segments.iter().enumerate() {
+            let m = tx.insert_object(&list, i, ObjType::Map)?;
+            tx.put(&m, "startMs", s.start_ms)?;
+            tx.put(&m, "endMs", s.end_ms)?;
+            tx.put(&m, "text", s.text.as_str())?;
+            if let Some(src) = &s.source {
+                tx.put(&m, "source", src.as_str())?;
+            }
+        }
+        Ok(TranscriptWrite::Written)
+    })
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+    use automerge::ActorId;
+
+    fn story_with_audio(shas: &[&str]) -> Automerge {
+        let mut doc = Automerge::new();
+        create_story(
+            &mut doc,
+            &NewStory {
+                kind: Some(StoryKind::ImpactNarrative),
+                title: "Inloop".into(),
+                language: "nl".into(),
+                captured_at: 1,
+                ..NewStory::default()
+            },
+        )
+        .unwrap();
+        for sha in shas {
+            add_attachment(
+                &mut doc,
+                &Attachment {
+                    sha256: sha.to_string(),
+                    mime: "audio/webm".into(),
+                    size: 10,
+                },
+                2,
+            )
+            .unwrap();
+        }
+        doc
+    }
+
+    fn result(text: &str) -> TranscriptResult {
+        TranscriptResult {
+            text: text.into(),
+            language: "nl".into(),
+            model: "whisper-base".into(),
+            segments: vec![TranscriptSegment {
+                start_ms: 0,
+                end_ms: 1500,
+                text: text.into(),
+                source: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn progress_is_written_into_the_attachment_and_only_when_it_changes() {
+        let mut doc = story_with_audio(&["aa"]);
+        assert!(set_transcription_status(&mut doc, "aa", "running", 40, None, 3).unwrap());
+        let heads = doc.get_heads();
+        set_transcription_status(&mut doc, "aa", "running", 40, None, 4).unwrap();
+        assert_eq!(doc.get_heads(), heads, "nothing new, no change");
+        set_transcription_status(&mut doc, "aa", "failed", 40, Some("kapot"), 5).unwrap();
+        let d = StoryDetails::read(&doc);
+        assert_eq!(d.transcriptions[0].status, "failed");
+        assert_eq!(d.transcriptions[0].error.as_deref(), Some("kapot"));
+        assert!(!set_transcription_status(&mut doc, "bb", "queued", 0, None, 6).unwrap());
+    }
+
+    #[test]
+    fn the_transcript_is_written_with_segments_and_state_automatic() {
+        let mut doc = story_with_audio(&["aa"]);
+        let w = set_transcript(&mut doc, "aa", &result("Hallo wereld"), 3).unwrap();
+        assert_eq!(w, TranscriptWrite::Written);
+        let t = Story::read(&doc).transcript.unwrap();
+        assert_eq!(t.text, "Hallo wereld");
+        assert_eq!(t.state, Some(TranscriptState::Automatic));
+        assert_eq!(t.language.as_deref(), Some("nl"));
+        let segs = transcript_segments(&doc);
+        assert_eq!(segs.len(), 1);
+        assert_eq!(segs[0].source.as_deref(), Some("aa"));
+        assert_eq!(StoryDetails::read(&doc).transcriptions[0].status, "done");
+    }
+
+    #[test]
+    fn a_corrected_or_approved_transcript_is_never_overwritten() {
+        for state in [TranscriptState::Corrected, TranscriptState::Approved] {
+            let mut doc = story_with_audio(&["aa"]);
+            set_transcript(&mut doc, "aa", &result("machine"), 3).unwrap();
+            correct_transcript(&mut doc, "mens", state, 4).unwrap();
+            let w = set_transcript(&mut doc, "aa", &result("machine opnieuw"), 5).unwrap();
+            assert_eq!(w, TranscriptWrite::KeptByPerson);
+            let t = Story::read(&doc).transcript.unwrap();
+            assert_eq!(t.text, "mens");
+            assert_eq!(t.state, Some(state));
+        }
+    }
+
+    #[test]
+    fn several_voice_notes_make_one_transcript_in_attachment_order() {
+        let mut doc = story_with_audio(&["aa", "bb"]);
+        set_transcript(&mut doc, "bb", &result("tweede"), 3).unwrap();
+        set_transcript(&mut doc, "aa", &result("eerste"), 4).unwrap();
+        assert_eq!(
+            Story::read(&doc).transcript.unwrap().text,
+            "eerste\n\ntweede"
+        );
+        // Re-running one replaces only its own part.
+        set_transcript(&mut doc, "aa", &result("eerste opnieuw"), 5).unwrap();
+        assert_eq!(
+            Story::read(&doc).transcript.unwrap().text,
+            "eerste opnieuw\n\ntweede"
+        );
+        assert_eq!(transcript_segments(&doc).len(), 2);
+    }
+
+    #[test]
+    fn a_person_correcting_while_the_server_writes_progress_merges_cleanly() {
+        let mut server = story_with_audio(&["aa"]);
+        set_transcript(&mut server, "aa", &result("machine"), 3).unwrap();
+        let mut phone = Automerge::load(&server.save())
+            .unwrap()
+            .with_actor(ActorId::from(b"phone".as_slice()));
+        correct_transcript(&mut phone, "Door een mens", TranscriptState::Corrected, 4).unwrap();
+        set_transcription_status(&mut server, "aa", "done", 100, None, 5).unwrap();
+        server.merge(&mut phone).unwrap();
+        let t = Story::read(&server).transcript.unwrap();
+        assert_eq!(t.text, "Door een mens");
+        assert_eq!(t.model.as_deref(), Some("whisper-base"));
+        // And a later machine run leaves the correction alone.
+        assert_eq!(
+            set_transcript(&mut server, "aa", &result("machine"), 6).unwrap(),
+            TranscriptWrite::KeptByPerson
+        );
     }
 }

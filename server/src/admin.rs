@@ -26,12 +26,20 @@ pub const DEMO_MEMBERS: &[(&str, &str, &str)] = &[
         "sleutelpersoon",
     ),
     ("admin@dwo.example", "Anton Beheer", "admin"),
+    (
+        "jgz@dwo.example",
+        "Jasmijn Jeugdverpleegkundige",
+        "professional",
+    ),
+    ("kraamzorg@dwo.example", "Kim Kraamzorg", "professional"),
 ];
 pub const DEMO_CREDENTIALS: &str = "Demo workspace dwo-regio (DWO regio). Password for every member: vertel-demo-2026\n\
   coordinator@dwo.example     coordinator\n\
   professional@dwo.example    professional\n\
   sleutelpersoon@dwo.example  sleutelpersoon\n\
-  admin@dwo.example           admin\n";
+  admin@dwo.example           admin\n\
+  jgz@dwo.example             professional\n\
+  kraamzorg@dwo.example       professional\n";
 
 /// Enrollment codes are valid for two weeks.
 const ENROLLMENT_VALID_MS: i64 = 14 * 24 * 3600 * 1000;
@@ -107,7 +115,8 @@ pub async fn add_member(
     }
 }
 
-/// Create the demo workspace and its members. Running it again changes nothing.
+/// Create the demo workspace, its members and its content (municipalities, personas, stories,
+/// figures: see [`crate::demo`]). Running it again changes nothing.
 pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
     let ws = match db.workspace_by_slug(DEMO_WORKSPACE).await? {
         Some(ws) => ws,
@@ -120,5 +129,20 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
             Err(e) => return Err(e),
         }
     }
+    let mut members = std::collections::BTreeMap::new();
+    for (email, _, _) in DEMO_MEMBERS {
+        let m = db
+            .member_by_email(email)
+            .await?
+            .with_context(|| format!("demo member {email}"))?;
+        members.insert(email.to_string(), m.member);
+    }
+    let loaded = crate::demo::load(db, &ws, &members).await?;
+    tracing::info!(
+        personas = loaded.personas,
+        stories = loaded.stories,
+        figures = loaded.figures,
+        "demo content loaded"
+    );
     Ok(())
 }

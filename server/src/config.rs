@@ -29,6 +29,10 @@ pub struct ServeConfig {
     /// Directory of the built mobile shell (`mobile-shell/build.sh`), served at `/`.
     #[arg(long, env = "VERTEL_SHELL_DIR", default_value = "mobile-shell/dist")]
     pub shell_dir: PathBuf,
+    #[command(flatten)]
+    pub media: crate::media::MediaConfig,
+    #[command(flatten)]
+    pub tagger: crate::tagging::worker::TaggerArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -30,6 +30,25 @@ enum Command {
         #[command(subcommand)]
         command: MemberCommand,
     },
+    /// Transcribe a recording with the speech model, as the server does, and print the text.
+    Transcribe {
+        /// A recording: WAV, MP3, Ogg/Opus, WebM/Opus or MP4/AAC.
+        file: std::path::PathBuf,
+        /// Language of the speech (nl, en, ar, …), or `auto` to detect it.
+        #[arg(long, default_value = "nl")]
+        language: String,
+        /// The Whisper model [default: ${VERTEL_MODEL_DIR:-~/.cache/vertel/models}/ggml-base.bin].
+        #[arg(long, env = "VERTEL_MODEL_PATH")]
+        model_path: Option<std::path::PathBuf>,
+        /// CPU threads [default: the number of CPUs].
+        #[arg(long, env = "VERTEL_TRANSCRIBE_THREADS")]
+        threads: Option<usize>,
+        /// Print JSON (text, language, model, timed segments) instead of the text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suggest activities, phase, themes and target groups for a story text on standard input.
+    Tag(vertel_server::tagging::cli::TagArgs),
     /// Load data.
     Seed {
         /// The demo workspace "DWO regio" with one member of every role.
@@ -76,7 +95,8 @@ enum MemberCommand {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("VERTEL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("VERTEL_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,whisper_rs=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -139,6 +159,32 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Transcribe {
+            file,
+            language,
+            model_path,
+            threads,
+            json,
+        } => {
+            let config = vertel_server::media::MediaConfig {
+                model_path,
+                transcribe_threads: threads,
+                ..Default::default()
+            };
+            let t = vertel_server::media::transcribe::transcribe_path(
+                &config.model_path(),
+                &file,
+                &language,
+                config.threads(),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                println!("{}", t.text);
+            }
+            Ok(())
+        }
+        Command::Tag(args) => vertel_server::tagging::cli::run(args).await,
         Command::Seed { demo, storage } => {
             if !demo {
                 anyhow::bail!("nothing to seed: pass --demo");

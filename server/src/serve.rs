@@ -36,6 +36,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     if db.backend == Backend::Postgres {
         tokio::spawn(notify::listen(db.url.clone(), hub.clone()));
     }
+    crate::tagging::worker::spawn(hub.clone(), db.clone(), &config.tagger);
     {
         let hub = hub.clone();
         tokio::spawn(async move {
@@ -50,6 +51,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         });
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let media = crate::media::Media::start(
+        &config.media,
+        &config.storage.data_dir,
+        db.clone(),
+        hub.clone(),
+        shutdown_rx.clone(),
+    )
+    .context("opening the media store")?;
     let state = AppState {
         db,
         hub,
@@ -61,6 +70,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         },
         shutdown: shutdown_rx,
         shell_dir: config.shell_dir.clone(),
+        media,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

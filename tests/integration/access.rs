@@ -122,3 +122,57 @@ async fn first_push_decides_ownership(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 both!(first_push_decides_ownership);
+
+/// Only coordinators judge stories: a field member's device that sets "approved" is refused and
+/// nothing of that change is stored.
+async fn field_members_cannot_approve_their_own_stories(backend: Backend) -> anyhow::Result<()> {
+    use client_core::story::{self, ReviewState};
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = vertel_tests::Server::start(&env, &["--tagger", "off"]).await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let coord = server.login_as("coordinator", "delft").await?;
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    let id = phone
+        .create_story(&parent_story("Zelf goedgekeurd?", "Mag niet."))
+        .await?;
+    phone
+        .edit(id, |d| {
+            story::set_review(d, ReviewState::Submitted, "prof", 5)
+        })
+        .await?;
+    all_confirmed(&phone).await?;
+
+    phone
+        .edit(id, |d| {
+            story::set_review(d, ReviewState::Approved, "prof", 6)
+        })
+        .await?;
+    phone
+        .wait_for("refusal", WAIT, |d| async move { !d.is_connected().await })
+        .await?;
+    assert!(!phone.is_confirmed(&id).await);
+
+    let desk = device(&env, "desk").await?;
+    desk.connect(&server.ws_url(), &coord.token).await?;
+    desk.want([id]).await?;
+    desk.wait_for(
+        "story",
+        WAIT,
+        |d| async move { d.story(&id).await.is_some() },
+    )
+    .await?;
+    assert_eq!(
+        desk.story(&id).await.and_then(|s| s.review),
+        Some(ReviewState::Submitted)
+    );
+    // The coordinator may approve.
+    desk.edit(id, |d| {
+        story::set_review(d, ReviewState::Approved, "coord", 7)
+    })
+    .await?;
+    all_confirmed(&desk).await?;
+    Ok(())
+}
+both!(field_members_cannot_approve_their_own_stories);

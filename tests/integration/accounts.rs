@@ -85,8 +85,18 @@ async fn login_enrollment_and_tokens(backend: Backend) -> anyhow::Result<()> {
         .await?;
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await?;
-    assert!(body["error"].as_str().unwrap_or_default().contains("unknown field"), "{body}");
-    let resp = client.post(server.url("/api/v1/auth/login")).body("{niet json").send().await?;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unknown field"),
+        "{body}"
+    );
+    let resp = client
+        .post(server.url("/api/v1/auth/login"))
+        .body("{niet json")
+        .send()
+        .await?;
     assert_eq!(resp.status(), 400);
     Ok(())
 }

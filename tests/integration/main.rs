@@ -25,8 +25,11 @@ mod durability;
 mod erasure;
 mod interop;
 mod lifecycle;
+mod media;
 mod multiprocess;
 mod sync;
+mod tagging;
+mod workspace;
 
 use client_core::story::{
     Consent, ConsentHow, ConsentScope, NewStory, Person, PlaceType, StoryKind,

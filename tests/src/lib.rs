@@ -29,23 +29,27 @@ pub struct Env {
     pub database_url: Option<String>,
 }
 
-fn server_binary() -> PathBuf {
+/// The `vertel-server` binary to run: `VERTEL_SERVER_BIN` if set, else the one built in the same
+/// target profile directory as the running executable (`target/<profile>/vertel-server` beside a
+/// binary such as `bench-sync`, or one level up from a test in `target/<profile>/deps/`).
+pub fn server_binary() -> PathBuf {
     if let Ok(p) = std::env::var("VERTEL_SERVER_BIN") {
         return PathBuf::from(p);
     }
-    // target/<profile>/deps/integration-xxxx → target/<profile>/vertel-server
-    let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
+    let exe = std::env::current_exe().expect("executable path");
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
         .map(|d| d.join("vertel-server"))
-        .expect("target directory");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first with `cargo build -p vertel-server` (the test command does)",
-        bin.display()
-    );
-    bin
+        .collect();
+    let found = candidates.iter().find(|b| b.is_file()).cloned();
+    found.unwrap_or_else(|| {
+        panic!(
+            "vertel-server is missing (looked for {candidates:?}): build it first with \
+             `cargo build -p vertel-server` (add --release for a release binary), or set VERTEL_SERVER_BIN"
+        )
+    })
 }
 
 impl Env {

@@ -65,6 +65,113 @@ async fn next_seq(tx: &mut Transaction<'static, Any>) -> Result<i64, DbError> {
     Ok(row.i64("value")?)
 }
 
+/// A change to store with [`Db::store`].
+pub(crate) enum Write {
+    Create {
+        id: String,
+        meta: DocMeta,
+        chunk: Vec<u8>,
+        heads: String,
+    },
+    Append {
+        id: String,
+        chunk: Vec<u8>,
+        heads: String,
+        doc_type: String,
+    },
+}
+
+/// Writes waiting to be committed in a group, each with where its outcome goes.
+pub(crate) type PendingWrites = std::sync::Mutex<Vec<(Write, GroupOutcome)>>;
+type GroupOutcome = tokio::sync::oneshot::Sender<Result<Option<i64>, String>>;
+
+fn lock(pending: &PendingWrites) -> std::sync::MutexGuard<'_, Vec<(Write, GroupOutcome)>> {
+    pending.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn grouped_outcome(
+    outcome: Result<Result<Option<i64>, String>, tokio::sync::oneshot::error::RecvError>,
+) -> Result<Option<i64>, DbError> {
+    match outcome {
+        Ok(Ok(chunk)) => Ok(chunk),
+        Ok(Err(message)) => Err(DbError::Sqlx(sqlx::Error::Protocol(format!(
+            "group commit failed: {message}"
+        )))),
+        Err(_) => Err(DbError::Sqlx(sqlx::Error::Protocol(
+            "group commit abandoned".into(),
+        ))),
+    }
+}
+
+/// Apply one write inside a transaction. `None`: it does not apply (the document exists already,
+/// or was erased meanwhile) and changed nothing.
+async fn apply(
+    tx: &mut Transaction<'static, Any>,
+    write: &Write,
+    seq: i64,
+) -> Result<Option<i64>, DbError> {
+    let (id, chunk) = match write {
+        Write::Create {
+            id,
+            meta,
+            chunk,
+            heads,
+        } => {
+            let exists = sqlx::query("SELECT id FROM documents WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+            if exists.is_some() {
+                return Ok(None);
+            }
+            sqlx::query(
+                "INSERT INTO documents (id, workspace_id, recorder_id, doc_type, created_at, updated_at, seq, heads, size) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
+            )
+            .bind(id.as_str())
+            .bind(meta.workspace_id)
+            .bind(meta.recorder_id)
+            .bind(meta.doc_type.as_str())
+            .bind(now_ms())
+            .bind(seq)
+            .bind(heads.as_str())
+            .bind(chunk.len() as i64)
+            .execute(&mut **tx)
+            .await?;
+            (id, chunk)
+        }
+        Write::Append {
+            id,
+            chunk,
+            heads,
+            doc_type,
+        } => {
+            let updated = sqlx::query(
+                "UPDATE documents SET seq = $1, heads = $2, size = size + $3, updated_at = $4, doc_type = $5 \
+                 WHERE id = $6 AND deleted_at IS NULL",
+            )
+            .bind(seq)
+            .bind(heads.as_str())
+            .bind(chunk.len() as i64)
+            .bind(now_ms())
+            .bind(doc_type.as_str())
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Ok(None);
+            }
+            (id, chunk)
+        }
+    };
+    let row = sqlx::query("INSERT INTO doc_chunks (doc_id, data) VALUES ($1, $2) RETURNING id")
+        .bind(id.as_str())
+        .bind(chunk.as_slice())
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Some(row.i64("id")?))
+}
+
 impl Db {
     /// Metadata and whether `member_id` has the document shared with them.
     pub async fn doc_meta(
@@ -109,37 +216,15 @@ impl Db {
         chunk: &[u8],
         heads: &[String],
     ) -> Result<i64, DbError> {
-        let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT id FROM documents WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
-            return Err(DbError::Conflict(format!("document {id} exists")));
-        }
-        let seq = next_seq(&mut tx).await?;
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO documents (id, workspace_id, recorder_id, doc_type, created_at, updated_at, seq, heads, size) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
-        )
-        .bind(id)
-        .bind(meta.workspace_id)
-        .bind(meta.recorder_id)
-        .bind(&meta.doc_type)
-        .bind(now)
-        .bind(seq)
-        .bind(heads_to_text(heads))
-        .bind(chunk.len() as i64)
-        .execute(&mut *tx)
-        .await?;
-        let row = sqlx::query("INSERT INTO doc_chunks (doc_id, data) VALUES ($1, $2) RETURNING id")
-            .bind(id)
-            .bind(chunk)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(row.i64("id")?)
+        let write = Write::Create {
+            id: id.to_string(),
+            meta: meta.clone(),
+            chunk: chunk.to_vec(),
+            heads: heads_to_text(heads),
+        };
+        self.store(write)
+            .await?
+            .ok_or_else(|| DbError::Conflict(format!("document {id} exists")))
     }
 
     /// Append changes to a live document. Returns the new chunk id, or `None` if the document was
@@ -151,35 +236,87 @@ impl Db {
         heads: &[String],
         doc_type: &str,
     ) -> Result<Option<i64>, DbError> {
-        let mut tx = self.pool.begin().await?;
-        let seq = next_seq(&mut tx).await?;
-        let updated = sqlx::query(
-            "UPDATE documents SET seq = $1, heads = $2, size = size + $3, updated_at = $4, doc_type = $5 \
-             WHERE id = $6 AND deleted_at IS NULL",
-        )
-        .bind(seq)
-        .bind(heads_to_text(heads))
-        .bind(chunk.len() as i64)
-        .bind(now_ms())
-        .bind(doc_type)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Ok(None);
+        let write = Write::Append {
+            id: id.to_string(),
+            chunk: chunk.to_vec(),
+            heads: heads_to_text(heads),
+            doc_type: doc_type.to_string(),
+        };
+        self.store(write).await
+    }
+
+    /// Commit one write, returning only once it is durable (or failed).
+    ///
+    /// On SQLite, writes from concurrent syncs are committed in groups: a write joins the queue and
+    /// waits for the writer turn; whoever gets the turn commits everything queued in one
+    /// transaction and hands each waiter its outcome, so a waiter whose write went with an earlier
+    /// group returns without a transaction of its own. Every write still gets its own sequence
+    /// number and is acknowledged only after the transaction holding it committed; if that
+    /// transaction fails, every write in it fails. This saves a transaction (and most round trips
+    /// to SQLite's worker thread, the server's main cost per change) for all but one write of a
+    /// group. On PostgreSQL each write is its own transaction.
+    async fn store(&self, write: Write) -> Result<Option<i64>, DbError> {
+        if self.backend != Backend::Sqlite {
+            let (mut tx, _turn) = self.begin_write().await?;
+            let seq = next_seq(&mut tx).await?;
+            let outcome = apply(&mut tx, &write, seq).await?;
+            if outcome.is_some() {
+                tx.commit().await?;
+            }
+            return Ok(outcome);
         }
-        let row = sqlx::query("INSERT INTO doc_chunks (doc_id, data) VALUES ($1, $2) RETURNING id")
-            .bind(id)
-            .bind(chunk)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (done_tx, mut done) = tokio::sync::oneshot::channel();
+        lock(&self.pending).push((write, done_tx));
+        let turn = tokio::select! {
+            biased;
+            outcome = &mut done => return grouped_outcome(outcome),
+            turn = self.writer.clone().lock_owned() => turn,
+        };
+        if let Ok(outcome) = done.try_recv() {
+            return grouped_outcome(Ok(outcome));
+        }
+        // Ours is still queued (a group's leader answers everyone in it before giving the turn up).
+        let group = std::mem::take(&mut *lock(&self.pending));
+        let (writes, waiters): (Vec<Write>, Vec<_>) = group.into_iter().unzip();
+        match self.commit_group(&writes).await {
+            Ok(outcomes) => {
+                for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
+                    let _ = waiter.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for waiter in waiters {
+                    let _ = waiter.send(Err(message.clone()));
+                }
+            }
+        }
+        drop(turn);
+        grouped_outcome(done.await)
+    }
+
+    /// One transaction for a group of writes (the caller holds the writer turn).
+    async fn commit_group(&self, writes: &[Write]) -> Result<Vec<Option<i64>>, DbError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // One sequence number per write, in queue order; the counter row is locked until commit.
+        let row = sqlx::query(
+            "UPDATE counters SET value = value + $1 WHERE name = 'doc_seq' RETURNING value",
+        )
+        .bind(writes.len() as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+        let first = row.i64("value")? - writes.len() as i64 + 1;
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for (i, write) in writes.iter().enumerate() {
+            outcomes.push(apply(&mut tx, write, first + i as i64).await?);
+        }
         tx.commit().await?;
-        Ok(Some(row.i64("id")?))
+        Ok(outcomes)
     }
 
     /// Replace all chunks up to `upto` by one snapshot of the whole document.
     pub async fn compact(&self, id: &str, snapshot: &[u8], upto: i64) -> Result<i64, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let (mut tx, _turn) = self.begin_write().await?;
         sqlx::query("DELETE FROM doc_chunks WHERE doc_id = $1 AND id <= $2")
             .bind(id)
             .bind(upto)
@@ -258,7 +395,7 @@ impl Db {
     }
 
     pub async fn share_doc(&self, id: &str, member_id: i64) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let (mut tx, _turn) = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO doc_shares (doc_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -279,7 +416,7 @@ impl Db {
 
     /// Erase a document: its history goes, a tombstone stays. Then scrub freed bytes from disk.
     pub async fn erase_doc(&self, id: &str, by: i64) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let (mut tx, turn) = self.begin_write().await?;
         sqlx::query("DELETE FROM doc_chunks WHERE doc_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -295,6 +432,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        drop(turn);
         self.scrub().await
     }
 }

@@ -7,10 +7,13 @@
 pub mod accounts;
 pub mod audit;
 pub mod docs;
+pub mod tagging;
+pub mod workspace;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +27,14 @@ pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
     pub url: String,
+    /// This process's SQLite writers take turns here (see [`Db::begin_write`]).
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Document writes waiting to be committed together (SQLite; see `Db::store` in docs.rs).
+    pending: Arc<docs::PendingWrites>,
 }
+
+/// Held by a write transaction until it is dropped: on SQLite, this process's turn to write.
+pub(crate) type WriterTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -70,7 +80,9 @@ impl Db {
             Backend::Postgres => max_connections,
         });
         let options = if backend == Backend::Sqlite {
-            options.after_connect(|conn, _| {
+            // An SQLite connection is a file handle in this process: it cannot go stale, so skip
+            // the ping (a round trip to its worker thread) before every use.
+            options.test_before_acquire(false).after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every
                     // committed transaction across a crash of this process (kill -9); secure_delete
@@ -95,6 +107,8 @@ impl Db {
             pool,
             backend,
             url: url.to_string(),
+            writer: Arc::default(),
+            pending: Arc::default(),
         })
     }
 
@@ -110,6 +124,27 @@ impl Db {
             .fetch_one(&self.pool)
             .await?;
         Ok(format!("vertel-{:016x}", row.i64("value")?))
+    }
+
+    /// Begin a transaction that writes; keep the turn until the transaction is done.
+    ///
+    /// SQLite admits one writer at a time, and a transaction that read before it writes fails at
+    /// once (SQLITE_BUSY, the busy timeout does not apply) when another writer got in first: under
+    /// concurrent sync that dropped devices' connections with "database is locked". So on SQLite
+    /// this process's writers queue here (in order, without the busy handler's sleeps) and begin
+    /// with `BEGIN IMMEDIATE`, which takes the write lock up front; a writer in another process (an
+    /// admin command) is waited for by the busy timeout. PostgreSQL needs neither.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, WriterTurn), DbError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let turn = self.writer.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok((tx, Some(turn)))
+            }
+            Backend::Postgres => Ok((self.pool.begin().await?, None)),
+        }
     }
 
     /// After erasing content: make sure freed bytes are gone from every file of the database.

@@ -7,9 +7,13 @@ mod auth;
 mod error;
 mod health;
 mod json;
+mod media;
+mod personas;
 mod shell;
 mod stories;
 mod sync;
+mod taxonomy;
+mod workspace;
 
 pub use error::ApiError;
 
@@ -33,19 +37,27 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The built mobile shell served at `/` (`--shell-dir`).
     pub shell_dir: PathBuf,
+    /// Voice notes and photos: blob store, upload locks, transcription queue.
+    pub media: Arc<crate::media::Media>,
 }
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(auth::router())
         .merge(stories::router())
+        .merge(personas::router())
+        .merge(taxonomy::router())
+        .merge(workspace::router())
         .merge(health::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
+        .merge(workspace::ui_router())
         .merge(shell::router(&state.shell_dir))
         .merge(sync::router())
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        // Uploads stream to disk under their own limit (--max-upload-bytes), so after the layer.
+        .merge(media::router())
         // Spans carry the path only: a query string may hold a bearer token.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())

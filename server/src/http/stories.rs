@@ -98,6 +98,7 @@ async fn erase(
     managed(&state, &auth.member, &id).await?;
     state.db.erase_doc(&id.to_string(), auth.member.id).await?;
     state.hub.erased(id).await;
+    state.media.story_erased(&id.to_string()).await;
     state.hub.publish(&id.to_string(), true).await;
     state
         .db

@@ -7,7 +7,7 @@
 use super::hub::{Caller, Hub, Outgoing, SyncFailure};
 use crate::db::accounts::Member;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
-use client_core::wire::{DocumentId, Message, PeerMetadata, PROTOCOL_V1};
+use client_core::wire::{DocumentId, Message, PROTOCOL_V1, PeerMetadata};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use crate::db::docs::DocMeta;
 use crate::db::{Backend, Db, DbError};
 use automerge::Automerge;
 use automerge::sync::{self, SyncDoc};
-use client_core::story;
+use client_core::story::{self, ReviewState};
 use client_core::wire::{DocumentId, Message};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -77,6 +77,8 @@ pub enum SyncFailure {
     TooLarge(i64),
     #[error("storage failed")]
     Storage(#[from] DbError),
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
 }
 
 /// How many appended chunks trigger a compaction into one snapshot.
@@ -152,6 +154,25 @@ impl Hub {
         id: DocumentId,
         f: impl FnOnce(&mut Automerge) -> bool,
     ) -> Result<bool, SyncFailure> {
+        self.change_as(id, self.server_actor(), f).await
+    }
+
+    /// The actor this process writes a member's changes with (a coordinator's review in the
+    /// workspace). Per process and member, so no actor is ever used by two processes at once;
+    /// within a process every change to a document holds the document's lock.
+    pub fn member_actor(&self, member_id: i64) -> automerge::ActorId {
+        automerge::ActorId::from(
+            format!("vertel-server-{}-member-{member_id}", self.process_tag).into_bytes(),
+        )
+    }
+
+    /// Like [`Hub::server_change`], with the changes written by `actor` (see [`Hub::member_actor`]).
+    pub async fn change_as(
+        &self,
+        id: DocumentId,
+        actor: automerge::ActorId,
+        f: impl FnOnce(&mut Automerge) -> bool,
+    ) -> Result<bool, SyncFailure> {
         let slot_arc = self.slot(id);
         let mut slot = slot_arc.lock().await;
         if !slot.loaded {
@@ -171,7 +192,7 @@ impl Hub {
         };
         let before = doc.get_heads();
         let previous_actor = doc.get_actor().clone();
-        doc.set_actor(self.server_actor());
+        doc.set_actor(actor);
         let changed = f(doc);
         doc.set_actor(previous_actor);
         let after = doc.get_heads();
@@ -330,12 +351,28 @@ impl Hub {
             return Err(SyncFailure::BadMessage("document not loaded".into()));
         };
         let before = doc.get_heads();
+        let review_before = story::review_state(doc);
         if let Err(e) = doc.receive_sync_message(&mut peer.state, message) {
             slot.doc = None;
             return Err(SyncFailure::BadMessage(e.to_string()));
         }
         let after = doc.get_heads();
         let changed = before != after;
+        if changed && member.role != Role::Coordinator {
+            // Only coordinators judge stories: a field member may submit, never approve.
+            let review_after = story::review_state(doc);
+            let judged = matches!(
+                review_after,
+                Some(ReviewState::Reviewed | ReviewState::Approved | ReviewState::Returned)
+            );
+            if judged && review_after != review_before {
+                slot.doc = None;
+                peer.state = sync::State::new();
+                return Err(SyncFailure::NotAllowed(
+                    "only a coordinator may set a review state other than submitted".into(),
+                ));
+            }
+        }
         if changed {
             if let Err(e) = self.persist(&id, slot, member, &before, &after).await {
                 // Not stored, so not acknowledged: forget the in-memory changes.
@@ -366,7 +403,14 @@ impl Hub {
         let Some(doc) = slot.doc.as_ref() else {
             return Ok(());
         };
-        let chunk = doc.save_after(before);
+        // A new document is stored as a whole document rather than as its list of changes: the
+        // same content, but it loads about twice as fast (the columns are read as they are
+        // instead of replaying every change), which is what a device catching up waits for.
+        let chunk = if slot.meta.is_none() {
+            doc.save()
+        } else {
+            doc.save_after(before)
+        };
         let heads: Vec<String> = after.iter().map(|h| h.to_string()).collect();
         let doc_type = story::doc_type(doc)
             .map(|t| t.code())

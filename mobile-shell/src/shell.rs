@@ -1,0 +1,571 @@
+//! The shell's side of client-core in plain Rust: the engine plus the story operations the web app
+//! needs, with JSON in and out. No wasm-bindgen here, so it is unit-tested natively; `lib.rs` only
+//! converts between these types and JavaScript values.
+
+use automerge::{Automerge, ReadDoc};
+use client_core::engine::{Effects, Engine, EngineError, Role};
+use client_core::store::{StoreError, decode_stored};
+use client_core::story::{
+    self, Attachment, Comment, Consent, DocType, NewStory, Person, Persona, PlaceType, ReviewState,
+    Story, StoryDetails, StoryKind, StoryPatch, Tag, TagState,
+};
+use client_core::wire::{DocumentId, InvalidDocumentId, PeerMetadata};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Id(#[from] InvalidDocumentId),
+    #[error("bad input: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("unknown tag state {0:?}")]
+    TagState(String),
+    #[error("a document id needs 16 random bytes, got {0}")]
+    IdBytes(usize),
+    #[error("a reply needs text, or must resubmit the story")]
+    EmptyReply,
+    #[error("a comment has at most {MAX_COMMENT_CHARS} characters")]
+    CommentTooLong,
+    #[error("only a story the coordinator sent back can be resubmitted")]
+    NotReturned,
+}
+
+/// The longest comment, in characters: the same limit as the coordinators' workspace.
+pub const MAX_COMMENT_CHARS: usize = 4000;
+
+/// The field member's answer to a coordinator's review, as the story screen sends it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ReplyInput {
+    /// A fresh id for the comment (the app draws it at random).
+    pub comment_id: String,
+    /// The member's name, shown beside the comment.
+    pub author: String,
+    /// The reply; may be empty when the story is only resubmitted.
+    pub text: String,
+    /// Set the review state back to `submitted` (only for a story that was sent back).
+    pub resubmit: bool,
+}
+
+/// A new story as the capture form sends it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct StoryInput {
+    pub kind: Option<StoryKind>,
+    pub title: String,
+    pub body: String,
+    pub language: String,
+    pub captured_at: i64,
+    pub place_type: Option<PlaceType>,
+    pub municipality: Option<String>,
+    pub told_by: Option<Person>,
+    pub recorded_by: Option<Person>,
+    pub consent: Option<Consent>,
+    pub persona: Option<String>,
+    pub phase: Option<String>,
+    pub target_group: Option<String>,
+    pub sections: BTreeMap<String, String>,
+    pub attachments: Vec<Attachment>,
+    /// Activity codes the recorder chose: stored as confirmed tags.
+    pub activities: Vec<String>,
+}
+
+/// Everything the app shows about one document.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    pub id: String,
+    /// `story`, `persona`, or absent while a wanted document has not arrived.
+    #[serde(rename = "type")]
+    pub doc_type: Option<DocType>,
+    /// The server holds every local change.
+    pub confirmed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub story: Option<Story>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<StoryDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persona: Option<Persona>,
+}
+
+pub struct Shell {
+    engine: Engine,
+}
+
+pub fn parse_id(id: &str) -> Result<DocumentId, ShellError> {
+    Ok(id.parse()?)
+}
+
+/// A document id from 16 random bytes the caller drew (`crypto.getRandomValues`).
+pub fn new_document_id(bytes: &[u8]) -> Result<String, ShellError> {
+    let bytes: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| ShellError::IdBytes(bytes.len()))?;
+    Ok(DocumentId::from_bytes(bytes).to_string())
+}
+
+/// Lower-case hex SHA-256, as attachments and uploads name content.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+impl Shell {
+    pub fn new(peer_id: String) -> Shell {
+        Shell {
+            engine: Engine::new(
+                peer_id,
+                Role::Initiating,
+                PeerMetadata {
+                    storage_id: None,
+                    is_ephemeral: false,
+                },
+            ),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    /// Add a document from the local store: `stored` is `client_core::store::encode_stored`'s
+    /// bytes, exactly what a save effect handed the store.
+    pub fn load(&mut self, id: &str, stored: &[u8]) -> Result<(), ShellError> {
+        let id = parse_id(id)?;
+        let doc = decode_stored(stored)?;
+        self.engine.load(id, &doc)?;
+        Ok(())
+    }
+
+    pub fn create_story(&mut self, id: &str, input: &str) -> Result<Effects, ShellError> {
+        let id = parse_id(id)?;
+        let input: StoryInput = serde_json::from_str(input)?;
+        let (_, fx) = self.engine.create(id, |doc| write_new_story(doc, &input))?;
+        Ok(fx)
+    }
+
+    pub fn create_persona(
+        &mut self,
+        id: &str,
+        input: &str,
+        now_ms: i64,
+    ) -> Result<Effects, ShellError> {
+        let id = parse_id(id)?;
+        let persona: Persona = serde_json::from_str(input)?;
+        let (_, fx) = self
+            .engine
+            .create(id, |doc| story::create_persona(doc, &persona, now_ms))?;
+        Ok(fx)
+    }
+
+    /// Edit a story with a [`StoryPatch`] (JSON) as one change.
+    pub fn edit_story(
+        &mut self,
+        id: &str,
+        patch: &str,
+        now_ms: i64,
+    ) -> Result<Effects, ShellError> {
+        let id = parse_id(id)?;
+        let patch: StoryPatch = serde_json::from_str(patch)?;
+        let (_, fx) = self
+            .engine
+            .change(id, |doc| story::apply_patch(doc, &patch, now_ms))?;
+        Ok(fx)
+    }
+
+    /// Confirm, reject or suggest an activity tag, keeping the suggestion's score and evidence.
+    pub fn set_tag(
+        &mut self,
+        id: &str,
+        code: &str,
+        state: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Effects, ShellError> {
+        let id = parse_id(id)?;
+        let state = TagState::from_code(state).ok_or_else(|| ShellError::TagState(state.into()))?;
+        let (_, fx) = self.engine.change(id, |doc| {
+            let old = Story::read(doc).tags.into_iter().find(|t| t.code == code);
+            let tag = Tag {
+                code: code.to_string(),
+                state,
+                by: by.to_string(),
+                at: now_ms,
+                score: old.as_ref().and_then(|t| t.score),
+                evidence: old.map(|t| t.evidence).unwrap_or_default(),
+            };
+            story::set_tag(doc, &tag)
+        })?;
+        Ok(fx)
+    }
+
+    pub fn add_attachment(
+        &mut self,
+        id: &str,
+        attachment: &str,
+        now_ms: i64,
+    ) -> Result<Effects, ShellError> {
+        let id = parse_id(id)?;
+        let a: Attachment = serde_json::from_str(attachment)?;
+        let (_, fx) = self
+            .engine
+            .change(id, |doc| story::add_attachment(doc, &a, now_ms))?;
+        Ok(fx)
+    }
+
+    /// Answer a coordinator's review: add the reply as a comment and, with `resubmit`, set the
+    /// review state of a returned story back to `submitted` (by the member), in one edit.
+    pub fn reply(&mut self, id: &str, input: &str, now_ms: i64) -> Result<Effects, ShellError> {
+        let id = parse_id(id)?;
+        let input: ReplyInput = serde_json::from_str(input)?;
+        let text = input.text.trim();
+        if text.is_empty() && !input.resubmit {
+            return Err(ShellError::EmptyReply);
+        }
+        if text.chars().count() > MAX_COMMENT_CHARS {
+            return Err(ShellError::CommentTooLong);
+        }
+        let returned = self
+            .engine
+            .document(&id)
+            .is_some_and(|doc| Story::read(doc).review == Some(ReviewState::Returned));
+        if input.resubmit && !returned {
+            return Err(ShellError::NotReturned);
+        }
+        let (_, fx) = self.engine.change(id, |doc| {
+            if !text.is_empty() {
+                story::add_comment(
+                    doc,
+                    &Comment {
+                        id: input.comment_id.clone(),
+                        author: input.author.clone(),
+                        at: now_ms,
+                        text: text.to_string(),
+                    },
+                )?;
+            }
+            if input.resubmit {
+                story::set_review(doc, ReviewState::Submitted, &input.author, now_ms)?;
+            }
+            Ok::<_, story::StoryError>(())
+        })?;
+        Ok(fx)
+    }
+
+    pub fn want(&mut self, id: &str) -> Result<Effects, ShellError> {
+        Ok(self.engine.want(parse_id(id)?))
+    }
+
+    pub fn purge(&mut self, id: &str) -> Result<Effects, ShellError> {
+        Ok(self.engine.purge(parse_id(id)?))
+    }
+
+    pub fn handle_saved(&mut self, id: &str) -> Result<Effects, ShellError> {
+        Ok(self.engine.handle_saved(parse_id(id)?))
+    }
+
+    pub fn view(&self, id: &str) -> Result<Option<View>, ShellError> {
+        let id = parse_id(id)?;
+        Ok(self.engine.document(&id).map(|doc| self.view_of(&id, doc)))
+    }
+
+    /// Every document this device holds.
+    pub fn views(&self) -> Vec<View> {
+        self.engine
+            .document_ids()
+            .filter_map(|id| self.engine.document(id).map(|d| self.view_of(id, d)))
+            .collect()
+    }
+
+    fn view_of(&self, id: &DocumentId, doc: &Automerge) -> View {
+        let doc_type = story::doc_type(doc);
+        let is_persona = doc_type == Some(DocType::Persona);
+        let has_content = doc.length(automerge::ROOT) > 0;
+        View {
+            id: id.to_string(),
+            doc_type,
+            confirmed: self.engine.is_confirmed(id),
+            story: (!is_persona && has_content).then(|| Story::read(doc)),
+            details: (!is_persona && has_content).then(|| StoryDetails::read(doc)),
+            persona: is_persona.then(|| Persona::read(doc)),
+        }
+    }
+
+    pub fn unconfirmed(&self) -> Vec<String> {
+        self.engine
+            .unconfirmed()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+}
+
+fn write_new_story(doc: &mut Automerge, input: &StoryInput) -> Result<(), story::StoryError> {
+    let new = NewStory {
+        kind: input.kind,
+        title: input.title.clone(),
+        body: input.body.clone(),
+        language: if input.language.is_empty() {
+            "nl".into()
+        } else {
+            input.language.clone()
+        },
+        captured_at: input.captured_at,
+        place_type: input.place_type,
+        municipality: input.municipality.clone().filter(|m| !m.is_empty()),
+        told_by: input.told_by.clone(),
+        recorded_by: input.recorded_by.clone(),
+        consent: input.consent.clone(),
+        persona: input.persona.clone().filter(|p| !p.is_empty()),
+    };
+    story::create_story(doc, &new)?;
+    let now = input.captured_at;
+    let extras = StoryPatch {
+        phase: input.phase.clone().filter(|p| !p.is_empty()),
+        target_group: input.target_group.clone().filter(|g| !g.is_empty()),
+        sections: input.sections.clone(),
+        ..StoryPatch::default()
+    };
+    if extras != StoryPatch::default() {
+        story::apply_patch(doc, &extras, now)?;
+    }
+    for a in &input.attachments {
+        story::add_attachment(doc, a, now)?;
+    }
+    let by = input
+        .recorded_by
+        .as_ref()
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
+    for code in &input.activities {
+        story::set_tag(
+            doc,
+            &Tag {
+                code: code.clone(),
+                state: TagState::Confirmed,
+                by: by.clone(),
+                at: now,
+                score: None,
+                evidence: Vec::new(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use client_core::engine::StoreTask;
+    use client_core::store::encode_stored;
+    use client_core::story::TranscriptState;
+
+    const ID: &str = "2j9Sx1Ez5vUyAZuNwJKxAa2s3Z8c";
+
+    fn id() -> String {
+        new_document_id(&[3; 16]).unwrap()
+    }
+
+    fn parent_story() -> String {
+        serde_json::json!({
+            "kind": "parent-story",
+            "title": "Op het bankje",
+            "body": "Ze vertelde over de nachten.",
+            "captured_at": 1_763_900_000_000i64,
+            "place_type": "speeltuin",
+            "told_by": {"role": "moeder", "name": "Roos"},
+            "recorded_by": {"role": "professional", "name": "Nina"},
+            "consent": {"given": true, "how": "spoken", "scope": "may-be-quoted", "recorded_at": 1_763_900_000_000i64},
+            "phase": "na-geboorte",
+            "attachments": [{"sha256": "ab", "mime": "audio/webm", "size": 3}],
+            "activities": ["voorzorg"],
+        })
+        .to_string()
+    }
+
+    fn saved(fx: &Effects) -> Vec<(DocumentId, Vec<u8>)> {
+        fx.store
+            .iter()
+            .filter_map(|t| match t {
+                StoreTask::Save { id, doc } => Some((*id, encode_stored(doc))),
+                StoreTask::Delete { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_captured_story_is_saved_and_survives_a_reload() {
+        let mut shell = Shell::new("device-a".into());
+        let fx = shell.create_story(&id(), &parent_story()).unwrap();
+        let saves = saved(&fx);
+        assert_eq!(saves.len(), 1);
+        // Not saved until the store says so.
+        let fx = shell.handle_saved(&id()).unwrap();
+        assert_eq!(fx.events.len(), 1);
+
+        let mut again = Shell::new("device-a2".into());
+        again.load(&id(), &saves[0].1).unwrap();
+        let view = again.view(&id()).unwrap().unwrap();
+        assert_eq!(view.doc_type, Some(DocType::Story));
+        assert!(!view.confirmed);
+        let story = view.story.unwrap();
+        assert_eq!(story.title, "Op het bankje");
+        assert_eq!(story.attachments.len(), 1);
+        assert_eq!(story.tags[0].state, TagState::Confirmed);
+        assert_eq!(story.tags[0].by, "Nina");
+        assert_eq!(view.details.unwrap().phase.as_deref(), Some("na-geboorte"));
+        assert_eq!(again.unconfirmed(), vec![id()]);
+    }
+
+    #[test]
+    fn consent_is_required_for_a_story_about_a_person() {
+        let mut shell = Shell::new("d".into());
+        let mut input: serde_json::Value = serde_json::from_str(&parent_story()).unwrap();
+        input["consent"] = serde_json::Value::Null;
+        let err = shell.create_story(&id(), &input.to_string()).unwrap_err();
+        assert!(err.to_string().contains("consent"), "{err}");
+        assert!(shell.view(&id()).unwrap().is_none());
+    }
+
+    #[test]
+    fn edits_tags_and_transcript_corrections() {
+        let mut shell = Shell::new("d".into());
+        shell.create_story(&id(), &parent_story()).unwrap();
+        let patch = serde_json::json!({"title": "Nieuwe titel", "transcript": "Goed gehoord."});
+        shell
+            .edit_story(&id(), &patch.to_string(), 1_763_900_100_000)
+            .unwrap();
+        shell
+            .set_tag(&id(), "voorzorg", "rejected", "Nina", 1_763_900_200_000)
+            .unwrap();
+        assert!(
+            shell
+                .set_tag(&id(), "voorzorg", "maybe", "Nina", 1)
+                .is_err()
+        );
+        let view = shell.view(&id()).unwrap().unwrap();
+        let story = view.story.unwrap();
+        assert_eq!(story.title, "Nieuwe titel");
+        assert_eq!(
+            story.transcript.unwrap().state,
+            Some(TranscriptState::Corrected)
+        );
+        assert_eq!(story.tags[0].state, TagState::Rejected);
+        // Bad input is an error, not a panic.
+        assert!(shell.edit_story(&id(), "{not json", 1).is_err());
+        assert!(shell.edit_story("nonsense", "{}", 1).is_err());
+        assert!(shell.load(ID, &[1, 2]).is_err());
+    }
+
+    #[test]
+    fn personas_and_views() {
+        let mut shell = Shell::new("d".into());
+        let pid = new_document_id(&[9; 16]).unwrap();
+        shell
+            .create_persona(
+                &pid,
+                r#"{"name":"Samira","age_band":"18-25","situation":"Net verhuisd","needs":"Uitleg"}"#,
+                5,
+            )
+            .unwrap();
+        let mut input: serde_json::Value = serde_json::from_str(&parent_story()).unwrap();
+        input["persona"] = pid.clone().into();
+        shell.create_story(&id(), &input.to_string()).unwrap();
+        let views = shell.views();
+        assert_eq!(views.len(), 2);
+        let persona = views.iter().find(|v| v.id == pid).unwrap();
+        assert_eq!(persona.persona.as_ref().unwrap().name, "Samira");
+        assert!(persona.story.is_none());
+        let story = views.iter().find(|v| v.id == id()).unwrap();
+        assert_eq!(
+            story.story.as_ref().unwrap().persona.as_deref(),
+            Some(pid.as_str())
+        );
+        let json = serde_json::to_value(story).unwrap();
+        assert_eq!(json["type"], "story");
+        assert_eq!(json["story"]["kind"], "parent-story");
+    }
+
+    #[test]
+    fn replies_to_a_returned_story_and_resubmits_it() {
+        let mut shell = Shell::new("d".into());
+        shell.create_story(&id(), &parent_story()).unwrap();
+        let reply = |text: &str, resubmit: bool| {
+            serde_json::json!({"comment_id": format!("c-{text}"), "author": "Nina", "text": text, "resubmit": resubmit})
+                .to_string()
+        };
+        // Only a story that was sent back can be resubmitted; an empty reply says nothing.
+        let err = shell.reply(&id(), &reply("", true), 2).unwrap_err();
+        assert!(matches!(err, ShellError::NotReturned), "{err}");
+        let err = shell.reply(&id(), &reply("  ", false), 2).unwrap_err();
+        assert!(matches!(err, ShellError::EmptyReply), "{err}");
+        let long = "a".repeat(MAX_COMMENT_CHARS + 1);
+        let err = shell.reply(&id(), &reply(&long, false), 2).unwrap_err();
+        assert!(matches!(err, ShellError::CommentTooLong), "{err}");
+
+        // The coordinator sends it back with a comment (as the server does).
+        let coordinator_comment = Comment {
+            id: "c1".into(),
+            author: "Carla".into(),
+            at: 10,
+            text: "Klopt de toestemming?".into(),
+        };
+        shell
+            .engine_mut()
+            .change(parse_id(&id()).unwrap(), |doc| {
+                story::set_review(doc, ReviewState::Returned, "Carla", 10)
+                    .and_then(|_| story::add_comment(doc, &coordinator_comment))
+            })
+            .unwrap();
+        let story = shell.view(&id()).unwrap().unwrap().story.unwrap();
+        assert_eq!(story.review, Some(ReviewState::Returned));
+
+        // A reply alone keeps it returned; the reply with a resubmit sets it to submitted.
+        let fx = shell
+            .reply(&id(), &reply(" Ja, mondeling. ", false), 20)
+            .unwrap();
+        assert_eq!(saved(&fx).len(), 1);
+        let story = shell.view(&id()).unwrap().unwrap().story.unwrap();
+        assert_eq!(story.review, Some(ReviewState::Returned));
+        shell.reply(&id(), &reply("Nagekeken.", true), 30).unwrap();
+        let view = shell.view(&id()).unwrap().unwrap();
+        assert!(!view.confirmed);
+        let story = view.story.unwrap();
+        assert_eq!(story.review, Some(ReviewState::Submitted));
+        let texts: Vec<_> = story
+            .comments
+            .iter()
+            .map(|c| (c.author.as_str(), c.at, c.text.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                ("Carla", 10, "Klopt de toestemming?"),
+                ("Nina", 20, "Ja, mondeling."),
+                ("Nina", 30, "Nagekeken."),
+            ]
+        );
+        // Resubmitting again is refused: it is no longer returned.
+        assert!(shell.reply(&id(), &reply("", true), 40).is_err());
+        let json = serde_json::to_value(shell.view(&id()).unwrap().unwrap()).unwrap();
+        assert_eq!(json["story"]["review"], "submitted");
+        assert_eq!(json["story"]["comments"][2]["author"], "Nina");
+    }
+
+    #[test]
+    fn ids_and_hashes() {
+        assert!(new_document_id(&[1; 15]).is_err());
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,282 @@
+// One story: what reached the server, where it is in the coordinators' review (a story sent back
+// stands out, with the coordinator's comment, a reply and "submit again"), its facts, text or
+// impact sections, voice notes and photos, the transcript (correctable), tags suggested by the
+// server (confirm or reject): activities, and the phase, themes and target groups, each shown by
+// its name in the taxonomy (taxonomy.js), and the comments.
+
+import { t, has, language } from '../i18n.js';
+import { icon } from '../icons.js';
+import { $, esc, formatDate, toast } from '../dom.js';
+import { KINDS, IMPACT_SECTIONS } from '../codes.js';
+import { storyStatus, statusChip } from '../status.js';
+import { TAG_PREFIXES } from '../taxonomy.js';
+import { storyTitle } from './list.js';
+import { reviewState, reviewChip, returnComment, commentElement, MAX_COMMENT_CHARS } from '../review.js';
+
+const KIND_ICON = Object.fromEntries(KINDS.map((k) => [k.code, k.icon]));
+
+function paragraphs(text) {
+  return String(text ?? '').split(/\n+/).filter((p) => p.trim()).map((p) => `<p>${esc(p)}</p>`).join('');
+}
+
+function label(prefix, code) {
+  return code ? t(`${prefix}.${code}`) : '';
+}
+
+/** A tag's name; a tag that is not an activity says what it is first (`Fase`, `Thema`, `Doelgroep`). */
+function tagLabel(taxonomy, code) {
+  const tag = taxonomy.tag(code);
+  // `phase:…`, `theme:…`, `group:…` (TAG_PREFIXES): say which.
+  const prefix = TAG_PREFIXES[tag.dim].replace(':', '');
+  const dim = prefix ? `<span class="tag-dim">${t(`tag.dim.${prefix}`)}:</span> ` : '';
+  return `${dim}<strong>${esc(tag.name)}</strong>`;
+}
+
+/** Object URLs for attachments: this device's copy, else the server's (when reachable). */
+async function mediaUrl(app, storyId, a) {
+  const local = await app.store.getBlob(a.sha256);
+  if (local?.blob) return URL.createObjectURL(local.blob);
+  if (!navigator.onLine) return null;
+  const resp = await fetch(`/api/v1/blobs/${encodeURIComponent(a.sha256)}?story=${encodeURIComponent(storyId)}`, {
+    headers: { authorization: `Bearer ${app.session.token}` },
+  });
+  if (!resp.ok) return null;
+  return URL.createObjectURL(await resp.blob());
+}
+
+export function storyView(app, main, { id }) {
+  const urls = new Map(); // sha256 → object URL (or null: not to be had now)
+  const tried = new Map(); // sha256 → when it was last fetched
+  let editingTranscript = false;
+  let replyDraft = ''; // what is typed in the reply box: kept when the screen renders anew
+  let replyBusy = false;
+  let left = false; // the user went to another screen
+
+  /** The review: its state in words; a story sent back gets the notice, the comment and the reply. */
+  function reviewHtml(state) {
+    if (!state) return '';
+    if (state !== 'returned') {
+      return `<section class="review" id="review" aria-labelledby="h-review">
+        <h2 id="h-review" tabindex="-1">${t('review.title')}</h2>
+        <p>${reviewChip(state)}</p>
+        <p class="hint">${t(`review.hint.${state}`)}</p></section>`;
+    }
+    return `<section class="review review-returned" id="review" aria-labelledby="h-review">
+      <h2 id="h-review" tabindex="-1">${icon('undo')} ${t('review.returned-title')}</h2>
+      <p>${reviewChip(state, { label: true })}</p>
+      <div id="return-comment"></div>
+      <p>${t('review.returned-what')}</p>
+      <label for="reply-text">${t('review.reply-label')}</label>
+      <p class="hint" id="reply-hint">${t('review.reply-hint')}</p>
+      <textarea id="reply-text" rows="4" maxlength="${MAX_COMMENT_CHARS}" aria-describedby="reply-hint reply-error"></textarea>
+      <p class="error" id="reply-error" role="alert"></p>
+      <button type="button" class="primary big" id="resubmit">${icon('send')}<span>${t('review.resubmit')}</span></button>
+      <button type="button" class="big" id="reply-only">${icon('comment')}<span>${t('review.reply-only')}</span></button>
+    </section>`;
+  }
+
+  async function reply(resubmit) {
+    const box = $('#reply-text');
+    const error = $('#reply-error');
+    const text = box.value.trim();
+    error.textContent = '';
+    if (!text && !resubmit) {
+      error.textContent = t('review.need-text');
+      box.focus();
+      return;
+    }
+    if ([...text].length > MAX_COMMENT_CHARS) {
+      error.textContent = t('review.too-long', { max: MAX_COMMENT_CHARS });
+      box.focus();
+      return;
+    }
+    replyBusy = true;
+    for (const b of [$('#resubmit'), $('#reply-only')]) b.disabled = true;
+    try {
+      await app.device.replyToReview(id, { text, author: app.session.member?.name ?? '', resubmit });
+    } catch (e) {
+      console.error(e);
+      replyBusy = false;
+      if (left) return;
+      for (const b of [$('#resubmit'), $('#reply-only')]) if (b) b.disabled = false;
+      const err = $('#reply-error');
+      if (err) err.textContent = t('review.failed');
+      return;
+    }
+    replyBusy = false;
+    replyDraft = '';
+    toast(t(resubmit ? 'review.resubmitted' : 'review.replied'));
+    if (left) return;
+    render();
+    // Say where the story stands now: focus the review's heading.
+    $('#h-review')?.focus();
+  }
+
+  function render() {
+    const view = app.device.views.get(id);
+    if (!view?.story) {
+      main.innerHTML = `<a href="#/" class="back">${icon('back')}<span>${t('nav.back')}</span></a>
+        <p class="error" role="alert">${icon('warning')} ${t('story.not-found')}</p>`;
+      return;
+    }
+    const s = view.story;
+    const d = view.details ?? {};
+    const lang = language();
+    const review = reviewState(s);
+    const comments = s.comments ?? [];
+    // Keep what is being typed in the reply box (and the caret) across a render.
+    const typing = document.activeElement?.id === 'reply-text' ? document.activeElement : null;
+    const caret = typing ? [typing.selectionStart, typing.selectionEnd] : null;
+    const status = storyStatus(view, app.uploader);
+    const persona = s.persona ? app.device.views.get(s.persona) : null;
+    const facts = [
+      ['kind', label('kind', s.kind)],
+      ['date', formatDate(s.captured_at, lang)],
+      ['place', label('place', s.place_type)],
+      ['municipality', s.municipality],
+      ['teller', s.told_by ? [label('role', s.told_by.role), s.told_by.name].filter(Boolean).join(', ') : ''],
+      ['consent', s.consent?.given ? `${label('consent.how', s.consent.how)} · ${label('consent.scope', s.consent.scope)}` : ''],
+      ['phase', app.taxonomy.name('phases', d.phase)],
+      ['target-group', app.taxonomy.name('target_groups', d.target_group)],
+      ['recorded-by', s.recorded_by?.name],
+    ].filter(([, v]) => v);
+    const sectionCodes = [...IMPACT_SECTIONS, ...Object.keys(d.sections ?? {}).filter((c) => !IMPACT_SECTIONS.includes(c))];
+    const sectionHtml = sectionCodes
+      .filter((c) => d.sections?.[c]?.trim())
+      .map((c) => `<h3>${esc(has(`impact.${c}`) ? t(`impact.${c}`) : c)}</h3>${paragraphs(d.sections[c])}`)
+      .join('');
+    const audio = s.attachments.filter((a) => a.mime.startsWith('audio/'));
+    const images = s.attachments.filter((a) => a.mime.startsWith('image/'));
+    const media = (a, i) => {
+      const url = urls.get(a.sha256);
+      if (url === undefined) return `<p class="hint">${t('story.media-loading')}</p>`;
+      if (url === null) return `<p class="hint">${icon('offline')} ${t('story.media-offline')}</p>`;
+      return a.mime.startsWith('audio/')
+        ? `<audio controls src="${url}" aria-label="${t('story.voice-n', { n: i + 1 })}"></audio>`
+        : `<img src="${url}" alt="${t('capture.photo-n', { n: i + 1 })}">`;
+    };
+    const tr = s.transcript;
+    const running = (d.transcriptions ?? []).find((x) => x.status === 'queued' || x.status === 'running');
+    const failed = (d.transcriptions ?? []).find((x) => x.status === 'failed');
+    let transcript = '';
+    if (editingTranscript) {
+      transcript = `<label for="transcript-text">${t('transcript.edit-label')}</label>
+        <textarea id="transcript-text" rows="6">${esc(tr?.text ?? '')}</textarea>
+        <div class="row"><button type="button" class="primary" id="transcript-save">${icon('check')}<span>${t('transcript.save')}</span></button>
+        <button type="button" id="transcript-cancel">${icon('cross')}<span>${t('transcript.cancel')}</span></button></div>`;
+    } else if (tr?.text) {
+      transcript = `<p class="chip">${icon(tr.state === 'automatic' ? 'hourglass' : 'check')}<span>${t(`transcript.state.${tr.state ?? 'automatic'}`)}</span></p>
+        <div class="transcript" id="transcript-body">${paragraphs(tr.text)}</div>
+        <button type="button" id="transcript-edit">${icon('pen')}<span>${t('transcript.correct')}</span></button>`;
+    } else if (running) {
+      transcript = `<p>${icon('hourglass')} ${t('status.transcribing', { percent: running.progress ?? 0 })}</p>`;
+    } else if (failed) {
+      transcript = `<p>${icon('warning')} ${t('transcript.failed')}</p>`;
+    } else if (audio.length) {
+      transcript = `<p class="hint">${t('transcript.waiting')}</p>`;
+    }
+    const tags = s.tags.map((tag) => `<li class="tag tag-${tag.state}" data-code="${esc(tag.code)}">
+        <span>${icon('tag')} ${tagLabel(app.taxonomy, tag.code)} — ${t(`tag.${tag.state}`)}</span>
+        ${tag.evidence?.length ? `<small>${t('tag.evidence')}: ${tag.evidence.map(esc).join(', ')}</small>` : ''}
+        ${tag.state === 'suggested' ? `<div class="row">
+          <button type="button" class="primary" data-tag="confirmed" data-code="${esc(tag.code)}">${icon('check')}<span>${t('tag.confirm')}</span></button>
+          <button type="button" data-tag="rejected" data-code="${esc(tag.code)}">${icon('cross')}<span>${t('tag.reject')}</span></button></div>` : ''}
+      </li>`).join('');
+
+    main.innerHTML = `
+      <a href="#/" class="back">${icon('back')}<span>${t('nav.back')}</span></a>
+      <h1 id="story-title">${icon(KIND_ICON[s.kind] ?? 'text')} ${esc(storyTitle(s))}</h1>
+      <p class="status-line" id="story-status">${statusChip(status)}</p>
+      ${reviewHtml(review)}
+      <dl class="facts">${facts.map(([k, v]) => `<dt>${t(`story.${k}`)}</dt><dd>${esc(v)}</dd>`).join('')}
+        ${persona ? `<dt>${t('story.persona')}</dt><dd><a href="#/persona/${esc(s.persona)}">${icon('persona')} ${esc(persona.persona?.name || t('persona.unnamed'))}</a></dd>` : ''}
+      </dl>
+      ${s.body?.trim() || sectionHtml ? `<section aria-labelledby="h-story"><h2 id="h-story">${t('story.text')}</h2>
+        <div class="story-body" id="story-body">${paragraphs(s.body)}${sectionHtml}</div></section>` : ''}
+      ${audio.length || images.length ? `<section aria-labelledby="h-media"><h2 id="h-media">${t('story.media')}</h2>
+        ${audio.map(media).join('')}<div class="photos">${images.map(media).join('')}</div></section>` : ''}
+      ${transcript ? `<section aria-labelledby="h-transcript" id="transcript"><h2 id="h-transcript">${icon('text')} ${t('transcript.title')}</h2>${transcript}</section>` : ''}
+      ${tags ? `<section aria-labelledby="h-tags"><h2 id="h-tags">${icon('tag')} ${t('tag.title')}</h2><ul class="tags">${tags}</ul></section>` : ''}
+      ${comments.length ? `<section aria-labelledby="h-comments"><h2 id="h-comments">${icon('comment')} ${t('comments.title')}</h2>
+        <ol class="comments" id="comments"></ol></section>` : ''}
+      <a href="#/story/${esc(id)}/edit" class="button big" id="edit-story">${icon('pen')}<span>${t('story.edit')}</span></a>`;
+
+    // Comments are other people's words: added as text, never as markup.
+    const list = $('#comments');
+    if (list) list.append(...comments.map((c) => commentElement(c, lang)));
+    const returned = review === 'returned' ? returnComment(s, app.session.member?.name) : null;
+    if (returned) {
+      const quote = commentElement(returned, lang, 'div');
+      quote.classList.add('return-comment');
+      $('#return-comment').append(quote);
+    }
+    const box = $('#reply-text');
+    if (box) {
+      box.value = replyDraft;
+      box.oninput = () => { replyDraft = box.value; };
+      if (typing) {
+        box.focus();
+        box.setSelectionRange(...caret);
+      }
+      $('#resubmit').onclick = () => reply(true);
+      $('#reply-only').onclick = () => reply(false);
+      for (const b of [$('#resubmit'), $('#reply-only')]) b.disabled = replyBusy;
+    }
+
+    for (const a of s.attachments) {
+      const retry = urls.get(a.sha256) === null && navigator.onLine && Date.now() - (tried.get(a.sha256) ?? 0) > 15000;
+      if ((!urls.has(a.sha256) || retry) && (a.mime.startsWith('audio/') || a.mime.startsWith('image/'))) {
+        urls.set(a.sha256, undefined);
+        tried.set(a.sha256, Date.now());
+        mediaUrl(app, id, a)
+          .catch(() => null)
+          .then((url) => {
+            urls.set(a.sha256, url);
+            schedule();
+          });
+      }
+    }
+    const edit = $('#transcript-edit');
+    if (edit) edit.onclick = () => { editingTranscript = true; render(); $('#transcript-text').focus(); };
+    const cancel = $('#transcript-cancel');
+    if (cancel) cancel.onclick = () => { editingTranscript = false; render(); };
+    const save = $('#transcript-save');
+    if (save) {
+      save.onclick = async () => {
+        await app.device.editStory(id, { transcript: $('#transcript-text').value });
+        editingTranscript = false;
+        toast(t('capture.saved'));
+        render();
+      };
+    }
+    main.querySelectorAll('[data-tag]').forEach((b) => {
+      b.onclick = async () => {
+        await app.device.setTag(id, b.dataset.code, b.dataset.tag, app.session.member.name);
+        toast(t(`tag.done.${b.dataset.tag}`));
+      };
+    });
+  }
+
+  let queued = false;
+  function schedule() {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      // Never pull text from under someone's fingers.
+      if (!editingTranscript) render();
+    });
+  }
+
+  render();
+  return {
+    onTaxonomy: schedule,
+    onChange(detail) {
+      if (!detail?.id || detail.id === id || detail.id === app.device.views.get(id)?.story?.persona) schedule();
+    },
+    leave() {
+      left = true;
+      for (const url of urls.values()) if (url) URL.revokeObjectURL(url);
+    },
+  };
+}

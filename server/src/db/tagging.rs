@@ -1,0 +1,310 @@
+//! Workspace taxonomy (municipalities, own activities), figures per activity × municipality ×
+//! quarter, and the document index (which persona a story links to).
+
+use super::docs::Viewer;
+use super::{Db, DbError, RowExt, now_ms};
+use crate::tagging::taxonomy::WorkspaceActivity;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+
+/// One figure: a number for an activity in a municipality in a quarter (`2025-Q3`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Figure {
+    pub activity_code: String,
+    pub municipality: String,
+    pub quarter: String,
+    /// What is counted, e.g. `gezinnen-bereikt`.
+    pub metric: String,
+    pub value: i64,
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// Optional filters for [`Db::figures`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FigureFilter {
+    pub activity: Option<String>,
+    pub municipality: Option<String>,
+    pub quarter: Option<String>,
+}
+
+fn list_from(s: Option<String>) -> Result<Option<Vec<String>>, sqlx::Error> {
+    s.map(|s| serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(e.into())))
+        .transpose()
+}
+
+fn list_to(v: &Option<Vec<String>>) -> Option<String> {
+    v.as_ref()
+        .map(|v| serde_json::to_string(v).unwrap_or_else(|_| "[]".into()))
+}
+
+fn activity_from(row: &AnyRow) -> Result<WorkspaceActivity, sqlx::Error> {
+    Ok(WorkspaceActivity {
+        code: row.string("code")?,
+        name: row.opt_string("name")?,
+        gloss: row.opt_string("gloss")?,
+        description: row.opt_string("description")?,
+        synonyms: list_from(row.opt_string("synonyms")?)?,
+        keywords: list_from(row.opt_string("keywords")?)?,
+        context: list_from(row.opt_string("context")?)?,
+        phases: list_from(row.opt_string("phases")?)?,
+        retired: row.opt_i64("retired_at")?.is_some(),
+    })
+}
+
+impl Db {
+    pub async fn municipalities(&self, workspace_id: i64) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT name FROM workspace_municipalities WHERE workspace_id = $1 ORDER BY name",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.string("name"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    pub async fn add_municipality(&self, workspace_id: i64, name: &str) -> Result<(), DbError> {
+        let (mut tx, _turn) = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO workspace_municipalities (workspace_id, name) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(workspace_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The workspace's own activities and changes to default ones, by code.
+    pub async fn workspace_activities(
+        &self,
+        workspace_id: i64,
+    ) -> Result<Vec<WorkspaceActivity>, DbError> {
+        let rows = sqlx::query(
+            "SELECT code, name, gloss, description, synonyms, keywords, context, phases, retired_at \
+             FROM workspace_activities WHERE workspace_id = $1 ORDER BY code",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(activity_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Changes whenever the workspace's activities change: (rows, newest update).
+    pub async fn workspace_activities_revision(
+        &self,
+        workspace_id: i64,
+    ) -> Result<(i64, i64), DbError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at \
+             FROM workspace_activities WHERE workspace_id = $1",
+        )
+        .bind(workspace_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.i64("n")?, row.i64("at")?))
+    }
+
+    /// Insert or replace a workspace activity row. A retired row keeps the time it was retired.
+    pub async fn put_workspace_activity(
+        &self,
+        workspace_id: i64,
+        a: &WorkspaceActivity,
+    ) -> Result<(), DbError> {
+        let (mut tx, _turn) = self.begin_write().await?;
+        // updated_at only grows, so the revision changes even for two edits in one millisecond.
+        let newest = sqlx::query(
+            "SELECT COALESCE(MAX(updated_at), 0) AS at FROM workspace_activities WHERE workspace_id = $1",
+        )
+        .bind(workspace_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .i64("at")?;
+        let now = now_ms().max(newest + 1);
+        sqlx::query(
+            "INSERT INTO workspace_activities (workspace_id, code, name, gloss, description, synonyms, \
+             keywords, context, phases, created_at, updated_at, retired_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) \
+             ON CONFLICT (workspace_id, code) DO UPDATE SET name = excluded.name, \
+             gloss = excluded.gloss, description = excluded.description, synonyms = excluded.synonyms, \
+             keywords = excluded.keywords, context = excluded.context, phases = excluded.phases, \
+             updated_at = excluded.updated_at, retired_at = CASE WHEN excluded.retired_at IS NULL \
+             THEN NULL ELSE COALESCE(workspace_activities.retired_at, excluded.retired_at) END",
+        )
+        .bind(workspace_id)
+        .bind(&a.code)
+        .bind(a.name.as_deref())
+        .bind(a.gloss.as_deref())
+        .bind(a.description.as_deref())
+        .bind(list_to(&a.synonyms))
+        .bind(list_to(&a.keywords))
+        .bind(list_to(&a.context))
+        .bind(list_to(&a.phases))
+        .bind(now)
+        .bind(a.retired.then_some(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Insert or replace figures (one transaction).
+    pub async fn put_figures(&self, workspace_id: i64, figures: &[Figure]) -> Result<(), DbError> {
+        let (mut tx, _turn) = self.begin_write().await?;
+        for f in figures {
+            sqlx::query(
+                "INSERT INTO figures (workspace_id, activity_code, municipality, quarter, metric, value, source) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (workspace_id, activity_code, municipality, quarter, metric) \
+                 DO UPDATE SET value = excluded.value, source = excluded.source",
+            )
+            .bind(workspace_id)
+            .bind(&f.activity_code)
+            .bind(&f.municipality)
+            .bind(&f.quarter)
+            .bind(&f.metric)
+            .bind(f.value)
+            .bind(f.source.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn figures(
+        &self,
+        workspace_id: i64,
+        filter: &FigureFilter,
+    ) -> Result<Vec<Figure>, DbError> {
+        // Empty filters match everything: `$2 = ''` keeps one statement for every combination.
+        let rows = sqlx::query(
+            "SELECT activity_code, municipality, quarter, metric, value, source FROM figures \
+             WHERE workspace_id = $1 AND ($2 = '' OR activity_code = $2) \
+             AND ($3 = '' OR municipality = $3) AND ($4 = '' OR quarter = $4) \
+             ORDER BY activity_code, municipality, quarter, metric",
+        )
+        .bind(workspace_id)
+        .bind(filter.activity.clone().unwrap_or_default())
+        .bind(filter.municipality.clone().unwrap_or_default())
+        .bind(filter.quarter.clone().unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Figure {
+                    activity_code: r.string("activity_code")?,
+                    municipality: r.string("municipality")?,
+                    quarter: r.string("quarter")?,
+                    metric: r.string("metric")?,
+                    value: r.i64("value")?,
+                    source: r.opt_string("source")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::Sqlx)
+    }
+
+    /// The change cursor of a document (`None` if it does not exist).
+    pub async fn doc_seq(&self, id: &str) -> Result<Option<i64>, DbError> {
+        let row = sqlx::query("SELECT seq FROM documents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.i64("seq")).transpose()?)
+    }
+
+    /// Record what was read from a document at change cursor `seq`.
+    pub async fn index_doc(
+        &self,
+        id: &str,
+        workspace_id: i64,
+        persona_id: Option<&str>,
+        seq: i64,
+    ) -> Result<(), DbError> {
+        let (mut tx, _turn) = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO doc_index (doc_id, workspace_id, persona_id, indexed_seq) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (doc_id) DO UPDATE SET persona_id = excluded.persona_id, \
+             indexed_seq = excluded.indexed_seq",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .bind(persona_id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Live documents changed since they were last indexed (or never indexed), oldest first.
+    pub async fn docs_to_index(&self, limit: i64) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT d.id FROM documents d LEFT JOIN doc_index i ON i.doc_id = d.id \
+             WHERE d.deleted_at IS NULL AND (i.doc_id IS NULL OR i.indexed_seq < d.seq) \
+             ORDER BY d.seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.string("id"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Ids of live documents of one type visible to `viewer`, oldest first.
+    pub async fn visible_docs(
+        &self,
+        viewer: Viewer,
+        doc_type: &str,
+    ) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id FROM documents d WHERE workspace_id = $1 AND doc_type = $2 \
+             AND deleted_at IS NULL AND ($3 = 1 OR recorder_id = $4 OR EXISTS \
+             (SELECT 1 FROM doc_shares s WHERE s.doc_id = d.id AND s.member_id = $4)) \
+             ORDER BY created_at, id",
+        )
+        .bind(viewer.workspace_id)
+        .bind(doc_type)
+        .bind(i64::from(viewer.sees_workspace))
+        .bind(viewer.member_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.string("id"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Ids of live stories linked to `persona_id` and visible to `viewer`, oldest first.
+    pub async fn persona_stories(
+        &self,
+        viewer: Viewer,
+        persona_id: &str,
+    ) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT d.id FROM doc_index i JOIN documents d ON d.id = i.doc_id \
+             WHERE i.persona_id = $1 AND d.workspace_id = $2 AND d.doc_type = 'story' \
+             AND d.deleted_at IS NULL AND ($3 = 1 OR d.recorder_id = $4 OR EXISTS \
+             (SELECT 1 FROM doc_shares s WHERE s.doc_id = d.id AND s.member_id = $4)) \
+             ORDER BY d.created_at, d.id",
+        )
+        .bind(persona_id)
+        .bind(viewer.workspace_id)
+        .bind(i64::from(viewer.sees_workspace))
+        .bind(viewer.member_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.string("id"))
+            .collect::<Result<_, _>>()?)
+    }
+}

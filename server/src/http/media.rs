@@ -1,0 +1,349 @@
+//! Voice notes and photos over HTTP (`docs/media.md`): tus 1.0 core uploads, blob downloads under
+//! the story access rule, and transcription status.
+//!
+//! These routes are merged outside the global 1 MiB body limit: an upload `PATCH` streams up to
+//! `--max-upload-bytes` straight to disk, and nothing here buffers a body in memory.
+
+use super::AppState;
+use super::auth::AuthMember;
+use crate::media::uploads::{self, MediaError, UploadInfo};
+use crate::media::{jobs, photos::PhotoError};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, options};
+use client_core::wire::DocumentId;
+use serde::Deserialize;
+use serde_json::json;
+
+const TUS_VERSION: &str = "1.0.0";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/uploads", options(tus_options).post(create))
+        .route(
+            "/api/v1/uploads/{id}",
+            axum::routing::head(head)
+                .patch(patch)
+                .delete(abandon)
+                .options(tus_options),
+        )
+        .route("/api/v1/blobs/{sha256}", get(download))
+        .route("/api/v1/blobs/{sha256}/thumbnail", get(thumbnail))
+        .route(
+            "/api/v1/stories/{id}/transcription",
+            get(transcription).post(retranscribe),
+        )
+}
+
+/// Errors of these routes, with their status codes.
+struct Failure(StatusCode, String);
+
+impl From<MediaError> for Failure {
+    fn from(e: MediaError) -> Failure {
+        let status = match &e {
+            MediaError::NotFound => StatusCode::NOT_FOUND,
+            MediaError::BadRequest(_) | MediaError::Interrupted(_) => StatusCode::BAD_REQUEST,
+            MediaError::TooLarge(_) | MediaError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            MediaError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            MediaError::OffsetMismatch { .. } | MediaError::Busy => StatusCode::CONFLICT,
+            // The tus checksum extension's "Checksum Mismatch".
+            MediaError::ChecksumMismatch => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            MediaError::Photo(PhotoError::TooManyPixels { .. } | PhotoError::TooMuchMemory) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            MediaError::Photo(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            MediaError::Db(_) | MediaError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "media request failed");
+            "internal error".to_string()
+        } else {
+            e.to_string()
+        };
+        Failure(status, message)
+    }
+}
+
+impl From<crate::db::DbError> for Failure {
+    fn from(e: crate::db::DbError) -> Failure {
+        MediaError::Db(e).into()
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut resp = (self.0, axum::Json(json!({ "error": self.1 }))).into_response();
+        tus_headers(resp.headers_mut());
+        if self.0 == StatusCode::PRECONDITION_FAILED {
+            resp.headers_mut()
+                .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+        }
+        resp
+    }
+}
+
+fn tus_headers(h: &mut HeaderMap) {
+    h.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+fn num(v: u64) -> HeaderValue {
+    HeaderValue::from(v)
+}
+
+/// Every tus request except `OPTIONS` names the protocol version; others get 412.
+fn check_tus(headers: &HeaderMap) -> Result<(), Failure> {
+    let ok = headers
+        .get("tus-resumable")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == TUS_VERSION);
+    if ok {
+        return Ok(());
+    }
+    Err(Failure(
+        StatusCode::PRECONDITION_FAILED,
+        format!("Tus-Resumable: {TUS_VERSION} is required"),
+    ))
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, Failure> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            Failure(
+                StatusCode::BAD_REQUEST,
+                format!("{name} must be a non-negative integer"),
+            )
+        })
+}
+
+async fn tus_options(State(state): State<AppState>) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    tus_headers(h);
+    h.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+    h.insert(
+        "tus-extension",
+        HeaderValue::from_static("creation,termination"),
+    );
+    h.insert("tus-max-size", num(state.media.config.max_upload_bytes));
+    resp
+}
+
+fn upload_response(status: StatusCode, info: &UploadInfo, location: bool) -> Response {
+    let mut resp = status.into_response();
+    let h = resp.headers_mut();
+    tus_headers(h);
+    h.insert("upload-offset", num(info.offset));
+    h.insert("upload-length", num(info.length));
+    if location && let Ok(v) = HeaderValue::from_str(&format!("/api/v1/uploads/{}", info.id)) {
+        h.insert(header::LOCATION, v);
+    }
+    resp
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    check_tus(&headers)?;
+    {
+        let length = header_u64(&headers, "upload-length")?;
+        let meta = headers
+            .get("upload-metadata")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                Failure(
+                    StatusCode::BAD_REQUEST,
+                    "Upload-Metadata with sha256, story and mime is required".into(),
+                )
+            })?;
+        let meta = uploads::parse_metadata(meta)?;
+        let info = uploads::create(&state.media, &auth.member, length, &meta).await?;
+        Ok(upload_response(StatusCode::CREATED, &info, true))
+    }
+}
+
+async fn head(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    check_tus(&headers)?;
+    let info = uploads::status(&state.media, &auth.member, &id).await?;
+    Ok(upload_response(StatusCode::OK, &info, false))
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Failure> {
+    let headers = request.headers().clone();
+    check_tus(&headers)?;
+    {
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if ct.split(';').next().unwrap_or_default().trim() != "application/offset+octet-stream" {
+            return Err(Failure(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/offset+octet-stream".into(),
+            ));
+        }
+        let offset = header_u64(&headers, "upload-offset")?;
+        if let Some(len) = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            && len > state.media.config.max_upload_bytes
+        {
+            return Err(MediaError::TooLarge(state.media.config.max_upload_bytes).into());
+        }
+        let body = request.into_body().into_data_stream();
+        let info = uploads::append(&state.media, &auth.member, &id, offset, body).await?;
+        Ok(upload_response(StatusCode::NO_CONTENT, &info, false))
+    }
+}
+
+async fn abandon(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    check_tus(&headers)?;
+    uploads::abandon(&state.media, &auth.member, &id).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    tus_headers(resp.headers_mut());
+    Ok(resp)
+}
+
+/// Unknown query parameters are ignored: `token` may travel here too (an `<audio src>` cannot set
+/// headers).
+#[derive(Deserialize)]
+struct StoryQuery {
+    story: Option<String>,
+}
+
+async fn serve_blob(
+    state: &AppState,
+    auth: &AuthMember,
+    sha256: &str,
+    q: &StoryQuery,
+    thumbnail: bool,
+) -> Result<Response, Failure> {
+    let story = q.story.as_deref().ok_or(MediaError::NotFound)?;
+    let blob = uploads::open_for(&state.media, &auth.member, sha256, story, thumbnail).await?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(blob.file));
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&blob.mime) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CONTENT_LENGTH, num(blob.len));
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", blob.etag)) {
+        h.insert(header::ETAG, v);
+    }
+    // Personal data: never in a shared cache, and never rendered as anything but media.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(resp)
+}
+
+async fn download(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(sha256): Path<String>,
+    Query(q): Query<StoryQuery>,
+) -> Result<Response, Failure> {
+    serve_blob(&state, &auth, &sha256, &q, false).await
+}
+
+async fn thumbnail(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(sha256): Path<String>,
+    Query(q): Query<StoryQuery>,
+) -> Result<Response, Failure> {
+    serve_blob(&state, &auth, &sha256, &q, true).await
+}
+
+async fn visible_story(state: &AppState, auth: &AuthMember, id: &str) -> Result<String, Failure> {
+    let id = id
+        .parse::<DocumentId>()
+        .map_err(|_| MediaError::NotFound)?
+        .to_string();
+    if !uploads::may_access_story(&state.db, &auth.member, &id).await? {
+        return Err(MediaError::NotFound.into());
+    }
+    Ok(id)
+}
+
+/// The transcription jobs of a story: status, progress, error, language.
+async fn transcription(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let id = visible_story(&state, &auth, &id).await?;
+    let jobs = state.media.queue.for_story(&id).await?;
+    let model = state.media.config.model_path();
+    Ok(axum::Json(json!({
+        "story": id,
+        "model": {
+            "available": state.media.queue.model_present,
+            "name": crate::media::transcribe::model_name(&model),
+        },
+        "jobs": jobs,
+    }))
+    .into_response())
+}
+
+/// Transcribe a story's recordings again (after a failure, or with a new model). A transcript a
+/// person corrected or approved is still never overwritten.
+async fn retranscribe(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let id = visible_story(&state, &auth, &id).await?;
+    let requeued = state.media.queue.requeue_story(&id).await?;
+    if let Ok(doc) = id.parse::<DocumentId>() {
+        for job in state.media.queue.for_story(&id).await? {
+            if job.status == "queued" {
+                jobs::write_status(
+                    &state.media,
+                    doc,
+                    &job.sha256,
+                    "queued",
+                    0,
+                    job.error.as_deref(),
+                )
+                .await;
+            }
+        }
+    }
+    Ok(axum::Json(json!({ "story": id, "requeued": requeued })).into_response())
+}

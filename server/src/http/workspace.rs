@@ -1,0 +1,876 @@
+//! The coordinators' workspace: REST under `/api/v1/workspace/…` and the web app at
+//! `/werkruimte/` (static files embedded from `server/workspace-ui/`).
+//!
+//! Coordinators only, except the audit log (admins). A story the caller may not see answers 404.
+//! Opening a story is logged (`story.opened`); review and tag decisions are written into the story
+//! document through the hub with the coordinator's own actor, so devices receive them.
+
+use super::auth::AuthMember;
+use super::json::ApiJson;
+use super::stories::viewer;
+use super::{ApiError, AppState};
+use crate::db::accounts::{Member, Role};
+use crate::db::workspace::{Unit, WsFigure};
+use crate::workspace::csv::{RowError, parse_figures};
+use crate::workspace::report::{ReportInput, build};
+use crate::workspace::{Search, StoryFilter, StoryRow, export, qdpx, valid_quarter};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use client_core::story::{
+    self, Comment, Persona, ReviewState, Story, StoryDetails, Tag, TagState, tag_versions,
+};
+use client_core::wire::DocumentId;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/workspace/stories", get(list))
+        .route("/workspace/stories/{id}", get(open))
+        .route("/workspace/stories/{id}/review", post(review))
+        .route("/workspace/stories/{id}/tags/{code}", post(decide_tag))
+        .route("/workspace/overview", get(overview))
+        .route("/workspace/personas", get(personas))
+        .route("/workspace/figures", get(figures).put(put_figure))
+        .route("/workspace/figures/import", post(import))
+        .route("/workspace/export/stories.csv", get(stories_csv))
+        .route("/workspace/export/figures.csv", get(figures_csv))
+        .route("/workspace/export/project.qdpx", get(qdpx_export))
+        .route("/workspace/report", get(report))
+        .route("/workspace/audit", get(audit_log))
+}
+
+/// The web app. Everything is embedded in the binary: nothing is fetched at run time.
+pub fn ui_router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/werkruimte",
+            get(|| async { Redirect::permanent("/werkruimte/") }),
+        )
+        .route("/werkruimte/", get(|| async { asset("index.html") }))
+        .route(
+            "/werkruimte/{file}",
+            get(|Path(f): Path<String>| async move { asset(&f) }),
+        )
+}
+
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../workspace-ui/index.html"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../workspace-ui/app.js"),
+    ),
+    (
+        "chart.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../workspace-ui/chart.js"),
+    ),
+    (
+        "i18n-nl.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../workspace-ui/i18n-nl.js"),
+    ),
+    (
+        "i18n-en.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../workspace-ui/i18n-en.js"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../workspace-ui/style.css"),
+    ),
+];
+
+fn asset(name: &str) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, mime, body)) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; \
+                         script-src 'self'; connect-src 'self'; object-src 'none'; \
+                         base-uri 'none'; frame-ancestors 'none'",
+                    ),
+                ),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => ApiError::NotFound.into_response(),
+    }
+}
+
+fn coordinator(member: &Member) -> Result<(), ApiError> {
+    if member.role == Role::Coordinator {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// Every story of the coordinator's workspace, read from the documents.
+async fn rows(state: &AppState, member: &Member) -> Result<Vec<StoryRow>, ApiError> {
+    let ids = state.db.visible_docs(viewer(member), "story").await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Ok(doc_id) = id.parse::<DocumentId>() else {
+            continue;
+        };
+        let read = state
+            .hub
+            .read(doc_id, |d| (Story::read(d), StoryDetails::read(d)))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        if let Some((s, d)) = read {
+            out.push(StoryRow::new(id, &s, &d));
+        }
+    }
+    Ok(out)
+}
+
+/// The story if the coordinator may see it; 404 otherwise (other workspace, erased, persona).
+async fn visible_story(
+    state: &AppState,
+    member: &Member,
+    id: &str,
+) -> Result<(DocumentId, StoryRow), ApiError> {
+    coordinator(member)?;
+    let doc_id: DocumentId = id.parse().map_err(|_| ApiError::NotFound)?;
+    let (meta, _) = state
+        .db
+        .doc_meta(id, member.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if meta.workspace_id != member.workspace_id || meta.deleted || meta.doc_type != "story" {
+        return Err(ApiError::NotFound);
+    }
+    let (s, d) = state
+        .hub
+        .read(doc_id, |d| (Story::read(d), StoryDetails::read(d)))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .ok_or(ApiError::NotFound)?;
+    Ok((doc_id, StoryRow::new(id.to_string(), &s, &d)))
+}
+
+#[derive(Serialize)]
+struct ListItem {
+    id: String,
+    title: String,
+    /// The beginning of the story (the whole story is read through `open`, which is logged).
+    excerpt: String,
+    kind: Option<&'static str>,
+    municipality: Option<String>,
+    quarter: Option<String>,
+    phase: Option<String>,
+    target_group: Option<String>,
+    place_type: Option<&'static str>,
+    review: &'static str,
+    consent_scope: Option<&'static str>,
+    told_by: Option<String>,
+    persona: Option<String>,
+    tags: Vec<crate::workspace::RowTag>,
+    quote: Option<String>,
+}
+
+fn item(r: StoryRow) -> ListItem {
+    let excerpt: String = r.body.chars().take(160).collect();
+    let quote = if r.quotable() { r.quote.clone() } else { None };
+    ListItem {
+        id: r.id,
+        title: r.title,
+        excerpt,
+        kind: r.kind,
+        municipality: r.municipality,
+        quarter: r.quarter,
+        phase: r.phase,
+        target_group: r.target_group,
+        place_type: r.place_type,
+        review: r.review,
+        consent_scope: r.consent_scope,
+        told_by: r.told_by,
+        persona: r.persona,
+        tags: r.tags,
+        quote,
+    }
+}
+
+/// Stories of the workspace that match the filters (and the search words in `q`).
+async fn list(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Query(filter): Query<StoryFilter>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    coordinator(&auth.member)?;
+    let search = Search::new(filter.q.as_deref());
+    let mut stories: Vec<StoryRow> = rows(&state, &auth.member)
+        .await?
+        .into_iter()
+        .filter(|r| filter.matches(r, &search))
+        .collect();
+    stories.sort_by(|a, b| b.captured_at.cmp(&a.captured_at).then(a.id.cmp(&b.id)));
+    let items: Vec<ListItem> = stories.into_iter().map(item).collect();
+    Ok(Json(serde_json::json!({ "stories": items })))
+}
+
+/// One story, whole. Logged: who opened which story, when.
+async fn open(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+) -> Result<Json<StoryRow>, ApiError> {
+    let (_, row) = visible_story(&state, &auth.member, &id).await?;
+    state
+        .db
+        .audit(
+            Some(auth.member.workspace_id),
+            Some(auth.member.id),
+            "story.opened",
+            Some(&id),
+            None,
+        )
+        .await?;
+    Ok(Json(row))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewRequest {
+    state: ReviewState,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+fn now_ms() -> i64 {
+    crate::db::now_ms()
+}
+
+/// Set the review state, with a comment (required when sending a story back). Written into the
+/// story as the coordinator, so the field member's device receives it.
+async fn review(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ReviewRequest>,
+) -> Result<Json<StoryRow>, ApiError> {
+    let member = &auth.member;
+    let (doc_id, _) = visible_story(&state, member, &id).await?;
+    if req.state == ReviewState::Draft {
+        return Err(ApiError::BadRequest(
+            "a coordinator sets submitted, reviewed, approved or returned".into(),
+        ));
+    }
+    let comment = req
+        .comment
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 4000) {
+        return Err(ApiError::BadRequest(
+            "a comment has at most 4000 characters".into(),
+        ));
+    }
+    if req.state == ReviewState::Returned && comment.is_none() {
+        return Err(ApiError::BadRequest(
+            "say why the story goes back: a comment is required".into(),
+        ));
+    }
+    let now = now_ms();
+    let by = member.name.clone();
+    let comment_id = format!("c{:016x}", rand::random::<u64>());
+    let mut failed = None;
+    let changed = state
+        .hub
+        .change_as(doc_id, state.hub.member_actor(member.id), |doc| {
+            let r = story::set_review(doc, req.state, &by, now).and_then(|_| match &comment {
+                Some(text) => story::add_comment(
+                    doc,
+                    &Comment {
+                        id: comment_id.clone(),
+                        author: by.clone(),
+                        at: now,
+                        text: text.clone(),
+                    },
+                ),
+                None => Ok(()),
+            });
+            match r {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    if let Some(e) = failed {
+        return Err(ApiError::Internal(e.into()));
+    }
+    if !changed {
+        return Err(ApiError::NotFound);
+    }
+    state
+        .db
+        .audit(
+            Some(member.workspace_id),
+            Some(member.id),
+            "story.reviewed",
+            Some(&id),
+            Some(req.state.code()),
+        )
+        .await?;
+    let (_, row) = visible_story(&state, member, &id).await?;
+    Ok(Json(row))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagRequest {
+    state: TagState,
+}
+
+/// Confirm or reject an activity tag (a suggested one, or add a confirmed one).
+async fn decide_tag(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path((id, code)): Path<(String, String)>,
+    ApiJson(req): ApiJson<TagRequest>,
+) -> Result<Json<StoryRow>, ApiError> {
+    let member = &auth.member;
+    let (doc_id, _) = visible_story(&state, member, &id).await?;
+    if req.state == TagState::Suggested {
+        return Err(ApiError::BadRequest("confirm or reject a tag".into()));
+    }
+    let own = state.db.workspace_activities(member.workspace_id).await?;
+    let taxonomy = crate::tagging::default_taxonomy()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
+        .merged(&own);
+    if !taxonomy.activities.iter().any(|a| a.code == code) {
+        return Err(ApiError::NotFound);
+    }
+    let now = now_ms();
+    let by = member.name.clone();
+    let mut failed = None;
+    state
+        .hub
+        .change_as(doc_id, state.hub.member_actor(member.id), |doc| {
+            let current = tag_versions(&*doc)
+                .remove(&code)
+                .and_then(|v| v.into_iter().next());
+            let tag = Tag {
+                code: code.clone(),
+                state: req.state,
+                by: by.clone(),
+                at: now,
+                score: current.as_ref().and_then(|t| t.score),
+                evidence: current.map(|t| t.evidence).unwrap_or_default(),
+            };
+            match story::set_tag(doc, &tag) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    if let Some(e) = failed {
+        return Err(ApiError::Internal(e.into()));
+    }
+    state
+        .db
+        .audit(
+            Some(member.workspace_id),
+            Some(member.id),
+            "story.tagged",
+            Some(&id),
+            Some(&format!("{code} {}", req.state.code())),
+        )
+        .await?;
+    let (_, row) = visible_story(&state, member, &id).await?;
+    Ok(Json(row))
+}
+
+#[derive(Serialize)]
+struct OverviewActivity {
+    code: String,
+    name: String,
+    /// Confirmed stories per municipality.
+    stories: BTreeMap<String, usize>,
+    confirmed: usize,
+    suggested: usize,
+    /// Metric codes with figures.
+    metrics: Vec<String>,
+    /// Latest value per metric and municipality: metric → municipality → (quarter, value).
+    latest: BTreeMap<String, BTreeMap<String, (String, f64)>>,
+    units: BTreeMap<String, Unit>,
+}
+
+/// Per activity: how many stories (per municipality) and which figures.
+async fn overview(
+    State(state): State<AppState>,
+    auth: AuthMember,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let member = &auth.member;
+    coordinator(member)?;
+    let own = state.db.workspace_activities(member.workspace_id).await?;
+    let taxonomy = crate::tagging::default_taxonomy()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
+        .merged(&own);
+    let stories = rows(&state, member).await?;
+    let figures = state.db.ws_figures(member.workspace_id, None).await?;
+    let mut out = Vec::new();
+    for a in &taxonomy.activities {
+        let mut o = OverviewActivity {
+            code: a.code.clone(),
+            name: a.name.clone(),
+            stories: BTreeMap::new(),
+            confirmed: 0,
+            suggested: 0,
+            metrics: vec![],
+            latest: BTreeMap::new(),
+            units: BTreeMap::new(),
+        };
+        for s in &stories {
+            match s.tag_state(&a.code) {
+                Some("confirmed") => {
+                    o.confirmed += 1;
+                    *o.stories
+                        .entry(s.municipality.clone().unwrap_or_else(|| "-".into()))
+                        .or_insert(0) += 1;
+                }
+                Some(_) => o.suggested += 1,
+                None => {}
+            }
+        }
+        for f in figures.iter().filter(|f| f.activity_code == a.code) {
+            if !o.metrics.contains(&f.metric) {
+                o.metrics.push(f.metric.clone());
+            }
+            o.units.insert(f.metric.clone(), f.unit);
+            let slot = o
+                .latest
+                .entry(f.metric.clone())
+                .or_default()
+                .entry(f.municipality.clone())
+                .or_insert_with(|| (f.quarter.clone(), f.value));
+            if f.quarter > slot.0 {
+                *slot = (f.quarter.clone(), f.value);
+            }
+        }
+        if o.confirmed + o.suggested > 0 || !o.metrics.is_empty() {
+            out.push(o);
+        }
+    }
+    Ok(Json(serde_json::json!({
+        "activities": out,
+        "municipalities": state.db.municipalities(member.workspace_id).await?,
+        "taxonomy": {
+            "activities": taxonomy.activities,
+            "phases": taxonomy.phases,
+            "target_groups": taxonomy.target_groups,
+            "place_types": taxonomy.place_types,
+        },
+        "stories_total": stories.len(),
+    })))
+}
+
+/// Personas with the stories linked to them (titles, kinds, municipalities).
+async fn personas(
+    State(state): State<AppState>,
+    auth: AuthMember,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let member = &auth.member;
+    coordinator(member)?;
+    let ids = state.db.visible_docs(viewer(member), "persona").await?;
+    let stories = rows(&state, member).await?;
+    let mut out = Vec::new();
+    for id in ids {
+        let Ok(doc_id) = id.parse::<DocumentId>() else {
+            continue;
+        };
+        let Some(p) = state
+            .hub
+            .read(doc_id, Persona::read)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?
+        else {
+            continue;
+        };
+        let linked: Vec<serde_json::Value> = stories
+            .iter()
+            .filter(|s| s.persona.as_deref() == Some(id.as_str()))
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id, "title": s.title, "kind": s.kind,
+                    "municipality": s.municipality, "review": s.review,
+                    "tags": s.tags.iter().filter(|t| t.state == "confirmed")
+                        .map(|t| t.code.clone()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        out.push(serde_json::json!({
+            "id": id, "name": p.name, "age_band": p.age_band,
+            "situation": p.situation, "needs": p.needs, "stories": linked,
+        }));
+    }
+    Ok(Json(serde_json::json!({ "personas": out })))
+}
+
+#[derive(Deserialize)]
+struct FigureQuery {
+    activity: Option<String>,
+}
+
+async fn figures(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Query(q): Query<FigureQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    coordinator(&auth.member)?;
+    let figures = state
+        .db
+        .ws_figures(auth.member.workspace_id, q.activity.as_deref())
+        .await?;
+    Ok(Json(serde_json::json!({ "figures": figures })))
+}
+
+async fn known(
+    state: &AppState,
+    member: &Member,
+) -> Result<(BTreeSet<String>, BTreeSet<String>), ApiError> {
+    let own = state.db.workspace_activities(member.workspace_id).await?;
+    let taxonomy = crate::tagging::default_taxonomy()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
+        .merged(&own);
+    let activities = taxonomy.activities.into_iter().map(|a| a.code).collect();
+    let municipalities = state
+        .db
+        .municipalities(member.workspace_id)
+        .await?
+        .into_iter()
+        .collect();
+    Ok((activities, municipalities))
+}
+
+fn invalid(errors: Vec<RowError>) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(serde_json::json!({
+            "error": format!("{} line(s) are not valid; nothing was imported", errors.len()),
+            "imported": 0,
+            "errors": errors,
+        })),
+    )
+        .into_response()
+}
+
+/// Import figures from CSV (`docs/workspace.md`). All rows or none: every bad row is reported
+/// with its line number and nothing is stored.
+async fn import(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let member = &auth.member;
+    coordinator(member)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::BadRequest("the file is not UTF-8 text".into()))?;
+    let (activities, municipalities) = known(&state, member).await?;
+    let figures = match parse_figures(text, &activities, &municipalities) {
+        Ok(f) => f,
+        Err(errors) => return Ok(invalid(errors)),
+    };
+    state
+        .db
+        .put_ws_figures(member.workspace_id, member.id, &figures)
+        .await?;
+    state
+        .db
+        .audit(
+            Some(member.workspace_id),
+            Some(member.id),
+            "figures.imported",
+            None,
+            Some(&format!("{} figures", figures.len())),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({ "imported": figures.len() })).into_response())
+}
+
+/// Enter or correct one figure by hand (same validation as an import).
+async fn put_figure(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    ApiJson(f): ApiJson<WsFigure>,
+) -> Result<Response, ApiError> {
+    let member = &auth.member;
+    coordinator(member)?;
+    let (activities, municipalities) = known(&state, member).await?;
+    let row = [
+        f.activity_code.as_str(),
+        &f.municipality,
+        &f.quarter,
+        &f.metric,
+        &f.value.to_string(),
+        f.unit.code(),
+        f.source.as_deref().unwrap_or_default(),
+    ]
+    .map(crate::workspace::csv::field)
+    .join(",");
+    let text = format!("activity,municipality,quarter,metric,value,unit,source\n{row}\n");
+    let figures = match parse_figures(&text, &activities, &municipalities) {
+        Ok(f) => f,
+        Err(errors) => {
+            let message = errors
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(ApiError::BadRequest(message));
+        }
+    };
+    state
+        .db
+        .put_ws_figures(member.workspace_id, member.id, &figures)
+        .await?;
+    state
+        .db
+        .audit(
+            Some(member.workspace_id),
+            Some(member.id),
+            "figures.edited",
+            None,
+            Some(&format!(
+                "{} {} {} {}",
+                f.activity_code, f.municipality, f.quarter, f.metric
+            )),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({ "saved": figures })).into_response())
+}
+
+fn download(mime: &'static str, name: &str, body: impl Into<axum::body::Body>) -> Response {
+    let disposition = format!("attachment; filename=\"{name}\"");
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body.into(),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+async fn exported(state: &AppState, member: &Member, what: &str) -> Result<(), ApiError> {
+    state
+        .db
+        .audit(
+            Some(member.workspace_id),
+            Some(member.id),
+            "workspace.exported",
+            None,
+            Some(what),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn stories_csv(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Query(filter): Query<StoryFilter>,
+) -> Result<Response, ApiError> {
+    coordinator(&auth.member)?;
+    let search = Search::new(filter.q.as_deref());
+    let rows: Vec<StoryRow> = rows(&state, &auth.member)
+        .await?
+        .into_iter()
+        .filter(|r| filter.matches(r, &search))
+        .collect();
+    exported(&state, &auth.member, "stories.csv").await?;
+    Ok(download(
+        "text/csv; charset=utf-8",
+        "verhalen.csv",
+        export::stories_csv(&rows),
+    ))
+}
+
+async fn figures_csv(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Query(q): Query<FigureQuery>,
+) -> Result<Response, ApiError> {
+    coordinator(&auth.member)?;
+    let figures = state
+        .db
+        .ws_figures(auth.member.workspace_id, q.activity.as_deref())
+        .await?;
+    Ok(download(
+        "text/csv; charset=utf-8",
+        "cijfers.csv",
+        export::figures_csv(&figures),
+    ))
+}
+
+async fn qdpx_export(
+    State(state): State<AppState>,
+    auth: AuthMember,
+) -> Result<Response, ApiError> {
+    let member = &auth.member;
+    coordinator(member)?;
+    let own = state.db.workspace_activities(member.workspace_id).await?;
+    let taxonomy = crate::tagging::default_taxonomy()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
+        .merged(&own);
+    let activities: Vec<qdpx::Activity<'_>> = taxonomy
+        .activities
+        .iter()
+        .map(|a| qdpx::Activity {
+            code: &a.code,
+            name: &a.name,
+            description: &a.description,
+        })
+        .collect();
+    let stories = rows(&state, member).await?;
+    let workspace = state
+        .db
+        .workspace(member.workspace_id)
+        .await?
+        .map(|w| w.name)
+        .unwrap_or_else(|| "Vertel".into());
+    let (_, zip) = qdpx::project(&workspace, now_ms(), &activities, &stories);
+    exported(&state, member, "project.qdpx").await?;
+    Ok(download("application/zip", "vertel-project.qdpx", zip))
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    activity: String,
+    from: Option<String>,
+    to: Option<String>,
+    municipality: Option<String>,
+    /// `html` (default) or `md`.
+    format: Option<String>,
+    /// `nl` (default) or `en`.
+    lang: Option<String>,
+}
+
+/// A report for one activity and period, as printable HTML or Markdown.
+async fn report(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let member = &auth.member;
+    coordinator(member)?;
+    let clean = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let (from, to, municipality) = (clean(&q.from), clean(&q.to), clean(&q.municipality));
+    for p in [&from, &to].into_iter().flatten() {
+        if !valid_quarter(p) {
+            return Err(ApiError::BadRequest(format!(
+                "{p} is not a quarter like 2025-Q3"
+            )));
+        }
+    }
+    let own = state.db.workspace_activities(member.workspace_id).await?;
+    let taxonomy = crate::tagging::default_taxonomy()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
+        .merged(&own);
+    let activity = taxonomy
+        .activities
+        .iter()
+        .find(|a| a.code == q.activity)
+        .ok_or(ApiError::NotFound)?;
+    let figures = state
+        .db
+        .ws_figures(member.workspace_id, Some(&activity.code))
+        .await?;
+    let stories = rows(&state, member).await?;
+    let workspace = state
+        .db
+        .workspace(member.workspace_id)
+        .await?
+        .map(|w| w.name)
+        .unwrap_or_default();
+    let english = q.lang.as_deref() == Some("en");
+    let r = build(&ReportInput {
+        workspace: &workspace,
+        activity_code: &activity.code,
+        activity_name: if english && !activity.gloss.is_empty() {
+            &activity.gloss
+        } else {
+            &activity.name
+        },
+        from: from.as_deref(),
+        to: to.as_deref(),
+        municipality: municipality.as_deref(),
+        english,
+        figures: &figures,
+        stories: &stories,
+    });
+    exported(&state, member, &format!("report {}", activity.code)).await?;
+    let name = format!("rapport-{}", activity.code);
+    Ok(match q.format.as_deref() {
+        Some("md") => download(
+            "text/markdown; charset=utf-8",
+            &format!("{name}.md"),
+            r.markdown(),
+        ),
+        _ => download(
+            "text/html; charset=utf-8",
+            &format!("{name}.html"),
+            r.html(),
+        ),
+    })
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    action: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The audit log of the workspace, newest first: admins only.
+async fn audit_log(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if auth.member.role != Role::Admin {
+        return Err(ApiError::Forbidden);
+    }
+    let limit = q.limit.unwrap_or(500).clamp(1, 5000);
+    let entries = state
+        .db
+        .audit_entries(auth.member.workspace_id, q.action.as_deref(), limit)
+        .await?;
+    Ok(Json(serde_json::json!({ "entries": entries })))
+}

@@ -1,0 +1,579 @@
+//! The transcription queue (a table in the database) and the worker pool that drains it.
+//!
+//! **Durable:** a job is a row; it survives restarts. **Claimed once:** a worker claims a job in one
+//! statement (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several server processes never take the
+//! same row; a single atomic `UPDATE … RETURNING` on SQLite, whose writers are serialised), and
+//! holds it with a lease it renews while it works. A job whose lease ran out — its server was
+//! killed — is claimed again. Every claim increments `attempts`, which fences what a worker may
+//! write afterwards: only the holder of the current attempt can report progress, write the
+//! transcript into the story, or finish the job, so a job is completed exactly once.
+//!
+//! Failures that may pass (I/O, a model that would not load) are retried with exponential backoff;
+//! a recording that cannot be decoded fails at once with its reason, which the story shows.
+
+use super::Media;
+use super::MediaConfig;
+use super::transcribe::{Model, TranscribeError, whisper_language};
+use crate::db::{Backend, Db, DbError, RowExt, now_ms};
+use client_core::story;
+use client_core::wire::DocumentId;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+
+/// What the story shows while no model is installed.
+pub const NO_MODEL: &str = "no speech model on this server yet: the recording waits";
+
+/// A job's state as devices and the REST API see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JobStatus {
+    pub id: i64,
+    pub sha256: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// 0–100.
+    pub progress: i64,
+    pub error: Option<String>,
+    /// The language transcribed (when done).
+    pub language: Option<String>,
+    pub attempts: i64,
+    pub updated_at: i64,
+}
+
+fn status_from(row: &AnyRow) -> Result<JobStatus, sqlx::Error> {
+    Ok(JobStatus {
+        id: row.i64("id")?,
+        sha256: row.string("sha256")?,
+        status: row.string("state")?,
+        progress: row.i64("progress")?,
+        error: row.opt_string("error")?,
+        language: row.opt_string("language")?,
+        attempts: row.i64("attempts")?,
+        updated_at: row.i64("updated_at")?,
+    })
+}
+
+/// A job a worker holds: `attempts` is its fencing token.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub doc_id: String,
+    pub sha256: String,
+    pub attempts: i64,
+    pub worker: String,
+}
+
+pub struct Queue {
+    db: Db,
+    lease_ms: i64,
+    max_attempts: i64,
+    retry_ms: i64,
+    pub poll: Duration,
+    /// A model file was found at start: without one, jobs wait (and say so).
+    pub model_present: bool,
+    worker_prefix: String,
+    wake: Notify,
+}
+
+impl Queue {
+    pub fn new(db: Db, config: &MediaConfig, model_present: bool, process_tag: &str) -> Queue {
+        Queue {
+            db,
+            lease_ms: (config.job_lease_secs.max(1) * 1000) as i64,
+            max_attempts: config.job_max_attempts.max(1),
+            retry_ms: (config.job_retry_secs * 1000) as i64,
+            poll: Duration::from_millis(config.job_poll_ms.max(50)),
+            model_present,
+            worker_prefix: process_tag.to_string(),
+            wake: Notify::new(),
+        }
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms as u64)
+    }
+
+    /// Queue the transcription of `sha256` for story `doc_id`. Returns true when a new job was
+    /// queued (an existing job for the pair is left as it is).
+    pub async fn enqueue(&self, doc_id: &str, sha256: &str) -> Result<bool, DbError> {
+        let now = now_ms();
+        let error = (!self.model_present).then_some(NO_MODEL);
+        let done = sqlx::query(
+            "INSERT INTO media_jobs (doc_id, sha256, state, attempts, run_after, progress, error, created_at, updated_at) \
+             VALUES ($1, $2, 'queued', 0, $3, 0, $4, $3, $3) ON CONFLICT (doc_id, sha256) DO NOTHING",
+        )
+        .bind(doc_id)
+        .bind(sha256)
+        .bind(now)
+        .bind(error)
+        .execute(&self.db.pool)
+        .await?;
+        self.wake.notify_waiters();
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Queue a story's finished or failed jobs again (a person asked for a new transcription).
+    pub async fn requeue_story(&self, doc_id: &str) -> Result<u64, DbError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE media_jobs SET state = 'queued', attempts = 0, run_after = $1, progress = 0, \
+             error = $2, worker = NULL, lease_until = NULL, updated_at = $1, finished_at = NULL \
+             WHERE doc_id = $3 AND state IN ('done', 'failed')",
+        )
+        .bind(now)
+        .bind((!self.model_present).then_some(NO_MODEL))
+        .bind(doc_id)
+        .execute(&self.db.pool)
+        .await?;
+        self.wake.notify_waiters();
+        Ok(done.rows_affected())
+    }
+
+    /// Claim the next job that is due, or one whose holder's lease ran out.
+    pub async fn claim(&self, worker: &str) -> Result<Option<Claimed>, DbError> {
+        let now = now_ms();
+        let pick = "SELECT id FROM media_jobs \
+                    WHERE (state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3) \
+                    ORDER BY run_after, id LIMIT 1";
+        let sql = match self.db.backend {
+            Backend::Postgres => format!(
+                "UPDATE media_jobs SET state = 'running', worker = $1, lease_until = $2, \
+                 attempts = attempts + 1, updated_at = $3, progress = 0 \
+                 WHERE id = ({pick} FOR UPDATE SKIP LOCKED) \
+                 RETURNING id, doc_id, sha256, attempts"
+            ),
+            Backend::Sqlite => format!(
+                "UPDATE media_jobs SET state = 'running', worker = $1, lease_until = $2, \
+                 attempts = attempts + 1, updated_at = $3, progress = 0 \
+                 WHERE id = ({pick}) RETURNING id, doc_id, sha256, attempts"
+            ),
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(now + self.lease_ms)
+            .bind(now)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Claimed {
+                id: r.i64("id")?,
+                doc_id: r.string("doc_id")?,
+                sha256: r.string("sha256")?,
+                attempts: r.i64("attempts")?,
+                worker: worker.to_string(),
+            })
+        })
+        .transpose()
+        .map_err(DbError::Sqlx)
+    }
+
+    /// Renew the lease and record progress. False when the job is no longer this worker's.
+    pub async fn heartbeat(&self, job: &Claimed, progress: i64) -> Result<bool, DbError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE media_jobs SET lease_until = $1, progress = $2, updated_at = $3, error = NULL \
+             WHERE id = $4 AND worker = $5 AND attempts = $6 AND state = 'running'",
+        )
+        .bind(now + self.lease_ms)
+        .bind(progress.clamp(0, 100))
+        .bind(now)
+        .bind(job.id)
+        .bind(&job.worker)
+        .bind(job.attempts)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish(
+        &self,
+        job: &Claimed,
+        state: &str,
+        error: Option<&str>,
+        language: Option<&str>,
+        run_after: Option<i64>,
+    ) -> Result<bool, DbError> {
+        let now = now_ms();
+        let finished = (state == "done" || state == "failed").then_some(now);
+        let done = sqlx::query(
+            "UPDATE media_jobs SET state = $1, error = $2, language = COALESCE($3, language), \
+             run_after = COALESCE($4, run_after), progress = CASE WHEN $1 = 'done' THEN 100 ELSE progress END, \
+             worker = NULL, lease_until = NULL, updated_at = $5, finished_at = $6 \
+             WHERE id = $7 AND worker = $8 AND attempts = $9 AND state = 'running'",
+        )
+        .bind(state)
+        .bind(error)
+        .bind(language)
+        .bind(run_after)
+        .bind(now)
+        .bind(finished)
+        .bind(job.id)
+        .bind(&job.worker)
+        .bind(job.attempts)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn complete(&self, job: &Claimed, language: &str) -> Result<bool, DbError> {
+        self.finish(job, "done", None, Some(language), None).await
+    }
+
+    pub async fn fail(&self, job: &Claimed, error: &str) -> Result<bool, DbError> {
+        self.finish(job, "failed", Some(error), None, None).await
+    }
+
+    /// Back to the queue, due after a backoff that doubles with every attempt (at most an hour).
+    pub async fn retry(&self, job: &Claimed, error: &str) -> Result<bool, DbError> {
+        let shift = (job.attempts - 1).clamp(0, 20) as u32;
+        let delay = self.retry_ms.saturating_mul(1i64 << shift).min(3_600_000);
+        self.finish(job, "queued", Some(error), None, Some(now_ms() + delay))
+            .await
+    }
+
+    /// Give a job back untouched (this server is shutting down): the attempt does not count.
+    pub async fn release(&self, job: &Claimed) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE media_jobs SET state = 'queued', attempts = attempts - 1, worker = NULL, \
+             lease_until = NULL, progress = 0, updated_at = $1 \
+             WHERE id = $2 AND worker = $3 AND attempts = $4 AND state = 'running'",
+        )
+        .bind(now_ms())
+        .bind(job.id)
+        .bind(&job.worker)
+        .bind(job.attempts)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn for_story(&self, doc_id: &str) -> Result<Vec<JobStatus>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id, sha256, state, progress, error, language, attempts, updated_at \
+             FROM media_jobs WHERE doc_id = $1 ORDER BY id",
+        )
+        .bind(doc_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(status_from)
+            .collect::<Result<_, _>>()
+            .map_err(DbError::Sqlx)
+    }
+
+    pub async fn delete_for_story(&self, doc_id: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM media_jobs WHERE doc_id = $1")
+            .bind(doc_id)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub fn worker_id(&self, n: usize) -> String {
+        format!("{}-{n}", self.worker_prefix)
+    }
+}
+
+/// The workers' shared model, loaded at the first job.
+pub struct Pool {
+    media: Arc<Media>,
+    model_path: PathBuf,
+    model: tokio::sync::Mutex<Option<Arc<Model>>>,
+    threads: usize,
+}
+
+impl Pool {
+    pub fn new(media: Arc<Media>, model_path: PathBuf) -> Pool {
+        let threads = media.config.threads();
+        Pool {
+            media,
+            model_path,
+            model: tokio::sync::Mutex::new(None),
+            threads,
+        }
+    }
+
+    async fn model(&self) -> Result<Arc<Model>, TranscribeError> {
+        let mut slot = self.model.lock().await;
+        if let Some(m) = slot.as_ref() {
+            return Ok(m.clone());
+        }
+        let path = self.model_path.clone();
+        let started = Instant::now();
+        let model = tokio::task::spawn_blocking(move || Model::load(&path))
+            .await
+            .map_err(|e| TranscribeError::Model(e.to_string()))??;
+        tracing::info!(model = %model.name, ms = started.elapsed().as_millis() as u64, "speech model loaded");
+        let model = Arc::new(model);
+        *slot = Some(model.clone());
+        Ok(model)
+    }
+}
+
+/// Write an attachment's transcription status into the story as the server.
+pub async fn write_status(
+    media: &Media,
+    doc: DocumentId,
+    sha256: &str,
+    status: &str,
+    progress: i64,
+    error: Option<&str>,
+) {
+    let result = media
+        .hub
+        .server_change(doc, |d| {
+            story::set_transcription_status(d, sha256, status, progress, error, now_ms())
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "could not write transcription status");
+                    false
+                })
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, doc = %doc, "storing transcription status failed");
+    }
+}
+
+/// One worker: claim, transcribe, write back, repeat, until shutdown.
+pub async fn run_worker(pool: Arc<Pool>, n: usize, mut shutdown: watch::Receiver<bool>) {
+    let worker = pool.media.queue.worker_id(n);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let queue = &pool.media.queue;
+        let wake = queue.wake.notified();
+        match queue.claim(&worker).await {
+            Ok(Some(job)) => {
+                tracing::info!(
+                    job = job.id,
+                    attempt = job.attempts,
+                    "transcription claimed"
+                );
+                process(&pool, &job, &shutdown).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "claiming a transcription job failed"),
+        }
+        tokio::select! {
+            _ = wake => {}
+            _ = tokio::time::sleep(queue.poll) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
+    let media = &pool.media;
+    let queue = &media.queue;
+    let Ok(doc) = job.doc_id.parse::<DocumentId>() else {
+        let _ = queue.fail(job, "not a story id").await;
+        return;
+    };
+    if job.attempts > queue.max_attempts {
+        let reason = format!(
+            "gave up after {} attempts (the server stopped while transcribing)",
+            job.attempts - 1
+        );
+        if queue.fail(job, &reason).await.unwrap_or(false) {
+            write_status(media, doc, &job.sha256, "failed", 0, Some(&reason)).await;
+        }
+        return;
+    }
+    // What the story says about the recording: its type and the language chosen on the device.
+    let sha = job.sha256.clone();
+    let info = media
+        .hub
+        .read(doc, |d| {
+            let s = story::Story::read(d);
+            let mime = s
+                .attachments
+                .iter()
+                .find(|a| a.sha256 == sha)
+                .map(|a| a.mime.clone());
+            let language = story::attachment_language(d, &sha).or(s.language);
+            (mime, language)
+        })
+        .await;
+    let (mime, language) = match info {
+        Ok(Some(info)) => info,
+        Ok(None) => {
+            let _ = queue.fail(job, "the story no longer exists").await;
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, job = job.id, "reading the story failed");
+            let _ = queue.retry(job, "the story could not be read").await;
+            return;
+        }
+    };
+    let blob = match super::blobs::get(&media.db, &job.sha256).await {
+        Ok(Some(b)) if !b.bytes_deleted => b,
+        Ok(_) => {
+            let reason = "the recording is no longer stored on the server";
+            if queue.fail(job, reason).await.unwrap_or(false) {
+                write_status(media, doc, &job.sha256, "failed", 0, Some(reason)).await;
+            }
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the blob failed");
+            let _ = queue.retry(job, "storage error").await;
+            return;
+        }
+    };
+    let language = whisper_language(language.as_deref());
+    let mime = mime.unwrap_or(blob.mime);
+    write_status(media, doc, &job.sha256, "running", 0, None).await;
+
+    // Progress from whisper's thread → heartbeat and story, at most every few seconds.
+    let (progress_tx, mut progress_rx) = watch::channel(0i32);
+    let abort = Arc::new(AtomicBool::new(false));
+    let lost = Arc::new(AtomicBool::new(false));
+    let beat = {
+        let abort = abort.clone();
+        let lost = lost.clone();
+        let mut shutdown = shutdown.clone();
+        let job = job.clone();
+        let sha = job.sha256.clone();
+        let every = (queue.lease() / 4).clamp(Duration::from_millis(250), Duration::from_secs(10));
+        let media = pool.media.clone();
+        tokio::spawn(async move {
+            let mut written = 0i64;
+            let mut written_at = Instant::now();
+            loop {
+                tokio::select! {
+                    changed = progress_rx.changed() => if changed.is_err() { return; },
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.changed() => {
+                        if *shutdown.borrow() { abort.store(true, Ordering::Relaxed); return; }
+                    }
+                }
+                let p = i64::from(*progress_rx.borrow());
+                match media.queue.heartbeat(&job, p).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = job.id, "lost the job's lease; stopping");
+                        lost.store(true, Ordering::Relaxed);
+                        abort.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                }
+                if p != written
+                    && (p - written >= 10 || written_at.elapsed() >= Duration::from_secs(5))
+                {
+                    written = p;
+                    written_at = Instant::now();
+                    write_status(&media, doc, &sha, "running", p, None).await;
+                }
+            }
+        })
+    };
+
+    let result = match pool.model().await {
+        Ok(model) => {
+            let path = media.store.blob_path(&job.sha256);
+            let threads = pool.threads;
+            let abort = abort.clone();
+            tokio::task::spawn_blocking(move || {
+                model.transcribe_file(
+                    &path,
+                    Some(&mime),
+                    language.as_deref(),
+                    threads,
+                    move |p| {
+                        let _ = progress_tx.send(p);
+                    },
+                    abort,
+                )
+            })
+            .await
+            .unwrap_or_else(|e| Err(TranscribeError::Whisper(format!("worker panicked: {e}"))))
+        }
+        Err(e) => Err(e),
+    };
+    beat.abort();
+    if lost.load(Ordering::Relaxed) {
+        return;
+    }
+
+    match result {
+        Ok(t) => {
+            // Still ours? Then write the transcript, then finish: the fencing makes this once.
+            if !queue.heartbeat(job, 100).await.unwrap_or(false) {
+                tracing::warn!(
+                    job = job.id,
+                    "job taken over before its transcript was written"
+                );
+                return;
+            }
+            let outcome = story::TranscriptResult {
+                text: t.text.clone(),
+                language: t.language.clone(),
+                model: t.model.clone(),
+                segments: t
+                    .segments
+                    .iter()
+                    .map(|s| story::TranscriptSegment {
+                        start_ms: s.start_ms,
+                        end_ms: s.end_ms,
+                        text: s.text.clone(),
+                        source: None,
+                    })
+                    .collect(),
+            };
+            let sha = job.sha256.clone();
+            let mut kept = false;
+            let written = media
+                .hub
+                .server_change(doc, |d| {
+                    match story::set_transcript(d, &sha, &outcome, now_ms()) {
+                        Ok(w) => {
+                            kept = w == story::TranscriptWrite::KeptByPerson;
+                            true
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not write the transcript");
+                            false
+                        }
+                    }
+                })
+                .await;
+            match written {
+                Ok(_) => {
+                    let _ = queue.complete(job, &t.language).await;
+                    tracing::info!(job = job.id, seconds = t.audio_seconds, language = %t.language,
+                        kept_persons_version = kept, "transcription done");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, job = job.id, "storing the transcript failed");
+                    let _ = queue.retry(job, "storing the transcript failed").await;
+                }
+            }
+        }
+        Err(TranscribeError::Aborted) if *shutdown.borrow() => {
+            let _ = queue.release(job).await;
+            write_status(media, doc, &job.sha256, "queued", 0, None).await;
+        }
+        Err(e) if e.is_transient() && job.attempts < queue.max_attempts => {
+            let reason = e.to_string();
+            tracing::warn!(job = job.id, attempt = job.attempts, error = %reason, "transcription will be retried");
+            if queue.retry(job, &reason).await.unwrap_or(false) {
+                write_status(media, doc, &job.sha256, "queued", 0, Some(&reason)).await;
+            }
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::info!(job = job.id, error = %reason, "transcription failed");
+            if queue.fail(job, &reason).await.unwrap_or(false) {
+                write_status(media, doc, &job.sha256, "failed", 0, Some(&reason)).await;
+            }
+        }
+    }
+}

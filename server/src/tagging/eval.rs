@@ -1,0 +1,260 @@
+//! Evaluating the tagger on a labelled set (`fixtures/eval/*.toml`): precision, recall and F1 per
+//! activity and micro-averaged, and the stories it got wrong. Used by `vertel-server tag
+//! --evaluate FILE`; `--bench` times it.
+
+use super::tagger::Tagger;
+use super::taxonomy::Dimension;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One labelled story.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelledStory {
+    pub id: String,
+    /// Who wrote the note (a role), for reading the set; not used by the tagger.
+    #[serde(default)]
+    pub by: String,
+    pub activities: Vec<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvalFile {
+    story: Vec<LabelledStory>,
+}
+
+pub fn parse_set(text: &str) -> Result<Vec<LabelledStory>, String> {
+    let f: EvalFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut ids = BTreeSet::new();
+    for s in &f.story {
+        if !ids.insert(s.id.as_str()) {
+            return Err(format!("story id {} is repeated", s.id));
+        }
+    }
+    Ok(f.story)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
+    pub tp: usize,
+    pub fp: usize,
+    #[serde(rename = "fn")]
+    pub fn_: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+impl Counts {
+    fn finish(&mut self) {
+        let p = if self.tp + self.fp == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fp) as f64
+        };
+        let r = if self.tp + self.fn_ == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fn_) as f64
+        };
+        let f = if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        };
+        self.precision = round3(p);
+        self.recall = round3(r);
+        self.f1 = round3(f);
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// A story the tagger got (partly) wrong.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Miss {
+    pub id: String,
+    /// Suggested but not labelled.
+    pub extra: Vec<String>,
+    /// Labelled but not suggested.
+    pub missed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub stories: usize,
+    pub per_activity: BTreeMap<String, Counts>,
+    pub micro: Counts,
+    /// Mean F1 over the activities that occur in the labels or the suggestions.
+    pub macro_f1: f64,
+    pub misses: Vec<Miss>,
+}
+
+/// Tag every story and compare the suggested activities with the labels.
+pub fn evaluate(tagger: &Tagger, set: &[LabelledStory]) -> Report {
+    let mut per: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut misses = Vec::new();
+    for s in set {
+        let gold: BTreeSet<&str> = s.activities.iter().map(String::as_str).collect();
+        let suggested = tagger.suggest(&s.text);
+        let got: BTreeSet<&str> = suggested
+            .iter()
+            .filter(|x| x.dimension == Dimension::Activity)
+            .map(|x| x.code.as_str())
+            .collect();
+        for c in gold.union(&got) {
+            let e = per.entry((*c).to_string()).or_default();
+            match (gold.contains(c), got.contains(c)) {
+                (true, true) => e.tp += 1,
+                (false, true) => e.fp += 1,
+                (true, false) => e.fn_ += 1,
+                (false, false) => {}
+            }
+        }
+        if gold != got {
+            misses.push(Miss {
+                id: s.id.clone(),
+                extra: got.difference(&gold).map(|c| c.to_string()).collect(),
+                missed: gold.difference(&got).map(|c| c.to_string()).collect(),
+            });
+        }
+    }
+    let mut micro = Counts::default();
+    for c in per.values_mut() {
+        micro.tp += c.tp;
+        micro.fp += c.fp;
+        micro.fn_ += c.fn_;
+        c.finish();
+    }
+    micro.finish();
+    let macro_f1 = if per.is_empty() {
+        0.0
+    } else {
+        round3(per.values().map(|c| c.f1).sum::<f64>() / per.len() as f64)
+    };
+    Report {
+        stories: set.len(),
+        per_activity: per,
+        micro,
+        macro_f1,
+        misses,
+    }
+}
+
+impl Report {
+    /// A plain-text table.
+    pub fn render(&self, name: &str) -> String {
+        let mut out = format!("evaluation of {name}: {} stories\n\n", self.stories);
+        out.push_str(&format!(
+            "{:<30} {:>4} {:>4} {:>4} {:>9} {:>7} {:>6}\n",
+            "activity", "tp", "fp", "fn", "precision", "recall", "f1"
+        ));
+        for (code, c) in &self.per_activity {
+            out.push_str(&format!(
+                "{:<30} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3}\n",
+                code, c.tp, c.fp, c.fn_, c.precision, c.recall, c.f1
+            ));
+        }
+        let m = &self.micro;
+        out.push_str(&format!(
+            "{:<30} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3}\n",
+            "micro-average", m.tp, m.fp, m.fn_, m.precision, m.recall, m.f1
+        ));
+        out.push_str(&format!("macro-F1 {:.3}\n", self.macro_f1));
+        out.push_str(&format!("micro-F1 {:.3}\n", m.f1));
+        if !self.misses.is_empty() {
+            out.push_str("\nstories with differences (extra: suggested, not labelled; missed: labelled, not suggested):\n");
+            for miss in &self.misses {
+                out.push_str(&format!(
+                    "  {:<6} extra [{}] missed [{}]\n",
+                    miss.id,
+                    miss.extra.join(", "),
+                    miss.missed.join(", ")
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Stories per second on the calling thread: tag every story of `set` over and over for about
+/// `seconds`. Returns (stories tagged, seconds taken, words tagged).
+pub fn bench(tagger: &Tagger, set: &[LabelledStory], seconds: f64) -> (usize, f64, usize) {
+    let start = std::time::Instant::now();
+    let mut stories = 0;
+    let mut words = 0;
+    if set.is_empty() {
+        return (0, 0.0, 0);
+    }
+    while start.elapsed().as_secs_f64() < seconds {
+        for s in set {
+            let out = tagger.suggest(&s.text);
+            std::hint::black_box(&out);
+            stories += 1;
+            words += s.text.split_whitespace().count();
+        }
+    }
+    (stories, start.elapsed().as_secs_f64(), words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tagging::taxonomy::Taxonomy;
+
+    const TUNE: &str = include_str!("../../../fixtures/eval/tune.toml");
+    const HELDOUT: &str = include_str!("../../../fixtures/eval/heldout.toml");
+
+    #[test]
+    fn the_sets_parse_use_known_codes_and_are_large_enough() {
+        let tax = Taxonomy::default_embedded().expect("taxonomy");
+        let tune = parse_set(TUNE).expect("tune");
+        let heldout = parse_set(HELDOUT).expect("heldout");
+        assert!(tune.len() + heldout.len() >= 60);
+        assert!(heldout.len() >= 30);
+        for s in tune.iter().chain(&heldout) {
+            for c in &s.activities {
+                assert!(tax.activities.iter().any(|a| &a.code == c), "{}: {c}", s.id);
+            }
+        }
+        let tune_ids: BTreeSet<&str> = tune.iter().map(|s| s.id.as_str()).collect();
+        assert!(heldout.iter().all(|s| !tune_ids.contains(s.id.as_str())));
+    }
+
+    #[test]
+    fn counts_add_up() {
+        let tax = Taxonomy::default_embedded().expect("taxonomy");
+        let t = Tagger::new(&tax);
+        let set = parse_set(
+            r#"
+[[story]]
+id = "a"
+activities = ["voorzorg"]
+text = "Ze doet mee aan VoorZorg."
+[[story]]
+id = "b"
+activities = ["vadergroep"]
+text = "Ze doet mee aan VoorZorg."
+[[story]]
+id = "c"
+activities = []
+text = "Niets bijzonders."
+"#,
+        )
+        .expect("set");
+        let r = evaluate(&t, &set);
+        let v = &r.per_activity["voorzorg"];
+        assert_eq!((v.tp, v.fp, v.fn_), (1, 1, 0));
+        let g = &r.per_activity["vadergroep"];
+        assert_eq!((g.tp, g.fp, g.fn_), (0, 0, 1));
+        assert_eq!((r.micro.tp, r.micro.fp, r.micro.fn_), (1, 1, 1));
+        assert_eq!(r.micro.f1, 0.5);
+        assert_eq!(r.misses.len(), 1);
+        assert!(r.render("x").contains("micro-F1 0.500"));
+        assert!(parse_set("[[story]]\nid = \"a\"\nactivities = []\ntext = \"\"\n[[story]]\nid = \"a\"\nactivities = []\ntext = \"\"").is_err());
+    }
+}

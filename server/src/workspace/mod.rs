@@ -1,0 +1,348 @@
+//! The coordinators' workspace (`/werkruimte/`): stories beside figures per activity, review,
+//! consent-filtered reports and exports. Pure functions over [`StoryRow`]s and figures; the HTTP
+//! layer (`http/workspace.rs`) reads the stores and calls these.
+//!
+//! **Consent decides visibility in output.** [`StoryRow::in_reports`] and [`StoryRow::quotable`]
+//! are the only places that decide which stories a report, export or project file may carry.
+//! Outputs name tellers by their pseudonym only; members' e-mail addresses never leave the server
+//! in any export.
+
+pub mod csv;
+pub mod export;
+pub mod qdpx;
+pub mod report;
+pub mod svg;
+pub mod zip;
+
+use crate::tagging::dutch;
+use client_core::story::{ConsentScope, ReviewState, Story, StoryDetails, TagState};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// One activity tag of a story as the workspace shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowTag {
+    pub code: String,
+    pub state: &'static str,
+    pub by: String,
+    pub score: Option<f64>,
+}
+
+/// A story as the workspace lists it. Carries the teller's pseudonym, never a member's address.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoryRow {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub transcript: Option<String>,
+    pub kind: Option<&'static str>,
+    pub municipality: Option<String>,
+    pub place_type: Option<&'static str>,
+    pub phase: Option<String>,
+    pub target_group: Option<String>,
+    pub captured_at: Option<i64>,
+    /// `2025-Q1`, from `captured_at`.
+    pub quarter: Option<String>,
+    pub review: &'static str,
+    pub consent_scope: Option<&'static str>,
+    /// The teller's role and pseudonym.
+    pub told_by_role: Option<String>,
+    pub told_by: Option<String>,
+    pub persona: Option<String>,
+    /// Activity tags (no `phase:`/`theme:`/`group:` dimension tags), rejected ones included.
+    pub tags: Vec<RowTag>,
+    pub sections: Vec<(String, String)>,
+    pub comments: Vec<client_core::story::Comment>,
+    /// The quote shown for this story, when its consent allows quoting.
+    pub quote: Option<String>,
+}
+
+impl StoryRow {
+    pub fn new(id: String, s: &Story, d: &StoryDetails) -> StoryRow {
+        let scope = s.consent.as_ref().filter(|c| c.given).and_then(|c| c.scope);
+        let quote = (scope == Some(ConsentScope::MayBeQuoted))
+            .then(|| quote_of(&s.body))
+            .flatten();
+        StoryRow {
+            id,
+            title: s.title.clone(),
+            body: s.body.clone(),
+            transcript: s
+                .transcript
+                .as_ref()
+                .map(|t| t.text.clone())
+                .filter(|t| !t.is_empty()),
+            kind: s.kind.map(|k| k.code()),
+            municipality: s.municipality.clone().filter(|m| !m.is_empty()),
+            place_type: s.place_type.map(|p| p.code()),
+            phase: d.phase.clone(),
+            target_group: d.target_group.clone(),
+            captured_at: s.captured_at,
+            quarter: s.captured_at.map(quarter_of),
+            review: s.review.unwrap_or(ReviewState::Draft).code(),
+            consent_scope: scope.map(|c| c.code()),
+            told_by_role: s.told_by.as_ref().map(|p| p.role.clone()),
+            told_by: s.told_by.as_ref().map(|p| p.name.clone()),
+            persona: s.persona.clone(),
+            tags: s
+                .tags
+                .iter()
+                .filter(|t| !t.code.contains(':'))
+                .map(|t| RowTag {
+                    code: t.code.clone(),
+                    state: t.state.code(),
+                    by: t.by.clone(),
+                    score: t.score,
+                })
+                .collect(),
+            sections: d
+                .sections
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            comments: s.comments.clone(),
+            quote,
+        }
+    }
+
+    /// Consent allows this story in reports and exports (anonymised or quoted).
+    pub fn in_reports(&self) -> bool {
+        matches!(
+            self.consent_scope,
+            Some("anonymised-in-reports") | Some("may-be-quoted")
+        )
+    }
+
+    /// Consent allows quoting this story (under its pseudonym).
+    pub fn quotable(&self) -> bool {
+        self.consent_scope == Some("may-be-quoted") && self.quote.is_some()
+    }
+
+    /// The state of the story's tag for `activity`, unless rejected.
+    pub fn tag_state(&self, activity: &str) -> Option<&'static str> {
+        self.tags
+            .iter()
+            .find(|t| t.code == activity && t.state != TagState::Rejected.code())
+            .map(|t| t.state)
+    }
+
+    pub fn confirmed(&self, activity: &str) -> bool {
+        self.tag_state(activity) == Some(TagState::Confirmed.code())
+    }
+
+    /// Every word of the story (title, body, transcript, sections) for search.
+    fn text(&self) -> String {
+        let mut t = format!("{}\n{}", self.title, self.body);
+        if let Some(tr) = &self.transcript {
+            t.push('\n');
+            t.push_str(tr);
+        }
+        for (_, v) in &self.sections {
+            t.push('\n');
+            t.push_str(v);
+        }
+        t
+    }
+}
+
+/// The quarter (`YYYY-Qn`) of a time in milliseconds since the epoch (UTC).
+pub fn quarter_of(ms: i64) -> String {
+    let (y, m, _) = civil(ms);
+    format!("{y}-Q{}", (m - 1) / 3 + 1)
+}
+
+/// (year, month, day) of a time in milliseconds since the epoch (UTC).
+pub fn civil(ms: i64) -> (i64, i64, i64) {
+    // Howard Hinnant's civil_from_days.
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for an xsd:dateTime.
+pub fn iso_datetime(ms: i64) -> String {
+    let (y, m, d) = civil(ms);
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// A valid quarter code `YYYY-Qn`.
+pub fn valid_quarter(q: &str) -> bool {
+    let b = q.as_bytes();
+    b.len() == 7
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && &b[4..6] == b"-Q"
+        && (b'1'..=b'4').contains(&b[6])
+}
+
+/// The highlighted quote of a story: its first sentences, at most about 280 characters.
+pub fn quote_of(body: &str) -> Option<String> {
+    let body = body.trim();
+    if body.is_empty() {
+        return None;
+    }
+    // Words reported as said ("Ze zei: ...") are the best quote.
+    for marker in ["zei: ", "zegt: ", "vertelde: ", "said: "] {
+        if let Some(i) = body.find(marker) {
+            let rest = body[i + marker.len()..].trim();
+            let end = rest.find(['\n']).unwrap_or(rest.len());
+            let q = rest[..end].trim();
+            if !q.is_empty() {
+                return Some(truncate(q, 280));
+            }
+        }
+    }
+    let mut out = String::new();
+    for sentence in body.split_inclusive(['.', '!', '?']) {
+        if !out.is_empty() && out.chars().count() + sentence.chars().count() > 280 {
+            break;
+        }
+        out.push_str(sentence);
+    }
+    Some(truncate(out.trim(), 280))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max).collect();
+    t.push('…');
+    t
+}
+
+/// Filters of the workspace's story lists. Empty means "any".
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct StoryFilter {
+    pub activity: Option<String>,
+    pub municipality: Option<String>,
+    /// From quarter (inclusive), `YYYY-Qn`.
+    pub from: Option<String>,
+    /// To quarter (inclusive), `YYYY-Qn`.
+    pub to: Option<String>,
+    pub phase: Option<String>,
+    pub target_group: Option<String>,
+    pub place_type: Option<String>,
+    pub kind: Option<String>,
+    pub review: Option<String>,
+    pub persona: Option<String>,
+    /// Search words (Dutch-aware: stemmed, accents folded).
+    pub q: Option<String>,
+}
+
+fn set(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl StoryFilter {
+    pub fn matches(&self, r: &StoryRow, search: &Search) -> bool {
+        let eq = |want: &Option<String>, have: Option<&str>| match set(want) {
+            None => true,
+            Some(w) => have == Some(w),
+        };
+        if let Some(a) = set(&self.activity)
+            && r.tag_state(a).is_none()
+        {
+            return false;
+        }
+        if let Some(from) = set(&self.from)
+            && r.quarter.as_deref().is_none_or(|q| q < from)
+        {
+            return false;
+        }
+        if let Some(to) = set(&self.to)
+            && r.quarter.as_deref().is_none_or(|q| q > to)
+        {
+            return false;
+        }
+        eq(&self.municipality, r.municipality.as_deref())
+            && eq(&self.phase, r.phase.as_deref())
+            && eq(&self.target_group, r.target_group.as_deref())
+            && eq(&self.place_type, r.place_type)
+            && eq(&self.kind, r.kind)
+            && eq(&self.review, Some(r.review))
+            && eq(&self.persona, r.persona.as_deref())
+            && search.matches(r)
+    }
+}
+
+/// A Dutch-aware search: every word of the query must occur in the story, compared by stem with
+/// accents folded (`gesprekken` finds `gesprek`, `baby's` finds `baby`), or as a prefix of a word.
+pub struct Search {
+    words: Vec<(String, Vec<String>)>,
+}
+
+impl Search {
+    pub fn new(q: Option<&str>) -> Search {
+        let words = q
+            .map(dutch::tokenize)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| !dutch::is_filler(&t.norm))
+            .map(|t| (t.norm.clone(), t.stems().map(str::to_string).collect()))
+            .collect();
+        Search { words }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    pub fn matches(&self, r: &StoryRow) -> bool {
+        if self.words.is_empty() {
+            return true;
+        }
+        let tokens = dutch::tokenize(&r.text());
+        let mut stems = BTreeSet::new();
+        let mut norms = BTreeSet::new();
+        for t in &tokens {
+            for s in t.stems() {
+                stems.insert(s.to_string());
+            }
+            norms.insert(t.norm.clone());
+        }
+        self.words.iter().all(|(norm, ws)| {
+            ws.iter().any(|w| stems.contains(w))
+                || norms.iter().any(|n| n.starts_with(norm.as_str()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarters_and_dates() {
+        // 2025-02-11T12:00:00Z
+        let ms = 1_739_275_200_000;
+        assert_eq!(quarter_of(ms), "2025-Q1");
+        assert_eq!(iso_datetime(ms), "2025-02-11T12:00:00Z");
+        assert_eq!(quarter_of(1_759_276_800_000), "2025-Q4"); // 2025-10-01
+        assert!(valid_quarter("2025-Q4"));
+        assert!(!valid_quarter("2025-Q5"));
+        assert!(!valid_quarter("2025Q4"));
+    }
+
+    #[test]
+    fn quote_prefers_reported_speech() {
+        assert_eq!(
+            quote_of("Samira vertelde iets. Ze zei: nu durf ik weer vragen te stellen.").as_deref(),
+            Some("nu durf ik weer vragen te stellen.")
+        );
+        assert_eq!(quote_of("  ").as_deref(), None);
+    }
+}

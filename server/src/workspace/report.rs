@@ -1,0 +1,329 @@
+//! A report per activity and period, as printable HTML (with SVG charts) and as Markdown:
+//! figures, how many stories the activity has, and approved quotes.
+//!
+//! Consent: stories count only when their consent allows reports; quotes only from stories that
+//! may be quoted, are approved for reporting and are confirmed for the activity. Tellers appear by
+//! pseudonym only.
+
+use super::StoryRow;
+use super::svg::{esc, fmt_num, line_chart};
+use crate::db::workspace::{Unit, WsFigure};
+use std::collections::BTreeMap;
+
+pub struct ReportInput<'a> {
+    pub workspace: &'a str,
+    pub activity_code: &'a str,
+    pub activity_name: &'a str,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub municipality: Option<&'a str>,
+    pub english: bool,
+    pub figures: &'a [WsFigure],
+    pub stories: &'a [StoryRow],
+}
+
+struct Labels {
+    title: &'static str,
+    period: &'static str,
+    all: &'static str,
+    figures: &'static str,
+    no_figures: &'static str,
+    stories: &'static str,
+    stories_count: &'static str,
+    municipality: &'static str,
+    kind: &'static str,
+    quotes: &'static str,
+    no_quotes: &'static str,
+    consent_note: &'static str,
+    percent: &'static str,
+}
+
+const NL: Labels = Labels {
+    title: "Rapportage",
+    period: "Periode",
+    all: "alle gemeenten",
+    figures: "Cijfers",
+    no_figures: "Geen cijfers in deze periode.",
+    stories: "Verhalen",
+    stories_count: "verhalen bij deze activiteit (met toestemming voor rapportage)",
+    municipality: "Gemeente",
+    kind: "Soort",
+    quotes: "Citaten (goedgekeurd voor rapportage)",
+    no_quotes: "Geen goedgekeurde citaten in deze periode.",
+    consent_note: "Alleen verhalen waarvan de verteller toestemming gaf voor gebruik in rapporten tellen mee; citaten alleen met toestemming om te citeren. Namen zijn schuilnamen.",
+    percent: "procent",
+};
+
+const EN: Labels = Labels {
+    title: "Report",
+    period: "Period",
+    all: "all municipalities",
+    figures: "Figures",
+    no_figures: "No figures in this period.",
+    stories: "Stories",
+    stories_count: "stories about this activity (with consent for reports)",
+    municipality: "Municipality",
+    kind: "Kind",
+    quotes: "Quotes (approved for reporting)",
+    no_quotes: "No approved quotes in this period.",
+    consent_note: "Only stories whose teller consented to use in reports are counted; quotes only with consent to be quoted. Names are pseudonyms.",
+    percent: "percent",
+};
+
+/// One line per municipality: its values per quarter (`None`: no figure).
+pub type Series = Vec<(String, Vec<Option<f64>>)>;
+
+/// What a report shows, computed once for both formats.
+pub struct Report {
+    pub title: String,
+    pub subtitle: String,
+    /// Per metric: (metric, unit, quarters, series per municipality).
+    pub charts: Vec<(String, Unit, Vec<String>, Series)>,
+    pub story_count: usize,
+    pub by_municipality: BTreeMap<String, usize>,
+    pub by_kind: BTreeMap<String, usize>,
+    /// (quote, attribution)
+    pub quotes: Vec<(String, String)>,
+    english: bool,
+}
+
+fn in_period(q: Option<&str>, from: Option<&str>, to: Option<&str>) -> bool {
+    match q {
+        None => from.is_none() && to.is_none(),
+        Some(q) => from.is_none_or(|f| q >= f) && to.is_none_or(|t| q <= t),
+    }
+}
+
+pub fn build(input: &ReportInput<'_>) -> Report {
+    let l = if input.english { &EN } else { &NL };
+    let mut metrics: BTreeMap<(String, Unit), Vec<&WsFigure>> = BTreeMap::new();
+    for f in input.figures {
+        if f.activity_code == input.activity_code
+            && in_period(Some(&f.quarter), input.from, input.to)
+            && input.municipality.is_none_or(|m| m == f.municipality)
+        {
+            let unit_key = (f.metric.clone(), f.unit);
+            metrics.entry(unit_key).or_default().push(f);
+        }
+    }
+    let charts = metrics
+        .into_iter()
+        .map(|((metric, unit), rows)| {
+            let mut quarters: Vec<String> = rows.iter().map(|f| f.quarter.clone()).collect();
+            quarters.sort();
+            quarters.dedup();
+            let mut by_m: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+            for f in rows {
+                let i = quarters.iter().position(|q| q == &f.quarter).unwrap_or(0);
+                by_m.entry(f.municipality.clone())
+                    .or_insert_with(|| vec![None; quarters.len()])[i] = Some(f.value);
+            }
+            (metric, unit, quarters, by_m.into_iter().collect())
+        })
+        .collect();
+    let relevant: Vec<&StoryRow> = input
+        .stories
+        .iter()
+        .filter(|s| {
+            s.confirmed(input.activity_code)
+                && s.in_reports()
+                && in_period(s.quarter.as_deref(), input.from, input.to)
+                && input
+                    .municipality
+                    .is_none_or(|m| s.municipality.as_deref() == Some(m))
+        })
+        .collect();
+    let mut by_municipality = BTreeMap::new();
+    let mut by_kind = BTreeMap::new();
+    for s in &relevant {
+        *by_municipality
+            .entry(s.municipality.clone().unwrap_or_else(|| "-".into()))
+            .or_insert(0) += 1;
+        *by_kind
+            .entry(s.kind.unwrap_or("-").to_string())
+            .or_insert(0) += 1;
+    }
+    let quotes = relevant
+        .iter()
+        .filter(|s| s.review == "approved" && s.quotable())
+        .filter_map(|s| {
+            let q = s.quote.clone()?;
+            let mut who = s.told_by.clone().unwrap_or_else(|| "anoniem".into());
+            if let Some(r) = s.told_by_role.as_deref().filter(|r| !r.is_empty()) {
+                who.push_str(&format!(" ({r})"));
+            }
+            let mut at = vec![who];
+            at.extend(s.municipality.clone());
+            at.extend(s.quarter.clone());
+            Some((q, at.join(", ")))
+        })
+        .collect();
+    let period = match (input.from, input.to) {
+        (None, None) => String::new(),
+        (f, t) => format!(
+            " · {}: {} – {}",
+            l.period,
+            f.unwrap_or("…"),
+            t.unwrap_or("…")
+        ),
+    };
+    Report {
+        title: format!("{}: {}", l.title, input.activity_name),
+        subtitle: format!(
+            "{} · {}{}",
+            input.workspace,
+            input.municipality.unwrap_or(l.all),
+            period
+        ),
+        charts,
+        story_count: relevant.len(),
+        by_municipality,
+        by_kind,
+        quotes,
+        english: input.english,
+    }
+}
+
+impl Report {
+    fn labels(&self) -> &'static Labels {
+        if self.english { &EN } else { &NL }
+    }
+
+    fn chart_title(&self, metric: &str, unit: Unit) -> String {
+        match unit {
+            Unit::Count => metric.to_string(),
+            Unit::Percent => format!("{metric} ({})", self.labels().percent),
+        }
+    }
+
+    pub fn html(&self) -> String {
+        let l = self.labels();
+        let mut h = format!(
+            "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+             <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;color:#222}}\
+             table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}}\
+             th:first-child,td:first-child{{text-align:left}}blockquote{{border-left:4px solid #1b6ca8;margin:1rem 0;padding:.2rem 1rem}}\
+             .who{{color:#555;font-size:.9rem}}@media print{{.chart{{max-width:100%}}}}</style></head><body>\
+             <h1>{t}</h1><p>{s}</p><h2>{f}</h2>",
+            if self.english { "en" } else { "nl" },
+            t = esc(&self.title),
+            s = esc(&self.subtitle),
+            f = l.figures
+        );
+        if self.charts.is_empty() {
+            h.push_str(&format!("<p>{}</p>", l.no_figures));
+        }
+        for (metric, unit, quarters, series) in &self.charts {
+            let title = self.chart_title(metric, *unit);
+            h.push_str(&format!("<h3>{}</h3>", esc(&title)));
+            h.push_str(&line_chart(&title, quarters, series));
+            h.push_str(&format!("<table><tr><th>{}</th>", l.municipality));
+            for q in quarters {
+                h.push_str(&format!("<th>{}</th>", esc(q)));
+            }
+            h.push_str("</tr>");
+            for (m, values) in series {
+                h.push_str(&format!("<tr><td>{}</td>", esc(m)));
+                for v in values {
+                    h.push_str(&format!(
+                        "<td>{}</td>",
+                        v.map(fmt_num).unwrap_or_else(|| "–".into())
+                    ));
+                }
+                h.push_str("</tr>");
+            }
+            h.push_str("</table>");
+        }
+        h.push_str(&format!(
+            "<h2>{}</h2><p><strong>{}</strong> {}</p><table><tr><th>{}</th><th></th></tr>",
+            l.stories, self.story_count, l.stories_count, l.municipality
+        ));
+        for (m, n) in &self.by_municipality {
+            h.push_str(&format!("<tr><td>{}</td><td>{n}</td></tr>", esc(m)));
+        }
+        h.push_str(&format!(
+            "</table><table><tr><th>{}</th><th></th></tr>",
+            l.kind
+        ));
+        for (k, n) in &self.by_kind {
+            h.push_str(&format!("<tr><td>{}</td><td>{n}</td></tr>", esc(k)));
+        }
+        h.push_str(&format!("</table><h2>{}</h2>", l.quotes));
+        if self.quotes.is_empty() {
+            h.push_str(&format!("<p>{}</p>", l.no_quotes));
+        }
+        for (q, who) in &self.quotes {
+            h.push_str(&format!(
+                "<blockquote><p>“{}”</p><p class=\"who\">— {}</p></blockquote>",
+                esc(q),
+                esc(who)
+            ));
+        }
+        h.push_str(&format!(
+            "<p class=\"who\">{}</p></body></html>",
+            l.consent_note
+        ));
+        h
+    }
+
+    pub fn markdown(&self) -> String {
+        let l = self.labels();
+        let md = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace(['\n', '\r'], " ")
+                .replace('|', "\\|")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let mut m = format!(
+            "# {}\n\n{}\n\n## {}\n\n",
+            md(&self.title),
+            md(&self.subtitle),
+            l.figures
+        );
+        if self.charts.is_empty() {
+            m.push_str(&format!("{}\n\n", l.no_figures));
+        }
+        for (metric, unit, quarters, series) in &self.charts {
+            m.push_str(&format!(
+                "### {}\n\n| {} |",
+                md(&self.chart_title(metric, *unit)),
+                l.municipality
+            ));
+            for q in quarters {
+                m.push_str(&format!(" {q} |"));
+            }
+            m.push_str("\n|---|");
+            m.push_str(&"---:|".repeat(quarters.len()));
+            m.push('\n');
+            for (name, values) in series {
+                m.push_str(&format!("| {} |", md(name)));
+                for v in values {
+                    m.push_str(&format!(
+                        " {} |",
+                        v.map(fmt_num).unwrap_or_else(|| "–".into())
+                    ));
+                }
+                m.push('\n');
+            }
+            m.push('\n');
+        }
+        m.push_str(&format!(
+            "## {}\n\n**{}** {}\n\n",
+            l.stories, self.story_count, l.stories_count
+        ));
+        for (name, n) in &self.by_municipality {
+            m.push_str(&format!("- {}: {n}\n", md(name)));
+        }
+        m.push_str(&format!("\n## {}\n\n", l.quotes));
+        if self.quotes.is_empty() {
+            m.push_str(&format!("{}\n\n", l.no_quotes));
+        }
+        for (q, who) in &self.quotes {
+            m.push_str(&format!("> “{}”\n>\n> — {}\n\n", md(q), md(who)));
+        }
+        m.push_str(&format!("_{}_\n", l.consent_note));
+        m
+    }
+}

@@ -1,0 +1,389 @@
+// The coordinators' workspace. Framework-free: every text from the server is put in the page as
+// text (textContent via h()), never as markup, so story text with HTML or a script stays inert.
+import nl from './i18n-nl.js';
+import en from './i18n-en.js';
+import { lineChart, fmt } from './chart.js';
+
+const CATALOGUES = { nl, en };
+let lang = localStorage.getItem('vertel-ws-lang') || 'nl';
+const t = (key, vars = {}) => String((CATALOGUES[lang] || nl)[key] ?? nl[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
+
+let session = JSON.parse(sessionStorage.getItem('vertel-ws') || 'null');
+let meta = null; // overview + taxonomy, loaded once per session
+const main = document.getElementById('main');
+
+/** Make an element: attributes (on* functions become listeners), children (strings as text). */
+function h(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') e.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function toast(text) {
+  const el = document.getElementById('toast');
+  el.textContent = text;
+  el.classList.add('show');
+  setTimeout(() => el.classList.remove('show'), 2500);
+}
+
+async function api(method, path, body, raw = false) {
+  const headers = { authorization: `Bearer ${session?.token}` };
+  let payload;
+  if (typeof body === 'string') { headers['content-type'] = 'text/csv'; payload = body; }
+  else if (body !== undefined) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body); }
+  const resp = await fetch(`/api/v1${path}`, { method, headers, body: payload });
+  if (resp.status === 401) { logout(); throw new Error('401'); }
+  if (raw) return resp;
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) { const e = new Error(data.error || t('error')); e.data = data; e.status = resp.status; throw e; }
+  return data;
+}
+
+async function download(path) {
+  const resp = await api('GET', path, undefined, true);
+  if (!resp.ok) { toast(t('error')); return; }
+  const blob = await resp.blob();
+  const name = (resp.headers.get('content-disposition') || '').match(/filename="([^"]+)"/)?.[1] || 'export';
+  const a = h('a', { href: URL.createObjectURL(blob), download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+function logout() {
+  if (session) fetch('/api/v1/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${session.token}` } }).catch(() => {});
+  session = null;
+  meta = null;
+  sessionStorage.removeItem('vertel-ws');
+  location.hash = '';
+  render();
+}
+
+const label = (prefix, code) => (code ? t(`${prefix}-${code}`) : '');
+const entryName = (list, code) => list?.find((e) => e.code === code)?.name || code || '';
+const activityName = (code) => entryName(meta?.taxonomy.activities, code);
+
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+// ---- views -----------------------------------------------------------------------------------
+
+function loginView() {
+  const err = h('p', { class: 'errors', role: 'alert' });
+  const form = h('form', {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const fd = new FormData(form);
+      const resp = await fetch('/api/v1/auth/login', {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: fd.get('email'), password: fd.get('password') }),
+      });
+      if (!resp.ok) { err.textContent = t('login_failed'); return; }
+      const data = await resp.json();
+      session = { token: data.token, role: data.member.role, name: data.member.name, workspace: data.workspace?.name };
+      sessionStorage.setItem('vertel-ws', JSON.stringify(session));
+      location.hash = session.role === 'admin' ? '#/logboek' : '#/overzicht';
+      render();
+    },
+  },
+  h('label', {}, t('email'), h('input', { name: 'email', type: 'email', autocomplete: 'username', required: true })),
+  h('label', {}, t('password'), h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
+  h('button', { type: 'submit' }, t('login')), err);
+  return h('div', { class: 'login card' }, h('h1', {}, t('title')), form);
+}
+
+async function loadMeta() {
+  if (!meta) meta = await api('GET', '/workspace/overview');
+  return meta;
+}
+
+async function overviewView() {
+  meta = null;
+  const m = await loadMeta();
+  const head = h('tr', {}, h('th', {}, t('activity')), h('th', { class: 'num' }, t('confirmed')), h('th', { class: 'num' }, t('suggested')),
+    ...m.municipalities.map((name) => h('th', { class: 'num' }, name)), h('th', {}, t('latest')));
+  const rows = m.activities.map((a) => h('tr', {},
+    h('td', {}, h('a', { href: `#/activiteit/${encodeURIComponent(a.code)}` }, a.name)),
+    h('td', { class: 'num' }, a.confirmed), h('td', { class: 'num' }, a.suggested),
+    ...m.municipalities.map((name) => h('td', { class: 'num' }, a.stories[name] || 0)),
+    h('td', {}, a.metrics.map((metric) => {
+      const latest = Object.values(a.latest[metric] || {});
+      const sum = latest.reduce((s, [, v]) => s + v, 0);
+      const unit = a.units[metric] === 'percent' ? ' %' : '';
+      return h('div', { class: 'meta' }, `${metric}: ${a.units[metric] === 'percent' ? '' : fmt(sum) + unit}`);
+    }))));
+  return h('section', {}, h('h1', {}, t('overview')),
+    h('p', { class: 'meta' }, `${m.stories_total} ${t('total_stories')}`),
+    h('table', { id: 'overview' }, h('thead', {}, head), h('tbody', {}, rows)),
+    h('div', { class: 'row spaced' },
+      h('button', { type: 'button', class: 'secondary', onclick: () => download('/workspace/export/stories.csv') }, '⬇ ', t('export_stories')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => download('/workspace/export/figures.csv') }, '⬇ ', t('export_figures')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => download('/workspace/export/project.qdpx') }, '⬇ ', t('export_qdpx'))));
+}
+
+function select(name, labelText, options, value) {
+  return h('label', {}, labelText, h('select', { name },
+    h('option', { value: '' }, t('any')),
+    options.map(([code, text]) => h('option', { value: code, selected: code === value }, text))));
+}
+
+function filterForm(state, onChange, { withActivity = false } = {}) {
+  const tx = meta.taxonomy;
+  const quarters = [];
+  for (let y = 2023; y <= 2027; y++) for (let q = 1; q <= 4; q++) quarters.push(`${y}-Q${q}`);
+  const form = h('form', { class: 'filters card', onchange: () => onChange(Object.fromEntries(new FormData(form))), onsubmit: (e) => { e.preventDefault(); onChange(Object.fromEntries(new FormData(form))); } },
+    withActivity ? select('activity', t('activity'), tx.activities.map((a) => [a.code, a.name]), state.activity) : null,
+    select('municipality', t('municipality'), meta.municipalities.map((m) => [m, m]), state.municipality),
+    select('from', t('from'), quarters.map((q) => [q, q]), state.from),
+    select('to', t('to'), quarters.map((q) => [q, q]), state.to),
+    select('phase', t('phase'), tx.phases.map((p) => [p.code, p.name]), state.phase),
+    select('target_group', t('target_group'), tx.target_groups.map((p) => [p.code, p.name]), state.target_group),
+    select('place_type', t('place_type'), tx.place_types.map((p) => [p.code, p.name]), state.place_type),
+    select('kind', t('kind'), ['parent-story', 'community-conversation', 'persona-story', 'impact-narrative'].map((k) => [k, label('kind', k)]), state.kind),
+    select('review', t('review'), ['draft', 'submitted', 'reviewed', 'approved', 'returned'].map((k) => [k, label('review', k)]), state.review),
+    h('label', {}, t('search'), h('input', { name: 'q', type: 'search', value: state.q || '' })),
+    h('button', { type: 'submit' }, '🔍 ', t('search_button')),
+    h('button', { type: 'button', class: 'secondary', onclick: () => onChange({}) }, t('clear')));
+  return form;
+}
+
+function tagBadges(tags, activity) {
+  return tags.filter((tg) => tg.state !== 'rejected' || tg.code === activity).map((tg) =>
+    h('span', { class: `badge ${tg.state}`, title: t(tg.state), dataset: { tag: tg.code, state: tg.state } },
+      activityName(tg.code), tg.state === 'suggested' ? ` (${t('suggested')})` : ''));
+}
+
+function storyCard(s, activity) {
+  const open = () => storyDialog(s.id);
+  return h('article', { class: 'card story', tabindex: 0, dataset: { id: s.id, review: s.review }, onclick: open, onkeydown: (e) => { if (e.key === 'Enter') open(); } },
+    h('h3', {}, s.title || '—'),
+    h('div', { class: 'meta' }, [label('kind', s.kind), s.municipality, s.quarter, s.told_by].filter(Boolean).join(' · ')),
+    h('p', { class: 'excerpt' }, s.excerpt),
+    h('div', {}, h('span', { class: `badge review-${s.review}` }, label('review', s.review)), tagBadges(s.tags, activity)));
+}
+
+async function storyDialog(id) {
+  const s = await api('GET', `/workspace/stories/${encodeURIComponent(id)}`);
+  document.querySelector('dialog')?.remove();
+  const comment = h('textarea', { name: 'comment', rows: 3, 'aria-label': t('comment_label') });
+  const review = async (state) => {
+    if (state === 'returned' && !comment.value.trim()) { toast(t('comment_needed')); comment.focus(); return; }
+    await api('POST', `/workspace/stories/${encodeURIComponent(id)}/review`, { state, comment: comment.value.trim() || undefined });
+    toast(t('saved'));
+    dlg.close();
+    dlg.remove();
+    render();
+  };
+  const tagRow = (tg) => h('li', { dataset: { tag: tg.code } },
+    h('span', { class: `badge ${tg.state}` }, activityName(tg.code), ` (${t(tg.state)})`),
+    tg.state !== 'confirmed' ? h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('POST', `/workspace/stories/${encodeURIComponent(id)}/tags/${encodeURIComponent(tg.code)}`, { state: 'confirmed' }); toast(t('saved')); dlg.remove(); storyDialog(id); } }, '✓ ', t('confirm_tag')) : null,
+    tg.state !== 'rejected' ? h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('POST', `/workspace/stories/${encodeURIComponent(id)}/tags/${encodeURIComponent(tg.code)}`, { state: 'rejected' }); toast(t('saved')); dlg.remove(); storyDialog(id); } }, '✗ ', t('reject_tag')) : null);
+  const dlg = h('dialog', { 'aria-labelledby': 'story-title', dataset: { id } },
+    h('h2', { id: 'story-title' }, s.title || '—'),
+    h('p', { class: 'meta' }, [label('kind', s.kind), s.municipality, s.quarter, entryName(meta.taxonomy.phases, s.phase), entryName(meta.taxonomy.target_groups, s.target_group), entryName(meta.taxonomy.place_types, s.place_type)].filter(Boolean).join(' · ')),
+    h('p', { class: 'meta' }, `${t('told_by')}: ${[s.told_by, s.told_by_role].filter(Boolean).join(', ')} · ${t('consent')}: ${label('consent', s.consent_scope) || '—'} · ${t('review')}: `, h('strong', { id: 'review-state' }, label('review', s.review))),
+    h('div', { class: 'body', id: 'story-body' }, s.body),
+    s.transcript ? h('div', {}, h('h3', {}, t('transcript')), h('div', { class: 'body' }, s.transcript)) : null,
+    s.sections.length ? h('div', {}, s.sections.map(([k, v]) => h('div', {}, h('h3', {}, k), h('div', { class: 'body' }, v)))) : null,
+    h('h3', {}, t('tags')), h('ul', { class: 'tags' }, s.tags.map(tagRow)),
+    h('h3', {}, t('comments')), h('ul', {}, s.comments.map((c) => h('li', {}, h('strong', {}, c.author), ': ', c.text))),
+    h('label', {}, t('comment_label'), comment),
+    h('div', { class: 'row' },
+      h('button', { type: 'button', onclick: () => review('reviewed') }, '👁 ', t('set_reviewed')),
+      h('button', { type: 'button', onclick: () => review('approved') }, '✓ ', t('set_approved')),
+      h('button', { type: 'button', class: 'danger', onclick: () => review('returned') }, '↩ ', t('set_returned')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => { dlg.close(); dlg.remove(); } }, t('close'))));
+  document.body.append(dlg);
+  dlg.showModal();
+}
+
+function stateFromHash() {
+  const [path, qs] = location.hash.slice(1).split('?');
+  return { path, params: Object.fromEntries(new URLSearchParams(qs || '')) };
+}
+
+function setParams(path, params) {
+  location.hash = `${path}${query(params)}`;
+}
+
+async function activityView(code, params) {
+  await loadMeta();
+  if (!code) code = meta.activities[0]?.code || meta.taxonomy.activities[0]?.code;
+  const path = `/activiteit/${encodeURIComponent(code)}`;
+  const [{ stories }, { figures }] = await Promise.all([
+    api('GET', `/workspace/stories${query({ ...params, activity: code })}`),
+    api('GET', `/workspace/figures${query({ activity: code })}`),
+  ]);
+  const picker = h('label', {}, t('activity'), h('select', { name: 'activity-pick', onchange: (e) => setParams(`/activiteit/${encodeURIComponent(e.target.value)}`, params) },
+    meta.taxonomy.activities.map((a) => h('option', { value: a.code, selected: a.code === code }, a.name))));
+  // Figures: one chart per metric, one line per municipality, within the filters.
+  const shown = figures.filter((f) => (!params.municipality || f.municipality === params.municipality)
+    && (!params.from || f.quarter >= params.from) && (!params.to || f.quarter <= params.to));
+  const metrics = [...new Set(shown.map((f) => f.metric))];
+  const charts = metrics.map((metric) => {
+    const rows = shown.filter((f) => f.metric === metric);
+    const quarters = [...new Set(rows.map((f) => f.quarter))].sort();
+    const names = [...new Set(rows.map((f) => f.municipality))].sort();
+    const series = names.map((name) => ({ name, values: quarters.map((q) => rows.find((f) => f.municipality === name && f.quarter === q)?.value ?? null) }));
+    const unit = rows[0]?.unit === 'percent' ? ` (${t('unit_percent')})` : '';
+    return h('div', { class: 'card', dataset: { metric } }, lineChart(`${metric}${unit}`, quarters, series));
+  });
+  const quotes = stories.filter((s) => s.quote);
+  const left = h('section', { 'aria-label': t('figures') }, h('h2', {}, '▦ ', t('figures')), charts.length ? charts : h('p', {}, t('no_figures')),
+    h('h2', {}, '❝ ', t('quotes')), h('p', { class: 'meta' }, t('quotes_note')),
+    quotes.length ? quotes.map((s) => h('blockquote', { dataset: { id: s.id } }, h('p', {}, `“${s.quote}”`),
+      h('p', { class: 'meta' }, `— ${[s.told_by, s.municipality, s.quarter].filter(Boolean).join(', ')}`, s.review === 'approved' ? ` · ${t('approved_quote')}` : ''))) : h('p', {}, t('no_quotes')));
+  const right = h('section', { 'aria-label': t('stories'), id: 'stories' }, h('h2', {}, '✎ ', t('stories'), ' ', h('span', { class: 'meta', id: 'story-count' }, t('count_stories', { n: stories.length }))),
+    stories.map((s) => storyCard(s, code)));
+  const reportParams = { activity: code, from: params.from, to: params.to, municipality: params.municipality, lang };
+  return h('section', {}, h('h1', {}, t('nav_activity'), ': ', activityName(code)),
+    h('div', { class: 'row' }, picker,
+      h('button', { type: 'button', class: 'secondary', onclick: () => download(`/workspace/report${query(reportParams)}`) }, '⬇ ', t('report_html')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => download(`/workspace/report${query({ ...reportParams, format: 'md' })}`) }, '⬇ ', t('report_md'))),
+    filterForm(params, (p) => setParams(path, p)),
+    h('div', { class: 'cols' }, left, right));
+}
+
+async function storiesView(params) {
+  await loadMeta();
+  const { stories } = await api('GET', `/workspace/stories${query(params)}`);
+  return h('section', {}, h('h1', {}, t('stories')),
+    filterForm(params, (p) => setParams('/verhalen', p), { withActivity: true }),
+    h('p', { class: 'meta', id: 'story-count' }, t('count_stories', { n: stories.length })),
+    h('div', { id: 'stories' }, stories.map((s) => storyCard(s, params.activity))));
+}
+
+async function personasView() {
+  await loadMeta();
+  const { personas } = await api('GET', '/workspace/personas');
+  return h('section', {}, h('h1', {}, t('personas')), personas.map((p) => h('article', { class: 'card', dataset: { id: p.id } },
+    h('h2', {}, '👤 ', p.name, p.age_band ? ` (${p.age_band})` : ''),
+    h('p', {}, h('strong', {}, t('situation'), ': '), p.situation),
+    h('p', {}, h('strong', {}, t('needs'), ': '), p.needs),
+    h('h3', {}, t('linked'), ` (${p.stories.length})`),
+    h('ul', {}, p.stories.map((s) => h('li', {}, h('a', { href: '#', onclick: (e) => { e.preventDefault(); storyDialog(s.id); } }, s.title),
+      h('span', { class: 'meta' }, ` · ${[label('kind', s.kind), s.municipality, label('review', s.review)].filter(Boolean).join(' · ')} `),
+      s.tags.map((c) => h('span', { class: 'badge confirmed' }, activityName(c)))))))));
+}
+
+async function figuresView() {
+  await loadMeta();
+  const { figures } = await api('GET', '/workspace/figures');
+  const result = h('div', { id: 'import-result', role: 'status' });
+  const file = h('input', { type: 'file', name: 'csv', accept: '.csv,text/csv', 'aria-label': t('csv_file') });
+  const importForm = h('form', { class: 'card', onsubmit: async (e) => {
+    e.preventDefault();
+    const f = file.files[0];
+    if (!f) return;
+    const text = await f.text();
+    result.replaceChildren();
+    try {
+      const r = await api('POST', '/workspace/figures/import', text);
+      result.append(h('p', { class: 'ok' }, t('import_ok', { n: r.imported })));
+      setTimeout(render, 600);
+    } catch (err) {
+      result.append(h('p', { class: 'errors' }, err.data?.errors ? t('import_bad') : err.message),
+        h('ul', { class: 'errors' }, (err.data?.errors || []).map((x) => h('li', { dataset: { line: x.line } }, `${t('line')} ${x.line}: ${x.message}`))));
+    }
+  } }, h('h2', {}, '⬆ ', t('import_title')), h('p', { class: 'meta' }, t('import_help')),
+  h('div', { class: 'row' }, h('label', {}, t('csv_file'), file), h('button', { type: 'submit' }, t('import'))), result);
+  const manual = h('form', { class: 'card filters', onsubmit: async (e) => {
+    e.preventDefault();
+    const fd = Object.fromEntries(new FormData(manual));
+    try {
+      await api('PUT', '/workspace/figures', { activity_code: fd.activity_code, municipality: fd.municipality, quarter: fd.quarter, metric: fd.metric, unit: fd.unit, value: Number(String(fd.value).replace(',', '.')), source: fd.source || null });
+      toast(t('saved'));
+      render();
+    } catch (err) { toast(err.message); }
+  } }, h('h2', { class: 'full' }, '✎ ', t('manual_title')),
+  h('label', {}, t('activity'), h('select', { name: 'activity_code' }, meta.taxonomy.activities.map((a) => h('option', { value: a.code }, a.name)))),
+  h('label', {}, t('municipality'), h('select', { name: 'municipality' }, meta.municipalities.map((m) => h('option', { value: m }, m)))),
+  h('label', {}, t('period'), h('input', { name: 'quarter', placeholder: '2025-Q3', required: true, pattern: '\\d{4}-Q[1-4]' })),
+  h('label', {}, t('metric'), h('input', { name: 'metric', required: true })),
+  h('label', {}, t('value'), h('input', { name: 'value', required: true, inputmode: 'decimal' })),
+  h('label', {}, t('unit'), h('select', { name: 'unit' }, h('option', { value: 'count' }, t('unit_count')), h('option', { value: 'percent' }, t('unit_percent')))),
+  h('label', {}, t('source'), h('input', { name: 'source' })),
+  h('button', { type: 'submit' }, t('save')));
+  const table = h('table', { id: 'figures' }, h('thead', {}, h('tr', {}, [t('activity'), t('municipality'), t('period'), t('metric'), t('value'), t('source')].map((x) => h('th', {}, x)))),
+    h('tbody', {}, figures.map((f) => h('tr', {}, h('td', {}, activityName(f.activity_code)), h('td', {}, f.municipality), h('td', {}, f.quarter), h('td', {}, f.metric),
+      h('td', { class: 'num' }, fmt(f.value), f.unit === 'percent' ? ' %' : ''), h('td', {}, f.source || '')))));
+  return h('section', {}, h('h1', {}, t('figures')), importForm, manual,
+    h('button', { type: 'button', class: 'secondary', onclick: () => download('/workspace/export/figures.csv') }, '⬇ ', t('export_figures')), table);
+}
+
+async function auditView() {
+  if (session.role !== 'admin') return h('p', {}, t('admin_only'));
+  const { entries } = await api('GET', '/workspace/audit');
+  return h('section', {}, h('h1', {}, t('audit')), h('table', { id: 'audit' },
+    h('thead', {}, h('tr', {}, [t('when'), t('who'), t('action'), t('what')].map((x) => h('th', {}, x)))),
+    h('tbody', {}, entries.map((e) => h('tr', { dataset: { action: e.action } }, h('td', {}, new Date(e.at).toLocaleString(lang)),
+      h('td', {}, e.member_name || ''), h('td', {}, e.action), h('td', {}, [e.doc_id, e.detail].filter(Boolean).join(' ')))))));
+}
+
+function navBar() {
+  const nav = document.getElementById('nav');
+  const { path } = stateFromHash();
+  const items = session.role === 'admin'
+    ? [['/logboek', 'nav_audit']]
+    : [['/overzicht', 'nav_overview'], ['/activiteit', 'nav_activity'], ['/verhalen', 'nav_stories'], ['/personas', 'nav_personas'], ['/cijfers', 'nav_figures']];
+  nav.replaceChildren(...items.map(([p, key]) => h('a', { href: `#${p}`, 'aria-current': path.startsWith(p) ? 'page' : null }, t(key))));
+  nav.hidden = false;
+}
+
+async function render() {
+  document.documentElement.lang = lang;
+  document.title = t('title');
+  document.getElementById('app-title').textContent = t('title');
+  document.getElementById('lang-label').textContent = t('lang');
+  document.getElementById('lang').value = lang;
+  const out = document.getElementById('logout');
+  out.textContent = t('logout');
+  out.hidden = !session;
+  if (!session) {
+    document.getElementById('nav').hidden = true;
+    main.replaceChildren(loginView());
+    return;
+  }
+  navBar();
+  const { path, params } = stateFromHash();
+  main.setAttribute('aria-busy', 'true');
+  try {
+    let view;
+    if (session.role !== 'coordinator' && session.role !== 'admin') view = h('p', {}, t('not_coordinator'));
+    else if (path.startsWith('/logboek')) view = await auditView();
+    else if (session.role === 'admin') view = h('p', {}, t('not_coordinator'));
+    else if (path.startsWith('/activiteit')) view = await activityView(decodeURIComponent(path.split('/')[2] || ''), params);
+    else if (path.startsWith('/verhalen')) view = await storiesView(params);
+    else if (path.startsWith('/personas')) view = await personasView();
+    else if (path.startsWith('/cijfers')) view = await figuresView();
+    else view = await overviewView();
+    main.replaceChildren(view);
+  } catch (e) {
+    if (e.message !== '401') main.replaceChildren(h('p', { class: 'errors' }, `${t('error')}: ${e.message}`));
+  } finally {
+    main.removeAttribute('aria-busy');
+    main.dataset.ready = String(Date.now());
+  }
+}
+
+document.getElementById('lang').addEventListener('change', (e) => {
+  lang = e.target.value;
+  localStorage.setItem('vertel-ws-lang', lang);
+  render();
+});
+document.getElementById('logout').addEventListener('click', logout);
+window.addEventListener('hashchange', render);
+render();
