@@ -577,14 +577,25 @@ async fn demo_seed_is_complete_and_idempotent(backend: Backend) -> anyhow::Resul
     }
     let desk = device(&env, "desk").await?;
     desk.connect(&server.ws_url(), &coord.token).await?;
-    let ids: Vec<DocumentId> = feed
-        .iter()
-        .filter(|c| c["type"] == "story")
-        .filter_map(|c| c["id"].as_str()?.parse().ok())
-        .collect();
+    let mut wanted: Vec<(DocumentId, Vec<String>)> = Vec::new();
+    for c in feed.iter().filter(|c| c["type"] == "story") {
+        let id = c["id"].as_str().context("id")?.parse()?;
+        wanted.push((id, serde_json::from_value(c["heads"].clone())?));
+    }
+    let ids: Vec<DocumentId> = wanted.iter().map(|(id, _)| *id).collect();
     desk.want(ids.clone()).await?;
-    desk.wait_for("the demo stories on a device", WAIT, |d| async move {
-        d.ids().await.len() >= 60
+    // Every story, complete up to the heads the feed named, before counting tags.
+    let wanted = std::sync::Arc::new(wanted);
+    desk.wait_for("every demo story on a device", WAIT, |d| {
+        let wanted = wanted.clone();
+        async move {
+            for (id, heads) in wanted.iter() {
+                if !d.contains_heads(id, heads).await {
+                    return false;
+                }
+            }
+            true
+        }
     })
     .await?;
     let mut tagged = 0;

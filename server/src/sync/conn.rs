@@ -16,6 +16,8 @@ use tokio::sync::{Notify, mpsc, watch};
 
 /// Frames queued for one connection before it counts as too slow and is cut off.
 const OUTBOX: usize = 16 * 1024;
+/// Most frames written before a flush.
+const WRITE_BATCH: usize = 64;
 /// How long a client may take to send `join`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -69,8 +71,23 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel::<Outgoing>(OUTBOX);
     let kill = Arc::new(Notify::new());
     let writer = tokio::spawn(async move {
-        while let Some(Outgoing::Frame(frame)) = rx.recv().await {
-            if sink.send(WsMessage::Binary(frame.into())).await.is_err() {
+        // Frames already queued behind this one go out with it and are flushed once: a device
+        // catching up gets thousands of answers, and one write per frame was a system call each.
+        'frames: while let Some(Outgoing::Frame(frame)) = rx.recv().await {
+            let mut next = Some(frame);
+            let mut batched = 0;
+            while let Some(frame) = next.take() {
+                if sink.feed(WsMessage::Binary(frame.into())).await.is_err() {
+                    break 'frames;
+                }
+                batched += 1;
+                if batched < WRITE_BATCH
+                    && let Ok(Outgoing::Frame(more)) = rx.try_recv()
+                {
+                    next = Some(more);
+                }
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
         }
