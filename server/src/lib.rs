@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod http;
 pub mod media;
+pub mod memory;
 pub mod serve;
 pub mod sync;
 pub mod tagging;

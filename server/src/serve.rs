@@ -46,6 +46,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
                 let evicted = hub.evict_idle(Instant::now());
                 if evicted > 0 {
                     tracing::debug!(evicted, "evicted idle documents");
+                    // Hand the freed pages back, so a burst (a device catching up on thousands of
+                    // stories) does not leave the process at its peak size for good.
+                    let _ = tokio::task::spawn_blocking(crate::memory::release_free).await;
                 }
             }
         });

@@ -604,10 +604,12 @@ impl Hub {
     }
 
     /// Evict what nobody needs: slots without peers, and the content of documents idle too long.
+    /// Returns how many documents left memory (a slot removed, or its content dropped).
     pub fn evict_idle(&self, now: Instant) -> usize {
         let idle = self.limits.idle;
         let mut map = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let before = map.len();
+        let mut dropped = 0;
         map.retain(|_, arc| {
             // Only the map holds this slot and nobody is inside it: safe to decide.
             if Arc::strong_count(arc) > 1 {
@@ -624,13 +626,14 @@ impl Hub {
                 return false;
             }
             if slot.doc.take().is_some() {
+                dropped += 1;
                 for p in slot.peers.values_mut() {
                     p.state = sync::State::decode(&p.state.encode()).unwrap_or_default();
                 }
             }
             true
         });
-        before - map.len()
+        before - map.len() + dropped
     }
 }
 
