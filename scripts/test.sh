@@ -33,6 +33,9 @@ fixtures/models/fetch-whisper-base.sh >/dev/null
 say "tests"
 cargo test --workspace --locked -- --test-threads 4
 
+say "sync benchmark harness, small run against ours and the reference server (debug build: this shows the harness works; BENCHMARKS.md has the release numbers)"
+target/debug/bench-sync --quick
+
 say "mobile shell: build, then end to end in Chromium at 360x640 (tests/e2e)"
 apt_install chromium espeak-ng
 mobile-shell/build.sh
