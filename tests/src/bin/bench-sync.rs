@@ -1608,7 +1608,9 @@ impl Row {
     }
 }
 
-fn print_table(rows: &[Row]) {
+/// Print the results. `unjudged`: why the targets (set for the full workload on release builds)
+/// do not apply to this run; its result column then says so instead of pass or FAIL.
+fn print_table(rows: &[Row], unjudged: Option<&str>) {
     let fmt = |v: Option<f64>, d: usize| match v {
         Some(v) if v.is_finite() => format!("{v:.d$}"),
         Some(v) if v.is_infinite() => "failed".into(),
@@ -1630,7 +1632,7 @@ fn print_table(rows: &[Row]) {
             }
             _ => "—".into(),
         };
-        let (target, result) = match (r.target, r.ours) {
+        let (target, result): (String, String) = match (r.target, r.ours) {
             (Target::None, _) => ("".into(), "".into()),
             (Target::Max(m), v) => (
                 format!("< {}", fmt(Some(m), r.digits.min(1))),
@@ -1644,6 +1646,10 @@ fn print_table(rows: &[Row]) {
                     .unwrap_or("—")
                     .into(),
             ),
+        };
+        let result = match unjudged {
+            Some(_) if !result.is_empty() => "n/a¹".to_string(),
+            _ => result,
         };
         lines.push([
             r.metric.clone(),
@@ -2014,8 +2020,19 @@ async fn run(opts: Opts) -> Result<bool> {
         }
     }
 
+    let unjudged = if opts.quick || !opts.set.is_empty() {
+        Some("a smaller workload than the targets are set for (--quick or --set)")
+    } else if cfg!(debug_assertions) || !server_bin.components().any(|c| c.as_os_str() == "release")
+    {
+        Some("a debug build (build and run with --release)")
+    } else {
+        None
+    };
     println!("\n== results ({}) ==", machine());
-    print_table(&rows);
+    print_table(&rows, unjudged);
+    if let Some(why) = unjudged {
+        println!("¹ targets not judged: {why}");
+    }
     if !errors.is_empty() {
         println!("\nerrors:");
         for e in &errors {
