@@ -1,7 +1,8 @@
 // The mobile shell end to end, as a professional and a coordinator would use it, in Debian's
 // Chromium at 360x640 against a real vertel-server: enrol and log in online; go offline; capture a
 // typed story and a voice note; reload offline and see both; go online and see both reach the
-// server; see a coordinator's edit from another device; be warned about unsynced data at logout.
+// server (the voice note's upload cut off halfway and resumed); see a coordinator's edit from
+// another device; be warned about unsynced data at logout.
 // Phases, target groups and activities are the server's taxonomy (GET /api/v1/taxonomy): its codes
 // in the documents, its Dutch names on the screen, retired activities no longer offered.
 
@@ -211,8 +212,26 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await page.getByText('2 verhalen', { exact: true }).waitFor(WAIT);
   });
 
-  it('sends both to the server when the connection returns', async () => {
+  it('sends both to the server when the connection returns, resuming an upload cut off halfway', async () => {
     const { context, page } = nina;
+    // The voice note's first append is cut off halfway: half of its bytes reach the server, then
+    // the connection breaks. The uploader must ask the server where it stands (HEAD) and go on
+    // from there; the server checks the whole file's sha256 at the end.
+    const requests = [];
+    let cut = null;
+    await page.route('**/api/v1/uploads/**', async (route) => {
+      const req = route.request();
+      requests.push(req.method());
+      const body = req.postDataBuffer();
+      if (req.method() === 'PATCH' && !cut && body && body.length > 1) {
+        const half = body.subarray(0, Math.floor(body.length / 2));
+        const resp = await route.fetch({ postData: half });
+        cut = { sent: half.length, of: body.length, status: resp.status(), offset: resp.headers()['upload-offset'] };
+        await route.abort('connectionreset');
+        return;
+      }
+      await route.continue();
+    });
     await context.setOffline(false);
     await page.locator('#conn[data-state="online"]').waitFor(WAIT);
     await page.locator('#waiting[data-count="0"]').waitFor(WAIT);
@@ -226,6 +245,12 @@ describe('mobile shell', { timeout: 600000 }, () => {
     const bytes = Buffer.from(await blob.arrayBuffer());
     assert.equal(bytes.length, ids.audio.size);
     assert.equal(createHash('sha256').update(bytes).digest('hex'), ids.audio.sha256);
+    assert.ok(cut, `an append was cut off (requests: ${requests})`);
+    assert.deepEqual([cut.status, Number(cut.offset)], [204, cut.sent], 'the server kept the first half');
+    const after = requests.slice(requests.indexOf('PATCH') + 1);
+    assert.equal(after[0], 'HEAD', `the uploader asked where to go on (requests: ${requests})`);
+    assert.ok(after.includes('PATCH'), 'and sent the rest');
+    await page.unroute('**/api/v1/uploads/**');
     await screenshot(page, '09-stories-synced');
   });
 
