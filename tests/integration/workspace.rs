@@ -31,6 +31,15 @@ async fn call(
     Ok((status, resp.text().await?))
 }
 
+async fn post_json(
+    server: &Server,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<(u16, String)> {
+    call(server, token, reqwest::Method::POST, path, Some(body), None).await
+}
+
 async fn get_json(server: &Server, token: &str, path: &str) -> anyhow::Result<(u16, Value)> {
     let (s, t) = call(server, token, reqwest::Method::GET, path, None, None).await?;
     Ok((s, serde_json::from_str(&t).unwrap_or(Value::Null)))
@@ -197,47 +206,38 @@ async fn review_consent_and_access(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(list["stories"].as_array().map(Vec::len), Some(0));
 
     // Confirm tags as the coordinator (the tagger's suggestions are not needed for this).
-    let post = reqwest::Method::POST;
     for id in [quoted, anonymous, internal] {
-        let (s, b) = call(
+        let (s, b) = post_json(
             &server,
             &coord.token,
-            post.clone(),
             &format!("/workspace/stories/{id}/tags/centering"),
-            Some(json!({"state": "confirmed"})),
-            None,
+            json!({"state": "confirmed"}),
         )
         .await?;
         assert_eq!(s, 200, "{b}");
-        let (s, b) = call(
+        let (s, b) = post_json(
             &server,
             &coord.token,
-            post.clone(),
             &format!("/workspace/stories/{id}/review"),
-            Some(json!({"state": "approved"})),
-            None,
+            json!({"state": "approved"}),
         )
         .await?;
         assert_eq!(s, 200, "{b}");
     }
     // Sending back needs a comment; the comment reaches the recorder's device.
-    let (s, _) = call(
+    let (s, _) = post_json(
         &server,
         &coord.token,
-        post.clone(),
         &format!("/workspace/stories/{anonymous}/review"),
-        Some(json!({"state": "returned"})),
-        None,
+        json!({"state": "returned"}),
     )
     .await?;
     assert_eq!(s, 400);
-    let (s, b) = call(
+    let (s, b) = post_json(
         &server,
         &coord.token,
-        post.clone(),
         &format!("/workspace/stories/{anonymous}/review"),
-        Some(json!({"state": "returned", "comment": "Graag de plek nog aanvullen."})),
-        None,
+        json!({"state": "returned", "comment": "Graag de plek nog aanvullen."}),
     )
     .await?;
     assert_eq!(s, 200, "{b}");
