@@ -1746,8 +1746,18 @@ async fn run(opts: Opts) -> Result<bool> {
     println!("machine: {}", machine());
     println!("server: {}", server_bin.display());
     println!("open-file limit: {nofile}");
+    // Each device is a socket here and one in the server (which inherits the limit).
+    let fits = (nofile as usize).saturating_sub(256) / 2;
+    if opts.quick && p.devices > fits && fits > p.editors * 2 {
+        // The small run only shows the harness works: fewer idle devices will do.
+        println!(
+            "open-file limit {nofile}: {fits} devices instead of {}",
+            p.devices
+        );
+        p.devices = fits;
+    }
     ensure!(
-        nofile as usize > p.devices * 2 + 256,
+        p.devices <= fits,
         "the open-file limit {nofile} is too low for {} devices: raise it (ulimit -n)",
         p.devices
     );
