@@ -18,7 +18,7 @@
 //! * `memory` (ours only): RSS with many stored stories after a restart, after one device syncs a
 //!   few, and after they are evicted (`--doc-idle-secs`).
 //!
-//! Device stores live in /dev/shm when it exists: the devices' disks are not under test, and their
+//! Device stores live in /dev/shm when it has 2 GB free: the devices' disks are not under test, and their
 //! fsyncs would otherwise compete with the server's on one disk. Servers store on disk (a temporary
 //! directory). Every server process is started on 127.0.0.1 and killed when its guard drops,
 //! including on errors and Ctrl-C. The open-file limit is raised to the hard limit (2,000 devices
@@ -976,7 +976,23 @@ fn devices_dir() -> Result<tempfile::TempDir> {
     let b = tempfile::Builder::new()
         .prefix("vertel-bench-devices-")
         .clone();
+    // Only a roomy one: containers often mount a 64 MB /dev/shm, and a run stores tens of MB.
+    let free_kb = Command::new("df")
+        .args(["-Pk", "/dev/shm"])
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            text.lines()
+                .nth(1)?
+                .split_whitespace()
+                .nth(3)?
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(0);
     if shm.is_dir()
+        && free_kb >= 2 * 1024 * 1024
         && let Ok(d) = b.tempdir_in(shm)
     {
         return Ok(d);
