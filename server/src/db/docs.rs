@@ -117,16 +117,11 @@ async fn apply(
             chunk,
             heads,
         } => {
-            let exists = sqlx::query("SELECT id FROM documents WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&mut **tx)
-                .await?;
-            if exists.is_some() {
-                return Ok(None);
-            }
-            sqlx::query(
+            // An id that exists already (another process created it first) changes nothing,
+            // and fails nothing else in the group.
+            let inserted = sqlx::query(
                 "INSERT INTO documents (id, workspace_id, recorder_id, doc_type, created_at, updated_at, seq, heads, size) \
-                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
             )
             .bind(id.as_str())
             .bind(meta.workspace_id)
@@ -138,6 +133,9 @@ async fn apply(
             .bind(chunk.len() as i64)
             .execute(&mut **tx)
             .await?;
+            if inserted.rows_affected() == 0 {
+                return Ok(None);
+            }
             (id, chunk)
         }
         Write::Append {
@@ -177,8 +175,9 @@ const APPEND_BATCH: usize = 256;
 
 /// Apply the appends `writes[batch]` (distinct documents, all [`Write::Append`]) with one
 /// `UPDATE … FROM (VALUES …)` and one multi-row `INSERT`; write `i` gets sequence number
-/// `first + i`. Outcomes as [`apply`]'s, into `outcomes[i]`. SQLite only (`UPDATE … FROM`,
-/// `column1` names of a `VALUES` table).
+/// `first + i`. Outcomes as [`apply`]'s, into `outcomes[i]`. SQLite (3.33 on) and PostgreSQL both
+/// have `UPDATE … FROM` and name a `VALUES` table's columns `column1`, `column2`, …; the casts give
+/// PostgreSQL the types of the bound values.
 async fn append_batch(
     tx: &mut Transaction<'static, Any>,
     writes: &[Write],
@@ -187,7 +186,22 @@ async fn append_batch(
     outcomes: &mut [Option<i64>],
 ) -> Result<(), DbError> {
     let now = now_ms();
-    let rows = vec!["(?, ?, ?, ?, ?, ?)"; batch.len()].join(", ");
+    let rows = (0..batch.len())
+        .map(|k| {
+            let n = 6 * k;
+            format!(
+                "(CAST(${} AS TEXT), CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS BIGINT), \
+                 CAST(${} AS BIGINT), CAST(${} AS TEXT))",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "UPDATE documents SET seq = v.column2, heads = v.column3, size = documents.size + v.column4, \
          updated_at = v.column5, doc_type = v.column6 FROM (VALUES {rows}) AS v \
@@ -232,7 +246,10 @@ async fn append_batch(
     }
     let sql = format!(
         "INSERT INTO doc_chunks (doc_id, data) VALUES {} RETURNING id, doc_id",
-        vec!["(?, ?)"; kept.len()].join(", ")
+        (0..kept.len())
+            .map(|k| format!("(${}, ${})", 2 * k + 1, 2 * k + 2))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
     for &i in &kept {
@@ -343,24 +360,16 @@ impl Db {
 
     /// Commit one write, returning only once it is durable (or failed).
     ///
-    /// On SQLite, writes from concurrent syncs are committed in groups: a write joins the queue and
-    /// waits for the writer turn; whoever gets the turn commits everything queued in one
+    /// Writes from concurrent syncs are committed in groups: a write joins the queue and waits for
+    /// this process's writer turn; whoever gets the turn commits everything queued in one
     /// transaction and hands each waiter its outcome, so a waiter whose write went with an earlier
     /// group returns without a transaction of its own. Every write still gets its own sequence
     /// number and is acknowledged only after the transaction holding it committed; if that
-    /// transaction fails, every write in it fails. This saves a transaction (and most round trips
-    /// to SQLite's worker thread, the server's main cost per change) for all but one write of a
-    /// group. On PostgreSQL each write is its own transaction.
+    /// transaction fails, every write in it fails. This saves a transaction for all but one write
+    /// of a group: on SQLite most of the round trips to its worker thread (the server's main cost
+    /// per change), on PostgreSQL a commit each, which waits for the WAL to reach the disk while
+    /// holding the sequence counter's row lock, so commits never overlap.
     async fn store(&self, write: Write) -> Result<Option<i64>, DbError> {
-        if self.backend != Backend::Sqlite {
-            let (mut tx, _turn) = self.begin_write().await?;
-            let seq = next_seq(&mut tx).await?;
-            let outcome = apply(&mut tx, &write, seq).await?;
-            if outcome.is_some() {
-                tx.commit().await?;
-            }
-            return Ok(outcome);
-        }
         let (done_tx, mut done) = tokio::sync::oneshot::channel();
         lock(&self.pending).push((write, done_tx));
         let turn = tokio::select! {
@@ -393,7 +402,10 @@ impl Db {
 
     /// One transaction for a group of writes (the caller holds the writer turn).
     async fn commit_group(&self, writes: &[Write]) -> Result<Vec<Option<i64>>, DbError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         // One sequence number per write, in queue order; the counter row is locked until commit.
         let row = sqlx::query(
             "UPDATE counters SET value = value + $1 WHERE name = 'doc_seq' RETURNING value",
@@ -562,11 +574,31 @@ impl Db {
 mod tests {
     use super::*;
 
-    async fn db() -> (tempfile::TempDir, Db, i64, i64) {
+    /// A fresh database of `backend` (PostgreSQL: a new database on the cluster at
+    /// `VERTEL_TEST_PG_URL`, which the test command starts), with a workspace and a coordinator.
+    async fn db(backend: Backend) -> (tempfile::TempDir, Db, i64, i64) {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let db = Db::connect(&super::super::default_url(dir.path()), 8)
-            .await
-            .expect("database");
+        let url = match backend {
+            Backend::Sqlite => super::super::default_url(dir.path()),
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = std::env::var("VERTEL_TEST_PG_URL").expect(
+                    "VERTEL_TEST_PG_URL is not set: PostgreSQL tests need a running cluster \
+                     (the test command starts one)",
+                );
+                let name = format!("vertel_unit_{:016x}", rand::random::<u64>());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("the test cluster");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+                format!("{base}/{name}")
+            }
+        };
+        let db = Db::connect(&url, 8).await.expect("database");
         let ws = db.create_workspace("w", "W").await.expect("workspace");
         let member = db
             .create_member(
@@ -596,8 +628,17 @@ mod tests {
     /// sequence number, each document ends with the heads of its last write, and a document
     /// erased meanwhile takes no chunk.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn grouped_appends_keep_every_write_in_order() {
-        let (_dir, db, ws, member) = db().await;
+    async fn grouped_appends_keep_every_write_in_order_sqlite() {
+        grouped_appends_keep_every_write_in_order(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grouped_appends_keep_every_write_in_order_postgres() {
+        grouped_appends_keep_every_write_in_order(Backend::Postgres).await;
+    }
+
+    async fn grouped_appends_keep_every_write_in_order(backend: Backend) {
+        let (_dir, db, ws, member) = db(backend).await;
         let viewer = Viewer {
             member_id: member,
             workspace_id: ws,
@@ -641,6 +682,12 @@ mod tests {
         let chunk_ids: std::collections::HashSet<i64> =
             outcomes.iter().filter_map(|(_, o)| *o).collect();
         assert_eq!(chunk_ids.len(), 39 * 5, "every append its own chunk");
+        // Creating an id that exists changes nothing and fails nothing.
+        assert!(matches!(
+            db.create_doc("doc3", &meta(ws, member), b"again", &["x".into()])
+                .await,
+            Err(DbError::Conflict(_))
+        ));
         for id in &ids[1..] {
             let chunks = db.doc_chunks(id, 0).await.expect("chunks");
             let extra = if id == "doc7" { 10 } else { 0 };

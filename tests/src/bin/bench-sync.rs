@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release -p vertel-server
-//! cargo run --release -p vertel-tests --bin bench-sync -- [--quick] [--no-reference] [--only catchup,editing,memory]
+//! cargo run --release -p vertel-tests --bin bench-sync -- [--quick] [--no-reference] [--postgres] [--only catchup,editing,memory]
 //! ```
 //!
 //! It prints numbers and a table (metric, ours, reference, ratio, target, pass/fail); it asserts
@@ -134,6 +134,9 @@ struct Opts {
     set: Vec<(String, String)>,
     /// `--server-arg` values for our server (e.g. `--tagger=off`).
     server_args: Vec<String>,
+    /// Our server on PostgreSQL (`VERTEL_TEST_PG_URL`, a fresh database per server) instead of
+    /// the SQLite default.
+    postgres: bool,
 }
 
 impl Opts {
@@ -144,12 +147,14 @@ impl Opts {
             only: None,
             set: Vec::new(),
             server_args: Vec::new(),
+            postgres: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--quick" => opts.quick = true,
                 "--no-reference" => opts.reference = false,
+                "--postgres" => opts.postgres = true,
                 "--only" => {
                     let list = args.next().context("--only needs a list")?;
                     opts.only = Some(list.split(',').map(str::to_string).collect());
@@ -165,7 +170,7 @@ impl Opts {
                 }
                 "-h" | "--help" => {
                     println!(
-                        "usage: bench-sync [--quick] [--no-reference] [--only catchup,editing,memory] [--set param=value]... [--server-arg ARG]...\n\
+                        "usage: bench-sync [--quick] [--no-reference] [--postgres] [--only catchup,editing,memory] [--set param=value]... [--server-arg ARG]...\n\
                          params: catchup_stories catchup_small devices editors edit_rate edit_secs window stored_stories synced_after_restart idle_secs"
                     );
                     std::process::exit(0);
@@ -184,6 +189,9 @@ impl Opts {
 // ---- small utilities ---------------------------------------------------------------------------
 
 static BASE: OnceLock<Instant> = OnceLock::new();
+
+/// Where our servers store: SQLite unless `--postgres`.
+static BACKEND: OnceLock<Backend> = OnceLock::new();
 
 /// `--server-arg` values, passed to every `vertel-server serve` this run starts.
 static SERVER_ARGS: OnceLock<Vec<String>> = OnceLock::new();
@@ -894,7 +902,7 @@ impl Running {
     async fn start(kind: Kind, extra: &[&str]) -> Result<Running> {
         match kind {
             Kind::Ours => {
-                let env = Env::new(Backend::Sqlite).await?;
+                let env = Env::new(*BACKEND.get_or_init(|| Backend::Sqlite)).await?;
                 env.workspace("bench")?;
                 let args = server_args(extra);
                 let server = Server::start(&env, &args).await?;
@@ -1756,6 +1764,18 @@ async fn run(opts: Opts) -> Result<bool> {
         println!("extra server arguments: {:?}", opts.server_args);
     }
     let _ = SERVER_ARGS.set(opts.server_args.clone());
+    if opts.postgres {
+        ensure!(
+            std::env::var_os("VERTEL_TEST_PG_URL").is_some(),
+            "--postgres needs VERTEL_TEST_PG_URL (a PostgreSQL server where databases may be created)"
+        );
+        println!("our server stores in PostgreSQL");
+    }
+    let _ = BACKEND.set(if opts.postgres {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    });
     let nofile = raise_nofile()?;
     let server_bin = server_binary();
     println!("bench-sync{}", if opts.quick { " --quick" } else { "" });
