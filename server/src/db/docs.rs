@@ -416,10 +416,11 @@ impl Db {
         let first = row.i64("value")? - writes.len() as i64 + 1;
         let mut outcomes = vec![None; writes.len()];
         // Appends go in batches of two statements each, whatever their number: every statement is
-        // a round trip to SQLite's worker thread, and at thousands of changes a second those
-        // round trips were most of the server's work per change. A batch holds each document at
-        // most once (its seq and heads must end up those of its last write), and is flushed
-        // before a create, which goes alone, so every document sees its writes in queue order.
+        // a round trip (to SQLite's worker thread, or to PostgreSQL), and at thousands of changes
+        // a second those round trips were most of the server's work per change. A batch holds
+        // each document at most once (its seq and heads must end up those of its last write), and
+        // is flushed before a create, which goes alone, so every document sees its writes in
+        // queue order.
         let mut batch: Vec<usize> = Vec::new();
         for (i, write) in writes.iter().enumerate() {
             let flush = match write {
