@@ -31,36 +31,10 @@ mod sync;
 mod tagging;
 mod workspace;
 
-use client_core::story::{
-    Consent, ConsentHow, ConsentScope, NewStory, Person, PlaceType, StoryKind,
-};
 use std::time::Duration;
+pub use vertel_tests::parent_story;
 
 pub const WAIT: Duration = Duration::from_secs(20);
-
-pub fn parent_story(title: &str, body: &str) -> NewStory {
-    NewStory {
-        kind: Some(StoryKind::ParentStory),
-        title: title.into(),
-        body: body.into(),
-        language: "nl".into(),
-        captured_at: 1_763_900_000_000,
-        place_type: Some(PlaceType::Speeltuin),
-        municipality: Some("Delft".into()),
-        told_by: Some(Person {
-            role: "moeder".into(),
-            name: "Roos".into(),
-        }),
-        recorded_by: None,
-        consent: Some(Consent {
-            given: true,
-            how: Some(ConsentHow::Spoken),
-            scope: Some(ConsentScope::AnonymisedInReports),
-            recorded_at: Some(1_763_900_000_000),
-        }),
-        persona: None,
-    }
-}
 
 /// Wait until the device holds every local change confirmed by the server.
 pub async fn all_confirmed(device: &vertel_tests::Device) -> anyhow::Result<()> {

@@ -12,6 +12,34 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub use client_core::native::Device;
+use client_core::story::{
+    Consent, ConsentHow, ConsentScope, NewStory, Person, PlaceType, StoryKind,
+};
+
+/// A parent's story as a professional records it, with consent to use it anonymised.
+pub fn parent_story(title: &str, body: &str) -> NewStory {
+    NewStory {
+        kind: Some(StoryKind::ParentStory),
+        title: title.into(),
+        body: body.into(),
+        language: "nl".into(),
+        captured_at: 1_763_900_000_000,
+        place_type: Some(PlaceType::Speeltuin),
+        municipality: Some("Delft".into()),
+        told_by: Some(Person {
+            role: "moeder".into(),
+            name: "Roos".into(),
+        }),
+        recorded_by: None,
+        consent: Some(Consent {
+            given: true,
+            how: Some(ConsentHow::Spoken),
+            scope: Some(ConsentScope::AnonymisedInReports),
+            recorded_at: Some(1_763_900_000_000),
+        }),
+        persona: None,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

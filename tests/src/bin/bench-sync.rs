@@ -28,7 +28,7 @@ use anyhow::{Context, Result, bail, ensure};
 use client_core::automerge::sync::{self, SyncDoc};
 use client_core::automerge::{self, Automerge, ChangeHash, ReadDoc, ScalarValue};
 use client_core::native::{Device, now_ms};
-use client_core::story::{self, Consent, ConsentHow, ConsentScope, NewStory, Person, StoryKind};
+use client_core::story::{self, NewStory};
 use client_core::wire::{Message, PROTOCOL_V1, PeerMetadata};
 use client_core::{DocumentId, Event};
 use futures_util::{SinkExt, StreamExt};
@@ -44,7 +44,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use vertel_tests::{Backend, Env, Server, server_binary};
+use vertel_tests::{Backend, Env, Server, parent_story, server_binary};
 
 // ---- parameters --------------------------------------------------------------------------------
 
@@ -287,27 +287,12 @@ fn raise_nofile() -> Result<u64> {
 
 fn sample_story(i: usize) -> NewStory {
     NewStory {
-        kind: Some(StoryKind::ParentStory),
-        title: format!("Verhaal {i}"),
-        body: "We spraken bij de speeltuin over de eerste weken thuis, over slapen en over hulp \
-               van de buren. Ze vertelde dat de wijkverpleegkundige veel had uitgelegd."
-            .into(),
-        language: "nl".into(),
-        captured_at: 1_763_900_000_000,
         place_type: None,
-        municipality: Some("Delft".into()),
-        told_by: Some(Person {
-            role: "moeder".into(),
-            name: "Roos".into(),
-        }),
-        recorded_by: None,
-        consent: Some(Consent {
-            given: true,
-            how: Some(ConsentHow::Spoken),
-            scope: Some(ConsentScope::AnonymisedInReports),
-            recorded_at: Some(1_763_900_000_000),
-        }),
-        persona: None,
+        ..parent_story(
+            &format!("Verhaal {i}"),
+            "We spraken bij de speeltuin over de eerste weken thuis, over slapen en over hulp \
+             van de buren. Ze vertelde dat de wijkverpleegkundige veel had uitgelegd.",
+        )
     }
 }
 
