@@ -8,7 +8,7 @@
 
 use crate::db::accounts::{Member, Workspace};
 use crate::db::docs::DocMeta;
-use crate::db::tagging::Figure;
+use crate::db::workspace::{Unit, WsFigure};
 use crate::db::{Db, DbError};
 use crate::tagging::tagger::Tagger;
 use crate::tagging::{TAGGER_ID, default_taxonomy, story_text, worker};
@@ -99,7 +99,7 @@ pub fn municipalities() -> anyhow::Result<Vec<String>> {
 }
 
 /// The demo figures: every series for every municipality and quarter.
-pub fn figures() -> anyhow::Result<Vec<Figure>> {
+pub fn figures() -> anyhow::Result<Vec<WsFigure>> {
     let f: FiguresFile = toml::from_str(FIGURES).context("fixtures/demo/figures.toml")?;
     let mut out = Vec::new();
     for s in &f.series {
@@ -108,12 +108,13 @@ pub fn figures() -> anyhow::Result<Vec<Figure>> {
             for (qi, q) in f.quarters.iter().enumerate() {
                 let h = Sha256::digest(format!("{}|{m}|{q}", s.activity).as_bytes());
                 let wobble = 0.85 + 0.30 * f64::from(h[0]) / 255.0;
-                let value = (base * (1.0 + s.growth * qi as f64) * wobble).round() as i64;
-                out.push(Figure {
+                let value = (base * (1.0 + s.growth * qi as f64) * wobble).round();
+                out.push(WsFigure {
                     activity_code: s.activity.clone(),
                     municipality: m.clone(),
                     quarter: q.clone(),
                     metric: s.metric.clone(),
+                    unit: Unit::Count,
                     value,
                     source: Some(f.source.clone()),
                 });
@@ -342,7 +343,7 @@ pub async fn load(
         }
     }
     let figures = figures()?;
-    db.put_figures(ws.id, &figures).await?;
+    db.put_ws_figures(ws.id, None, &figures).await?;
     loaded.figures = figures.len();
     Ok(loaded)
 }

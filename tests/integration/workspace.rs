@@ -113,6 +113,20 @@ async fn import_figures_all_or_nothing(backend: Backend) -> anyhow::Result<()> {
         .context("share")?;
     assert_eq!(share["value"], json!(63.5));
     assert_eq!(share["unit"], "percent");
+    // The figures API that devices read gives the same share, not the stored hundredths.
+    let (_, api) = get_json(
+        &server,
+        &coord.token,
+        "/figures?activity=centering&municipality=Delft&quarter=2025-Q3",
+    )
+    .await?;
+    let shares: Vec<&Value> = api["figures"]
+        .as_array()
+        .context("figures")?
+        .iter()
+        .filter(|f| f["metric"] == "in-zorg-voor-week-10")
+        .collect();
+    assert_eq!(shares, [share], "{api}");
     // A correction by hand.
     let (status, body) = call(
         &server,

@@ -1,32 +1,10 @@
-//! Workspace taxonomy (municipalities, own activities), figures per activity × municipality ×
-//! quarter, and the document index (which persona a story links to).
+//! Workspace taxonomy (municipalities, own activities) and the document index (which persona a
+//! story links to). Figures are in `workspace.rs`.
 
 use super::docs::Viewer;
 use super::{Db, DbError, RowExt, now_ms};
 use crate::tagging::taxonomy::WorkspaceActivity;
-use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
-
-/// One figure: a number for an activity in a municipality in a quarter (`2025-Q3`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Figure {
-    pub activity_code: String,
-    pub municipality: String,
-    pub quarter: String,
-    /// What is counted, e.g. `gezinnen-bereikt`.
-    pub metric: String,
-    pub value: i64,
-    #[serde(default)]
-    pub source: Option<String>,
-}
-
-/// Optional filters for [`Db::figures`].
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct FigureFilter {
-    pub activity: Option<String>,
-    pub municipality: Option<String>,
-    pub quarter: Option<String>,
-}
 
 fn list_from(s: Option<String>) -> Result<Option<Vec<String>>, sqlx::Error> {
     s.map(|s| serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(e.into())))
@@ -151,63 +129,6 @@ impl Db {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Insert or replace figures (one transaction).
-    pub async fn put_figures(&self, workspace_id: i64, figures: &[Figure]) -> Result<(), DbError> {
-        let (mut tx, _turn) = self.begin_write().await?;
-        for f in figures {
-            sqlx::query(
-                "INSERT INTO figures (workspace_id, activity_code, municipality, quarter, metric, value, source) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (workspace_id, activity_code, municipality, quarter, metric) \
-                 DO UPDATE SET value = excluded.value, source = excluded.source",
-            )
-            .bind(workspace_id)
-            .bind(&f.activity_code)
-            .bind(&f.municipality)
-            .bind(&f.quarter)
-            .bind(&f.metric)
-            .bind(f.value)
-            .bind(f.source.as_deref())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn figures(
-        &self,
-        workspace_id: i64,
-        filter: &FigureFilter,
-    ) -> Result<Vec<Figure>, DbError> {
-        // Empty filters match everything: `$2 = ''` keeps one statement for every combination.
-        let rows = sqlx::query(
-            "SELECT activity_code, municipality, quarter, metric, value, source FROM figures \
-             WHERE workspace_id = $1 AND ($2 = '' OR activity_code = $2) \
-             AND ($3 = '' OR municipality = $3) AND ($4 = '' OR quarter = $4) \
-             ORDER BY activity_code, municipality, quarter, metric",
-        )
-        .bind(workspace_id)
-        .bind(filter.activity.clone().unwrap_or_default())
-        .bind(filter.municipality.clone().unwrap_or_default())
-        .bind(filter.quarter.clone().unwrap_or_default())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Figure {
-                    activity_code: r.string("activity_code")?,
-                    municipality: r.string("municipality")?,
-                    quarter: r.string("quarter")?,
-                    metric: r.string("metric")?,
-                    value: r.i64("value")?,
-                    source: r.opt_string("source")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::Sqlx)
     }
 
     /// The change cursor of a document (`None` if it does not exist).

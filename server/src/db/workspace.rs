@@ -68,15 +68,16 @@ pub struct AuditEntry {
 }
 
 impl Db {
-    /// Insert or replace figures as one transaction: all of them or none.
+    /// Insert or replace figures as one transaction: all of them or none. `member_id`: who
+    /// entered them (`None` for seeded figures, which carry no author or time).
     pub async fn put_ws_figures(
         &self,
         workspace_id: i64,
-        member_id: i64,
+        member_id: Option<i64>,
         figures: &[WsFigure],
     ) -> Result<(), DbError> {
         let (mut tx, _turn) = self.begin_write().await?;
-        let now = now_ms();
+        let now = member_id.map(|_| now_ms());
         for f in figures {
             sqlx::query(
                 "INSERT INTO figures (workspace_id, activity_code, municipality, quarter, metric, \

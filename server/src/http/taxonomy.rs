@@ -6,7 +6,6 @@ use super::auth::AuthMember;
 use super::json::ApiJson;
 use super::{ApiError, AppState};
 use crate::db::accounts::{Member, Role};
-use crate::db::tagging::{Figure, FigureFilter};
 use crate::tagging::taxonomy::{Entry, Source, Taxonomy, WorkspaceActivity, valid_code};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -312,11 +311,13 @@ async fn figures(
     auth: AuthMember,
     Query(q): Query<FigureQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let filter = FigureFilter {
-        activity: q.activity,
-        municipality: q.municipality,
-        quarter: q.quarter,
-    };
-    let figures: Vec<Figure> = state.db.figures(auth.member.workspace_id, &filter).await?;
+    let mut figures = state
+        .db
+        .ws_figures(auth.member.workspace_id, q.activity.as_deref())
+        .await?;
+    figures.retain(|f| {
+        q.municipality.as_ref().is_none_or(|m| &f.municipality == m)
+            && q.quarter.as_ref().is_none_or(|x| &f.quarter == x)
+    });
     Ok(Json(serde_json::json!({ "figures": figures })))
 }

@@ -601,7 +601,7 @@ async fn import(
     };
     state
         .db
-        .put_ws_figures(member.workspace_id, member.id, &figures)
+        .put_ws_figures(member.workspace_id, Some(member.id), &figures)
         .await?;
     state
         .db
@@ -650,7 +650,7 @@ async fn put_figure(
     };
     state
         .db
-        .put_ws_figures(member.workspace_id, member.id, &figures)
+        .put_ws_figures(member.workspace_id, Some(member.id), &figures)
         .await?;
     state
         .db
