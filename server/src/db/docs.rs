@@ -1,5 +1,6 @@
 //! Documents: metadata, change history (chunks), the changes feed and erasure.
 
+use super::accounts::{Member, Role};
 use super::{Backend, Db, DbError, RowExt, now_ms};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -12,6 +13,17 @@ pub struct DocMeta {
     pub doc_type: String,
     pub size: i64,
     pub deleted: bool,
+}
+
+impl DocMeta {
+    /// The access rule (`ARCHITECTURE.md`): a live document of the member's workspace, and the
+    /// member a coordinator, its recorder, or (`shared`) someone it was shared with. Pass
+    /// `shared: false` for what only the recorder and coordinators may do (erase, share).
+    pub fn visible_to(&self, member: &Member, shared: bool) -> bool {
+        self.workspace_id == member.workspace_id
+            && !self.deleted
+            && (member.role == Role::Coordinator || self.recorder_id == member.id || shared)
+    }
 }
 
 /// A row of the changes feed.

@@ -8,7 +8,6 @@
 use super::auth::AuthMember;
 use super::stories::viewer;
 use super::{ApiError, AppState};
-use crate::db::accounts::Role;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -91,11 +90,7 @@ async fn stories(
         .doc_meta(&id, member.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let visible = meta.workspace_id == member.workspace_id
-        && !meta.deleted
-        && meta.doc_type == "persona"
-        && (member.role == Role::Coordinator || meta.recorder_id == member.id || shared);
-    if !visible {
+    if meta.doc_type != "persona" || !meta.visible_to(member, shared) {
         return Err(ApiError::NotFound);
     }
     let persona = read_persona(&state, &id).await?;

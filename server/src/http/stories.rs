@@ -77,10 +77,7 @@ async fn managed(state: &AppState, member: &Member, id: &DocumentId) -> Result<(
         .doc_meta(&id.to_string(), member.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let manages = meta.workspace_id == member.workspace_id
-        && !meta.deleted
-        && (member.role == Role::Coordinator || meta.recorder_id == member.id);
-    if manages {
+    if meta.visible_to(member, false) {
         Ok(())
     } else {
         Err(ApiError::NotFound)

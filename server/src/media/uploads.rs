@@ -10,7 +10,7 @@
 use super::Media;
 use super::blobs::{self, BlobKind, BlobStore, NewBlob, is_sha256_hex};
 use super::photos::{self, PhotoError, PhotoLimits};
-use crate::db::accounts::{Member, Role};
+use crate::db::accounts::Member;
 use crate::db::{Db, DbError, RowExt, now_ms};
 use base64::Engine;
 use client_core::wire::DocumentId;
@@ -111,17 +111,12 @@ pub fn parse_metadata(header: &str) -> Result<Metadata, MediaError> {
     })
 }
 
-/// The access rule of stories (`ARCHITECTURE.md`): the caller's workspace, not erased, and a
-/// coordinator, the recorder, or shared with the caller.
+/// Whether the caller may see the story (`DocMeta::visible_to`).
 pub async fn may_access_story(db: &Db, member: &Member, doc_id: &str) -> Result<bool, DbError> {
-    Ok(match db.doc_meta(doc_id, member.id).await? {
-        Some((meta, shared)) => {
-            meta.workspace_id == member.workspace_id
-                && !meta.deleted
-                && (member.role == Role::Coordinator || meta.recorder_id == member.id || shared)
-        }
-        None => false,
-    })
+    Ok(db
+        .doc_meta(doc_id, member.id)
+        .await?
+        .is_some_and(|(meta, shared)| meta.visible_to(member, shared)))
 }
 
 /// An upload's state as `HEAD` reports it.

@@ -266,12 +266,6 @@ impl Hub {
         );
     }
 
-    fn may_access(member: &Member, meta: &DocMeta, shared: bool) -> bool {
-        meta.workspace_id == member.workspace_id
-            && !meta.deleted
-            && (member.role == Role::Coordinator || meta.recorder_id == member.id || shared)
-    }
-
     /// Make sure `slot.doc` holds the stored document.
     async fn ensure_loaded(&self, id: &DocumentId, slot: &mut Slot) -> Result<(), SyncFailure> {
         if slot.doc.is_some() {
@@ -310,7 +304,7 @@ impl Hub {
         if !slot.allowed.contains(&member.id) {
             match self.db.doc_meta(&id.to_string(), member.id).await? {
                 Some((meta, shared)) => {
-                    let ok = Self::may_access(member, &meta, shared);
+                    let ok = meta.visible_to(member, shared);
                     slot.meta = Some(meta);
                     slot.loaded = true;
                     if !ok {
