@@ -28,7 +28,8 @@ fn base() -> Result<&'static Taxonomy, ApiError> {
     crate::tagging::default_taxonomy().map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))
 }
 
-async fn merged(state: &AppState, member: &Member) -> Result<Taxonomy, ApiError> {
+/// The default taxonomy with the caller's workspace's own activities.
+pub(super) async fn merged(state: &AppState, member: &Member) -> Result<Taxonomy, ApiError> {
     let own = state.db.workspace_activities(member.workspace_id).await?;
     Ok(base()?.merged(&own))
 }
@@ -246,11 +247,15 @@ async fn update(
         ));
     }
     check_fields(&change)?;
-    let current = merged(state, member).await?;
-    if !current.activities.iter().any(|a| a.code == code) {
+    let own = state.db.workspace_activities(member.workspace_id).await?;
+    if !base()?
+        .merged(&own)
+        .activities
+        .iter()
+        .any(|a| a.code == code)
+    {
         return Err(ApiError::NotFound);
     }
-    let own = state.db.workspace_activities(member.workspace_id).await?;
     let mut row = own
         .into_iter()
         .find(|a| a.code == code)

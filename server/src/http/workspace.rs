@@ -258,10 +258,6 @@ struct ReviewRequest {
     comment: Option<String>,
 }
 
-fn now_ms() -> i64 {
-    crate::db::now_ms()
-}
-
 /// Set the review state, with a comment (required when sending a story back). Written into the
 /// story as the coordinator, so the field member's device receives it.
 async fn review(
@@ -291,7 +287,7 @@ async fn review(
             "say why the story goes back: a comment is required".into(),
         ));
     }
-    let now = now_ms();
+    let now = crate::db::now_ms();
     let by = member.name.clone();
     let comment_id = format!("c{:016x}", rand::random::<u64>());
     let mut failed = None;
@@ -358,14 +354,11 @@ async fn decide_tag(
     if req.state == TagState::Suggested {
         return Err(ApiError::BadRequest("confirm or reject a tag".into()));
     }
-    let own = state.db.workspace_activities(member.workspace_id).await?;
-    let taxonomy = crate::tagging::default_taxonomy()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
-        .merged(&own);
+    let taxonomy = super::taxonomy::merged(&state, member).await?;
     if !taxonomy.activities.iter().any(|a| a.code == code) {
         return Err(ApiError::NotFound);
     }
-    let now = now_ms();
+    let now = crate::db::now_ms();
     let by = member.name.clone();
     let mut failed = None;
     state
@@ -431,10 +424,7 @@ async fn overview(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let member = &auth.member;
     coordinator(member)?;
-    let own = state.db.workspace_activities(member.workspace_id).await?;
-    let taxonomy = crate::tagging::default_taxonomy()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
-        .merged(&own);
+    let taxonomy = super::taxonomy::merged(&state, member).await?;
     let stories = rows(&state, member).await?;
     let figures = state.db.ws_figures(member.workspace_id, None).await?;
     let mut out = Vec::new();
@@ -557,10 +547,7 @@ async fn known(
     state: &AppState,
     member: &Member,
 ) -> Result<(BTreeSet<String>, BTreeSet<String>), ApiError> {
-    let own = state.db.workspace_activities(member.workspace_id).await?;
-    let taxonomy = crate::tagging::default_taxonomy()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
-        .merged(&own);
+    let taxonomy = super::taxonomy::merged(state, member).await?;
     let activities = taxonomy.activities.into_iter().map(|a| a.code).collect();
     let municipalities = state
         .db
@@ -741,10 +728,7 @@ async fn qdpx_export(
 ) -> Result<Response, ApiError> {
     let member = &auth.member;
     coordinator(member)?;
-    let own = state.db.workspace_activities(member.workspace_id).await?;
-    let taxonomy = crate::tagging::default_taxonomy()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
-        .merged(&own);
+    let taxonomy = super::taxonomy::merged(&state, member).await?;
     let activities: Vec<qdpx::Activity<'_>> = taxonomy
         .activities
         .iter()
@@ -761,7 +745,7 @@ async fn qdpx_export(
         .await?
         .map(|w| w.name)
         .unwrap_or_else(|| "Vertel".into());
-    let (_, zip) = qdpx::project(&workspace, now_ms(), &activities, &stories);
+    let (_, zip) = qdpx::project(&workspace, crate::db::now_ms(), &activities, &stories);
     exported(&state, member, "project.qdpx").await?;
     Ok(download("application/zip", "vertel-project.qdpx", zip))
 }
@@ -800,10 +784,7 @@ async fn report(
             )));
         }
     }
-    let own = state.db.workspace_activities(member.workspace_id).await?;
-    let taxonomy = crate::tagging::default_taxonomy()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
-        .merged(&own);
+    let taxonomy = super::taxonomy::merged(&state, member).await?;
     let activity = taxonomy
         .activities
         .iter()

@@ -185,30 +185,29 @@ impl Worker {
                 *seen.entry(id_text.clone()).or_default() += 1;
                 let Ok(id) = id_text.parse::<DocumentId>() else {
                     // Not an id this server would have stored; index it so it is not retried.
-                    if let (Some(seq), Some((meta, _))) = (
-                        self.db.doc_seq(&id_text).await?,
-                        self.db.doc_meta(&id_text, 0).await?,
-                    ) {
-                        self.db
-                            .index_doc(&id_text, meta.workspace_id, None, seq)
-                            .await?;
-                    }
+                    self.skip(&id_text).await?;
                     continue;
                 };
                 if let Err(e) = self.process(id).await {
                     tracing::warn!(doc = %id, error = %e, "tagging failed during catch-up");
-                    if let (Some(seq), Some((meta, _))) = (
-                        self.db.doc_seq(&id_text).await?,
-                        self.db.doc_meta(&id_text, 0).await?,
-                    ) {
-                        self.db
-                            .index_doc(&id_text, meta.workspace_id, None, seq)
-                            .await?;
-                    }
+                    self.skip(&id_text).await?;
                 }
                 done += 1;
             }
         }
+    }
+
+    /// Mark a document indexed as it stands (no persona), so the catch-up does not retry it.
+    async fn skip(&self, id_text: &str) -> Result<(), TagError> {
+        if let (Some(seq), Some((meta, _))) = (
+            self.db.doc_seq(id_text).await?,
+            self.db.doc_meta(id_text, 0).await?,
+        ) {
+            self.db
+                .index_doc(id_text, meta.workspace_id, None, seq)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The compiled tagger for a workspace: the default taxonomy with its own activities.

@@ -297,10 +297,6 @@ impl Search {
         Search { words }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
-
     pub fn matches(&self, r: &StoryRow) -> bool {
         if self.words.is_empty() {
             return true;
