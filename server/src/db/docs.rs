@@ -587,45 +587,7 @@ impl Db {
 mod tests {
     use super::*;
 
-    /// A fresh database of `backend` (PostgreSQL: a new database on the cluster at
-    /// `VERTEL_TEST_PG_URL`, which the test command starts), with a workspace and a coordinator.
-    async fn db(backend: Backend) -> (tempfile::TempDir, Db, i64, i64) {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = match backend {
-            Backend::Sqlite => super::super::default_url(dir.path()),
-            Backend::Postgres => {
-                use sqlx::Connection;
-                let admin = std::env::var("VERTEL_TEST_PG_URL").expect(
-                    "VERTEL_TEST_PG_URL is not set: PostgreSQL tests need a running cluster \
-                     (the test command starts one)",
-                );
-                let name = format!("vertel_unit_{:016x}", rand::random::<u64>());
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .expect("the test cluster");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create database");
-                let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
-                format!("{base}/{name}")
-            }
-        };
-        let db = Db::connect(&url, 8).await.expect("database");
-        let ws = db.create_workspace("w", "W").await.expect("workspace");
-        let member = db
-            .create_member(
-                ws.id,
-                "a@example.org",
-                "A",
-                super::super::accounts::Role::Coordinator,
-                None,
-                None,
-            )
-            .await
-            .expect("member");
-        (dir, db, ws.id, member.id)
-    }
+    use crate::db::testing::db;
 
     fn meta(workspace_id: i64, recorder_id: i64) -> DocMeta {
         DocMeta {
@@ -651,7 +613,8 @@ mod tests {
     }
 
     async fn grouped_appends_keep_every_write_in_order(backend: Backend) {
-        let (_dir, db, ws, member) = db(backend).await;
+        let t = db(backend).await;
+        let (db, ws, member) = (t.db.clone(), t.workspace, t.member);
         let viewer = Viewer {
             member_id: member,
             workspace_id: ws,

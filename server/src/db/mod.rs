@@ -195,3 +195,65 @@ impl RowExt for AnyRow {
         sqlx::Row::try_get(self, col)
     }
 }
+
+/// Databases for unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Backend, Db};
+
+    /// A fresh database for a test, with a workspace and a coordinator in it.
+    pub(crate) struct TestDb {
+        pub db: Db,
+        /// Where it is, for a second connection pool (another server process).
+        pub url: String,
+        pub workspace: i64,
+        pub member: i64,
+        _dir: tempfile::TempDir,
+    }
+
+    /// A fresh database of `backend` (PostgreSQL: a new database on the cluster at
+    /// `VERTEL_TEST_PG_URL`, which the test command starts).
+    pub(crate) async fn db(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = match backend {
+            Backend::Sqlite => super::default_url(dir.path()),
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = std::env::var("VERTEL_TEST_PG_URL").expect(
+                    "VERTEL_TEST_PG_URL is not set: PostgreSQL tests need a running cluster \
+                     (the test command starts one)",
+                );
+                let name = format!("vertel_unit_{:016x}", rand::random::<u64>());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("the test cluster");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+                format!("{base}/{name}")
+            }
+        };
+        let db = Db::connect(&url, 8).await.expect("database");
+        let ws = db.create_workspace("w", "W").await.expect("workspace");
+        let member = db
+            .create_member(
+                ws.id,
+                "a@example.org",
+                "A",
+                super::accounts::Role::Coordinator,
+                None,
+                None,
+            )
+            .await
+            .expect("member");
+        TestDb {
+            db,
+            url,
+            workspace: ws.id,
+            member: member.id,
+            _dir: dir,
+        }
+    }
+}

@@ -345,5 +345,6 @@ async fn retranscribe(
             }
         }
     }
+    state.media.queue.open(&id).await?;
     Ok(axum::Json(json!({ "story": id, "requeued": requeued })).into_response())
 }

@@ -25,6 +25,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 
+/// How long a new or requeued job waits before a worker may claim it, unless [`Queue::open`]
+/// opens it sooner. The server writes `queued` into the story and then opens the job: a worker
+/// (perhaps in another process) that claimed it at once could write `running` or `failed` before
+/// that `queued`, which would then overwrite it. The hold only matters if the server stops in
+/// between; the job is then claimed a minute later.
+const HOLD_MS: i64 = 60_000;
+
 /// What the story shows while no model is installed.
 pub const NO_MODEL: &str = "no speech model on this server yet: the recording waits";
 
@@ -97,39 +104,57 @@ impl Queue {
         Duration::from_millis(self.lease_ms as u64)
     }
 
-    /// Queue the transcription of `sha256` for story `doc_id`. Returns true when a new job was
-    /// queued (an existing job for the pair is left as it is).
+    /// Queue the transcription of `sha256` for story `doc_id`, held until [`Queue::open`] (see
+    /// [`HOLD_MS`]). Returns true when a new job was queued (an existing job for the pair is left
+    /// as it is).
     pub async fn enqueue(&self, doc_id: &str, sha256: &str) -> Result<bool, DbError> {
         let now = now_ms();
         let error = (!self.model_present).then_some(NO_MODEL);
         let done = sqlx::query(
             "INSERT INTO media_jobs (doc_id, sha256, state, attempts, run_after, progress, error, created_at, updated_at) \
-             VALUES ($1, $2, 'queued', 0, $3, 0, $4, $3, $3) ON CONFLICT (doc_id, sha256) DO NOTHING",
+             VALUES ($1, $2, 'queued', 0, $3, 0, $4, $5, $5) ON CONFLICT (doc_id, sha256) DO NOTHING",
         )
         .bind(doc_id)
         .bind(sha256)
-        .bind(now)
+        .bind(now + HOLD_MS)
         .bind(error)
+        .bind(now)
         .execute(&self.db.pool)
         .await?;
-        self.wake.notify_waiters();
         Ok(done.rows_affected() > 0)
     }
 
-    /// Queue a story's finished or failed jobs again (a person asked for a new transcription).
+    /// Let workers claim the story's held jobs now: their `queued` status is in the story. Jobs
+    /// waiting out a retry's backoff (`attempts` above 0) keep waiting.
+    pub async fn open(&self, doc_id: &str) -> Result<(), DbError> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE media_jobs SET run_after = $1 \
+             WHERE doc_id = $2 AND state = 'queued' AND attempts = 0 AND run_after > $1",
+        )
+        .bind(now)
+        .bind(doc_id)
+        .execute(&self.db.pool)
+        .await?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// Queue a story's finished or failed jobs again (a person asked for a new transcription),
+    /// held until [`Queue::open`] like new ones.
     pub async fn requeue_story(&self, doc_id: &str) -> Result<u64, DbError> {
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE media_jobs SET state = 'queued', attempts = 0, run_after = $1, progress = 0, \
-             error = $2, worker = NULL, lease_until = NULL, updated_at = $1, finished_at = NULL \
+             error = $2, worker = NULL, lease_until = NULL, updated_at = $4, finished_at = NULL \
              WHERE doc_id = $3 AND state IN ('done', 'failed')",
         )
-        .bind(now)
+        .bind(now + HOLD_MS)
         .bind((!self.model_present).then_some(NO_MODEL))
         .bind(doc_id)
+        .bind(now)
         .execute(&self.db.pool)
         .await?;
-        self.wake.notify_waiters();
         Ok(done.rows_affected())
     }
 
@@ -575,5 +600,56 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
                 write_status(media, doc, &job.sha256, "failed", 0, Some(&reason)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        media: MediaConfig,
+    }
+
+    /// A new job waits until its story says `queued` (`open`); a job waiting out a retry's
+    /// backoff is not opened early.
+    async fn held_until_opened(backend: Backend) {
+        let t = testing::db(backend).await;
+        let config = Flags::parse_from(["test", "--job-retry-secs", "600"]).media;
+        let queue = Queue::new(t.db.clone(), &config, true, "test");
+        assert!(queue.enqueue("story-1", "abc").await.expect("enqueue"));
+        assert!(
+            !queue.enqueue("story-1", "abc").await.expect("again"),
+            "one job per pair"
+        );
+        assert!(queue.claim("w").await.expect("claim").is_none(), "held");
+        queue.open("story-2").await.expect("open another");
+        assert!(
+            queue.claim("w").await.expect("claim").is_none(),
+            "still held"
+        );
+        queue.open("story-1").await.expect("open");
+        let job = queue.claim("w").await.expect("claim").expect("claimable");
+        assert_eq!((job.doc_id.as_str(), job.attempts), ("story-1", 1));
+        assert!(queue.retry(&job, "passing trouble").await.expect("retry"));
+        queue.open("story-1").await.expect("open");
+        assert!(
+            queue.claim("w").await.expect("claim").is_none(),
+            "backoff kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn held_until_opened_sqlite() {
+        held_until_opened(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn held_until_opened_postgres() {
+        held_until_opened(Backend::Postgres).await;
     }
 }

@@ -548,6 +548,7 @@ async fn linked(
             let note = (!media.queue.model_present).then_some(super::jobs::NO_MODEL);
             super::jobs::write_status(media, doc, sha256, "queued", 0, note).await;
         }
+        media.queue.open(doc_id).await?;
         tracing::info!(doc = doc_id, "voice note queued for transcription");
     }
     Ok(())

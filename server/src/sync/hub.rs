@@ -193,7 +193,11 @@ impl Hub {
         if meta.deleted {
             return Ok(false);
         }
-        self.ensure_loaded(&id, &mut slot).await?;
+        if slot.doc.is_some() && self.db.backend == Backend::Postgres {
+            self.catch_up(&id, &mut slot).await?;
+        } else {
+            self.ensure_loaded(&id, &mut slot).await?;
+        }
         let slot = &mut *slot;
         let Some(doc) = slot.doc.as_mut() else {
             return Ok(false);
@@ -283,6 +287,25 @@ impl Hub {
         }
         slot.doc = Some(doc);
         slot.last_chunk = last;
+        Ok(())
+    }
+
+    /// Load into `slot.doc` the chunks stored after the last one read: those other processes
+    /// appended (on PostgreSQL), whose notification may still be on its way. A change the server
+    /// makes itself must follow everything stored before it rather than be concurrent with it:
+    /// automerge settles concurrent writes to one field by actor order, so a transcription status
+    /// written on a stale copy could lose to the older status it replaces. Chunk ids are handed
+    /// out under the sequence counter's lock (`Db::store`), so none commits below one read; a
+    /// compaction's snapshot may, but it only repeats chunks that were stored before it.
+    async fn catch_up(&self, id: &DocumentId, slot: &mut Slot) -> Result<(), SyncFailure> {
+        let Some(doc) = slot.doc.as_mut() else {
+            return Ok(());
+        };
+        for (chunk_id, data) in self.db.doc_chunks(&id.to_string(), slot.last_chunk).await? {
+            doc.load_incremental(&data)
+                .map_err(|e| SyncFailure::BadMessage(format!("stored document unreadable: {e}")))?;
+            slot.last_chunk = chunk_id;
+        }
         Ok(())
     }
 
@@ -533,16 +556,7 @@ impl Hub {
             }
         }
         if slot.doc.is_some() {
-            let chunks = self.db.doc_chunks(&id.to_string(), slot.last_chunk).await?;
-            let slot = &mut *slot;
-            if let Some(doc) = slot.doc.as_mut() {
-                for (chunk_id, data) in chunks {
-                    doc.load_incremental(&data).map_err(|e| {
-                        SyncFailure::BadMessage(format!("stored document unreadable: {e}"))
-                    })?;
-                    slot.last_chunk = chunk_id;
-                }
-            }
+            self.catch_up(&id, &mut slot).await?;
         } else {
             self.ensure_loaded(&id, &mut slot).await?;
         }
@@ -640,5 +654,88 @@ fn send(tx: &mpsc::Sender<Outgoing>, kill: &Notify, frame: Vec<u8>) -> bool {
             false
         }
         Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing;
+    use automerge::{ROOT, ReadDoc, transaction::Transactable};
+
+    fn hub(db: Db) -> Arc<Hub> {
+        let limits = Limits {
+            max_doc_bytes: 1 << 20,
+            idle: Duration::from_secs(600),
+        };
+        Hub::new(db, limits, "test-storage".into())
+    }
+
+    fn put_title(doc: &mut Automerge, title: &str) -> bool {
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "title", title).is_ok() && {
+            tx.commit();
+            true
+        }
+    }
+
+    /// Two server processes on one PostgreSQL, with no notifications between them. Process A
+    /// holds a copy loaded before process B wrote; A's next change must follow B's, not be
+    /// concurrent with it. (Concurrent, B's value would win: its actor sorts higher.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_change_follows_what_another_process_stored() {
+        let t = testing::db(Backend::Postgres).await;
+        let other = Db::connect(&t.url, 4).await.expect("second pool");
+        let (a, b) = (hub(t.db.clone()), hub(other));
+        let id = DocumentId::from_bytes(rand::random());
+        let mut doc = Automerge::new();
+        assert!(put_title(&mut doc, "start"));
+        let heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
+        let meta = DocMeta {
+            workspace_id: t.workspace,
+            recorder_id: t.member,
+            doc_type: "story".into(),
+            size: 0,
+            deleted: false,
+        };
+        t.db.create_doc(&id.to_string(), &meta, &doc.save(), &heads)
+            .await
+            .expect("create");
+        let (low, high) = (
+            automerge::ActorId::from(b"aaaa".as_slice()),
+            automerge::ActorId::from(b"zzzz".as_slice()),
+        );
+        assert!(
+            a.change_as(id, low.clone(), |d| put_title(d, "A first"))
+                .await
+                .expect("A")
+        );
+        assert!(
+            b.change_as(id, high, |d| put_title(d, "B"))
+                .await
+                .expect("B")
+        );
+        assert!(
+            a.change_as(id, low, |d| put_title(d, "A last"))
+                .await
+                .expect("A again")
+        );
+
+        let fresh = hub(t.db.clone());
+        let titles = fresh
+            .read(id, |d| {
+                d.get_all(ROOT, "title")
+                    .expect("title")
+                    .into_iter()
+                    .map(|(v, _)| match v {
+                        automerge::Value::Scalar(s) => s.as_str().unwrap_or_default().to_string(),
+                        automerge::Value::Object(_) => "an object".into(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(titles, ["A last"], "one value, no conflict");
     }
 }
