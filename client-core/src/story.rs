@@ -176,8 +176,10 @@ pub struct Story {
     pub persona: Option<String>,
 }
 
-/// What a device supplies when a story is first captured.
-#[derive(Debug, Clone, Default)]
+/// What a device supplies when a story is first captured (the web shell's capture form sends it
+/// as JSON; absent fields take their defaults).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct NewStory {
     pub kind: Option<StoryKind>,
     pub title: String,

@@ -6,8 +6,8 @@ use automerge::{Automerge, ReadDoc};
 use client_core::engine::{Effects, Engine, EngineError, Role};
 use client_core::store::{StoreError, decode_stored};
 use client_core::story::{
-    self, Attachment, Comment, Consent, DocType, NewStory, Person, Persona, PlaceType, ReviewState,
-    Story, StoryDetails, StoryKind, StoryPatch, Tag, TagState,
+    self, Attachment, Comment, DocType, NewStory, Persona, ReviewState, Story, StoryDetails,
+    StoryPatch, Tag, TagState,
 };
 use client_core::wire::{DocumentId, InvalidDocumentId, PeerMetadata};
 use serde::{Deserialize, Serialize};
@@ -57,17 +57,8 @@ pub struct ReplyInput {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct StoryInput {
-    pub kind: Option<StoryKind>,
-    pub title: String,
-    pub body: String,
-    pub language: String,
-    pub captured_at: i64,
-    pub place_type: Option<PlaceType>,
-    pub municipality: Option<String>,
-    pub told_by: Option<Person>,
-    pub recorded_by: Option<Person>,
-    pub consent: Option<Consent>,
-    pub persona: Option<String>,
+    #[serde(flatten)]
+    pub story: NewStory,
     pub phase: Option<String>,
     pub target_group: Option<String>,
     pub sections: BTreeMap<String, String>,
@@ -309,25 +300,14 @@ impl Shell {
 }
 
 fn write_new_story(doc: &mut Automerge, input: &StoryInput) -> Result<(), story::StoryError> {
-    let new = NewStory {
-        kind: input.kind,
-        title: input.title.clone(),
-        body: input.body.clone(),
-        language: if input.language.is_empty() {
-            "nl".into()
-        } else {
-            input.language.clone()
-        },
-        captured_at: input.captured_at,
-        place_type: input.place_type,
-        municipality: input.municipality.clone().filter(|m| !m.is_empty()),
-        told_by: input.told_by.clone(),
-        recorded_by: input.recorded_by.clone(),
-        consent: input.consent.clone(),
-        persona: input.persona.clone().filter(|p| !p.is_empty()),
-    };
+    let mut new = input.story.clone();
+    if new.language.is_empty() {
+        new.language = "nl".into();
+    }
+    new.municipality = new.municipality.filter(|m| !m.is_empty());
+    new.persona = new.persona.filter(|p| !p.is_empty());
     story::create_story(doc, &new)?;
-    let now = input.captured_at;
+    let now = new.captured_at;
     let extras = StoryPatch {
         phase: input.phase.clone().filter(|p| !p.is_empty()),
         target_group: input.target_group.clone().filter(|g| !g.is_empty()),
@@ -340,7 +320,7 @@ fn write_new_story(doc: &mut Automerge, input: &StoryInput) -> Result<(), story:
     for a in &input.attachments {
         story::add_attachment(doc, a, now)?;
     }
-    let by = input
+    let by = new
         .recorded_by
         .as_ref()
         .map(|p| p.name.clone())

@@ -14,6 +14,7 @@ use crate::db::workspace::{Unit, WsFigure};
 use crate::workspace::csv::{RowError, parse_figures};
 use crate::workspace::report::{ReportInput, build};
 use crate::workspace::{Search, StoryFilter, StoryRow, export, qdpx, valid_quarter};
+use automerge::Automerge;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -21,7 +22,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use client_core::story::{
-    self, Comment, Persona, ReviewState, Story, StoryDetails, Tag, TagState, tag_versions,
+    self, Comment, Persona, ReviewState, Story, StoryDetails, StoryError, Tag, TagState,
+    tag_versions,
 };
 use client_core::wire::DocumentId;
 use serde::{Deserialize, Serialize};
@@ -250,6 +252,28 @@ async fn open(
     Ok(Json(row))
 }
 
+/// Write into a story as the coordinator, with their own actor, so the field member's device
+/// receives it like any change. False when the story no longer exists.
+async fn change_as_coordinator(
+    state: &AppState,
+    member: &Member,
+    doc_id: DocumentId,
+    f: impl FnOnce(&mut Automerge) -> Result<(), StoryError>,
+) -> Result<bool, ApiError> {
+    let mut failed = None;
+    let changed = state
+        .hub
+        .change_as(doc_id, state.hub.member_actor(member.id), |doc| {
+            f(doc).map_err(|e| failed = Some(e)).is_ok()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    match failed {
+        Some(e) => Err(ApiError::Internal(e.into())),
+        None => Ok(changed),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReviewRequest {
@@ -290,35 +314,22 @@ async fn review(
     let now = crate::db::now_ms();
     let by = member.name.clone();
     let comment_id = format!("c{:016x}", rand::random::<u64>());
-    let mut failed = None;
-    let changed = state
-        .hub
-        .change_as(doc_id, state.hub.member_actor(member.id), |doc| {
-            let r = story::set_review(doc, req.state, &by, now).and_then(|_| match &comment {
-                Some(text) => story::add_comment(
-                    doc,
-                    &Comment {
-                        id: comment_id.clone(),
-                        author: by.clone(),
-                        at: now,
-                        text: text.clone(),
-                    },
-                ),
-                None => Ok(()),
-            });
-            match r {
-                Ok(()) => true,
-                Err(e) => {
-                    failed = Some(e);
-                    false
-                }
-            }
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    if let Some(e) = failed {
-        return Err(ApiError::Internal(e.into()));
-    }
+    let changed = change_as_coordinator(&state, member, doc_id, |doc| {
+        story::set_review(doc, req.state, &by, now)?;
+        match &comment {
+            Some(text) => story::add_comment(
+                doc,
+                &Comment {
+                    id: comment_id.clone(),
+                    author: by.clone(),
+                    at: now,
+                    text: text.clone(),
+                },
+            ),
+            None => Ok(()),
+        }
+    })
+    .await?;
     if !changed {
         return Err(ApiError::NotFound);
     }
@@ -360,34 +371,21 @@ async fn decide_tag(
     }
     let now = crate::db::now_ms();
     let by = member.name.clone();
-    let mut failed = None;
-    state
-        .hub
-        .change_as(doc_id, state.hub.member_actor(member.id), |doc| {
-            let current = tag_versions(&*doc)
-                .remove(&code)
-                .and_then(|v| v.into_iter().next());
-            let tag = Tag {
-                code: code.clone(),
-                state: req.state,
-                by: by.clone(),
-                at: now,
-                score: current.as_ref().and_then(|t| t.score),
-                evidence: current.map(|t| t.evidence).unwrap_or_default(),
-            };
-            match story::set_tag(doc, &tag) {
-                Ok(()) => true,
-                Err(e) => {
-                    failed = Some(e);
-                    false
-                }
-            }
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    if let Some(e) = failed {
-        return Err(ApiError::Internal(e.into()));
-    }
+    change_as_coordinator(&state, member, doc_id, |doc| {
+        let current = tag_versions(&*doc)
+            .remove(&code)
+            .and_then(|v| v.into_iter().next());
+        let tag = Tag {
+            code: code.clone(),
+            state: req.state,
+            by: by.clone(),
+            at: now,
+            score: current.as_ref().and_then(|t| t.score),
+            evidence: current.map(|t| t.evidence).unwrap_or_default(),
+        };
+        story::set_tag(doc, &tag)
+    })
+    .await?;
     state
         .db
         .audit(
