@@ -11,7 +11,7 @@ use super::stories::viewer;
 use super::{ApiError, AppState};
 use crate::db::accounts::{Member, Role};
 use crate::db::workspace::{Unit, WsFigure};
-use crate::workspace::csv::{RowError, parse_figures};
+use crate::workspace::csv::{FigureFields, RowError, check_figure, parse_figures};
 use crate::workspace::report::{ReportInput, build};
 use crate::workspace::{Search, StoryFilter, StoryRow, export, qdpx, valid_quarter};
 use automerge::Automerge;
@@ -610,29 +610,18 @@ async fn put_figure(
     let member = &auth.member;
     coordinator(member)?;
     let (activities, municipalities) = known(&state, member).await?;
-    let row = [
-        f.activity_code.as_str(),
-        &f.municipality,
-        &f.quarter,
-        &f.metric,
-        &f.value.to_string(),
-        f.unit.code(),
-        f.source.as_deref().unwrap_or_default(),
-    ]
-    .map(crate::workspace::csv::field)
-    .join(",");
-    let text = format!("activity,municipality,quarter,metric,value,unit,source\n{row}\n");
-    let figures = match parse_figures(&text, &activities, &municipalities) {
-        Ok(f) => f,
-        Err(errors) => {
-            let message = errors
-                .into_iter()
-                .map(|e| e.message)
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(ApiError::BadRequest(message));
-        }
+    let value = f.value.to_string();
+    let written = FigureFields {
+        activity: &f.activity_code,
+        municipality: &f.municipality,
+        quarter: &f.quarter,
+        metric: &f.metric,
+        value: &value,
+        unit: f.unit.code(),
+        source: f.source.as_deref().unwrap_or_default(),
     };
+    let figures = [check_figure(&written, &activities, &municipalities)
+        .map_err(|problems| ApiError::BadRequest(problems.join("; ")))?];
     state
         .db
         .put_ws_figures(member.workspace_id, Some(member.id), &figures)

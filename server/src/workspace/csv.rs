@@ -98,6 +98,93 @@ fn valid_metric(m: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// One figure's fields as written: a line of an imported file, or the form in the workspace.
+pub struct FigureFields<'a> {
+    pub activity: &'a str,
+    pub municipality: &'a str,
+    pub quarter: &'a str,
+    pub metric: &'a str,
+    pub value: &'a str,
+    /// `count`/`aantal` or `percent`/`procent`; empty means a count.
+    pub unit: &'a str,
+    pub source: &'a str,
+}
+
+/// Check one figure against the workspace's activity codes and municipality names (an empty list
+/// accepts any name): the figure, or every problem with it in plain words.
+pub fn check_figure(
+    written: &FigureFields,
+    activities: &BTreeSet<String>,
+    municipalities: &BTreeSet<String>,
+) -> Result<WsFigure, Vec<String>> {
+    let mut problems = Vec::new();
+    let activity = written.activity.trim();
+    if !activities.contains(activity) {
+        problems.push(format!("unknown activity \"{activity}\""));
+    }
+    let municipality = written.municipality.trim();
+    if municipality.is_empty()
+        || (!municipalities.is_empty() && !municipalities.contains(municipality))
+    {
+        problems.push(format!("unknown municipality \"{municipality}\""));
+    }
+    let quarter = written.quarter.trim().to_uppercase();
+    if !valid_quarter(&quarter) {
+        problems.push(format!(
+            "period \"{quarter}\" is not a quarter like 2025-Q3"
+        ));
+    }
+    let metric = written.metric.trim();
+    if !valid_metric(metric) {
+        problems.push(format!(
+            "indicator \"{metric}\": 2 to 64 characters a-z, 0-9 and -"
+        ));
+    }
+    let unit_text = written.unit.trim().to_lowercase();
+    let unit = if unit_text.is_empty() {
+        Some(Unit::Count)
+    } else {
+        Unit::from_code(&unit_text)
+    };
+    if unit.is_none() {
+        problems.push(format!(
+            "unit \"{unit_text}\" is neither count (aantal) nor percent (procent)"
+        ));
+    }
+    let raw = written.value.trim();
+    let value = raw
+        .replace(',', ".")
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite());
+    match (value, unit) {
+        (None, _) => problems.push(format!("value \"{raw}\" is not a number")),
+        (Some(v), Some(Unit::Count)) if v < 0.0 || v.fract() != 0.0 || v > 1e12 => {
+            problems.push(format!("a count must be a whole number from 0: \"{raw}\""))
+        }
+        (Some(v), Some(Unit::Percent)) if !(0.0..=100.0).contains(&v) => {
+            problems.push(format!("a percentage must be from 0 to 100: \"{raw}\""))
+        }
+        _ => {}
+    }
+    let source = written.source.trim();
+    if source.chars().count() > 200 {
+        problems.push("source has at most 200 characters".into());
+    }
+    match (value, unit) {
+        (Some(value), Some(unit)) if problems.is_empty() => Ok(WsFigure {
+            activity_code: activity.to_string(),
+            municipality: municipality.to_string(),
+            quarter,
+            metric: metric.to_string(),
+            unit,
+            value,
+            source: (!source.is_empty()).then(|| source.to_string()),
+        }),
+        _ => Err(problems),
+    }
+}
+
 /// Parse and validate a figures file. `activities` and `municipalities` are the codes and names
 /// the workspace knows (an empty municipality list accepts any name).
 pub fn parse_figures(
@@ -161,91 +248,38 @@ pub fn parse_figures(
             index
                 .get(col)
                 .and_then(|&i| fields.get(i))
-                .map(|s| s.trim().to_string())
+                .map(String::as_str)
                 .unwrap_or_default()
         };
-        let mut problems = Vec::new();
-        let activity = get("activity");
-        if !activities.contains(&activity) {
-            problems.push(format!("unknown activity \"{activity}\""));
-        }
-        let municipality = get("municipality");
-        if municipality.is_empty()
-            || (!municipalities.is_empty() && !municipalities.contains(&municipality))
-        {
-            problems.push(format!("unknown municipality \"{municipality}\""));
-        }
-        let quarter = get("quarter").to_uppercase();
-        if !valid_quarter(&quarter) {
-            problems.push(format!(
-                "period \"{quarter}\" is not a quarter like 2025-Q3"
-            ));
-        }
-        let metric = get("metric");
-        if !valid_metric(&metric) {
-            problems.push(format!(
-                "indicator \"{metric}\": 2 to 64 characters a-z, 0-9 and -"
-            ));
-        }
-        let unit_text = get("unit").to_lowercase();
-        let unit = if unit_text.is_empty() {
-            Some(Unit::Count)
-        } else {
-            Unit::from_code(&unit_text)
+        let written = FigureFields {
+            activity: get("activity"),
+            municipality: get("municipality"),
+            quarter: get("quarter"),
+            metric: get("metric"),
+            value: get("value"),
+            unit: get("unit"),
+            source: get("source"),
         };
-        if unit.is_none() {
-            problems.push(format!(
-                "unit \"{unit_text}\" is neither count (aantal) nor percent (procent)"
-            ));
-        }
-        let raw = get("value");
-        let value = raw
-            .replace(',', ".")
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite());
-        match (value, unit) {
-            (None, _) => problems.push(format!("value \"{raw}\" is not a number")),
-            (Some(v), Some(Unit::Count)) if v < 0.0 || v.fract() != 0.0 || v > 1e12 => {
-                problems.push(format!("a count must be a whole number from 0: \"{raw}\""))
-            }
-            (Some(v), Some(Unit::Percent)) if !(0.0..=100.0).contains(&v) => {
-                problems.push(format!("a percentage must be from 0 to 100: \"{raw}\""))
-            }
-            _ => {}
-        }
-        let source = get("source");
-        if source.chars().count() > 200 {
-            problems.push("source has at most 200 characters".into());
-        }
-        if problems.is_empty() {
+        let checked = check_figure(&written, activities, municipalities).and_then(|f| {
             let key = (
-                activity.clone(),
-                municipality.clone(),
-                quarter.clone(),
-                metric.clone(),
+                f.activity_code.clone(),
+                f.municipality.clone(),
+                f.quarter.clone(),
+                f.metric.clone(),
             );
-            if let Some(earlier) = seen.insert(key, line) {
-                problems.push(format!("the same figure is already on line {earlier}"));
+            match seen.insert(key, line) {
+                Some(earlier) => Err(vec![format!(
+                    "the same figure is already on line {earlier}"
+                )]),
+                None => Ok(f),
             }
-        }
-        if !problems.is_empty() {
-            errors.push(RowError {
+        });
+        match checked {
+            Ok(f) => figures.push(f),
+            Err(problems) => errors.push(RowError {
                 line,
                 message: problems.join("; "),
-            });
-            continue;
-        }
-        if let (Some(value), Some(unit)) = (value, unit) {
-            figures.push(WsFigure {
-                activity_code: activity,
-                municipality,
-                quarter,
-                metric,
-                unit,
-                value,
-                source: (!source.is_empty()).then_some(source),
-            });
+            }),
         }
     }
     if !errors.is_empty() {
@@ -324,6 +358,34 @@ mod tests {
         assert!(errs[1].message.contains("2025-Q9"));
         assert!(errs[1].message.contains("whole number"));
         assert!(errs[2].message.contains("line 2"));
+    }
+
+    /// The form's figure is checked like a line of a file, and stored as typed: a source that
+    /// looks like a formula is made safe when exported, not changed when saved.
+    #[test]
+    fn one_figure_from_the_form() {
+        let (a, m) = known();
+        let form = |value: &'static str, unit: &'static str, source: &'static str| FigureFields {
+            activity: "centering",
+            municipality: " Delft ",
+            quarter: "2025-q3",
+            metric: "deelnemers",
+            value,
+            unit,
+            source,
+        };
+        let f = check_figure(&form("33", "count", "=SUM(A1)"), &a, &m).expect("valid");
+        assert_eq!(
+            (f.municipality.as_str(), f.quarter.as_str(), f.value, f.unit),
+            ("Delft", "2025-Q3", 33.0, Unit::Count)
+        );
+        assert_eq!(f.source.as_deref(), Some("=SUM(A1)"));
+        assert_eq!(
+            check_figure(&form("-5", "count", ""), &a, &m).expect_err("negative"),
+            ["a count must be a whole number from 0: \"-5\""]
+        );
+        let problems = check_figure(&form("101", "percent", ""), &a, &m).expect_err("over 100");
+        assert_eq!(problems, ["a percentage must be from 0 to 100: \"101\""]);
     }
 
     #[test]
