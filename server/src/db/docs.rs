@@ -461,17 +461,17 @@ impl Db {
     }
 
     /// Replace all chunks up to `upto` by one snapshot of the whole document.
-    pub async fn compact(&self, id: &str, snapshot: &[u8], upto: i64) -> Result<i64, DbError> {
+    pub async fn compact(&self, id: &str, snapshot: &[u8], upto: i64) -> Result<(), DbError> {
         let (mut tx, _turn) = self.begin_write().await?;
         sqlx::query("DELETE FROM doc_chunks WHERE doc_id = $1 AND id <= $2")
             .bind(id)
             .bind(upto)
             .execute(&mut *tx)
             .await?;
-        let row = sqlx::query("INSERT INTO doc_chunks (doc_id, data) VALUES ($1, $2) RETURNING id")
+        sqlx::query("INSERT INTO doc_chunks (doc_id, data) VALUES ($1, $2)")
             .bind(id)
             .bind(snapshot)
-            .fetch_one(&mut *tx)
+            .execute(&mut *tx)
             .await?;
         let total = sqlx::query(
             "SELECT COALESCE(SUM(LENGTH(data)), 0) AS total FROM doc_chunks WHERE doc_id = $1",
@@ -492,7 +492,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(row.i64("id")?)
+        Ok(())
     }
 
     /// Documents visible to `viewer` that changed after `since`, oldest first.

@@ -472,22 +472,16 @@ impl Hub {
                 }
             },
         }
-        if slot.appended_since_compaction >= compact_after(id)
-            && let Some(doc) = slot.doc.as_mut()
-        {
-            // The chunks stored after the last one read are ours, and any another process
-            // appended that we have not loaded yet: load them too, so that everything up to the
-            // newest stored chunk is in this snapshot before the chunks it replaces are deleted.
-            let newest = self.db.doc_chunks(&id_text, slot.last_chunk).await?;
-            let upto = newest.last().map(|c| c.0).unwrap_or(slot.last_chunk);
-            for (_, data) in &newest {
-                doc.load_incremental(data).map_err(|e| {
-                    SyncFailure::BadMessage(format!("stored document unreadable: {e}"))
-                })?;
+        if slot.appended_since_compaction >= compact_after(id) && slot.doc.is_some() {
+            // Load the chunks stored after the last one read (ours, and any another process
+            // appended that we have not loaded yet), so that everything up to the newest stored
+            // chunk is in this snapshot before the chunks it replaces are deleted.
+            self.catch_up(id, slot).await?;
+            if let Some(doc) = slot.doc.as_ref() {
+                self.db
+                    .compact(&id_text, &doc.save(), slot.last_chunk)
+                    .await?;
             }
-            let snapshot = doc.save();
-            let snapshot_id = self.db.compact(&id_text, &snapshot, upto).await?;
-            slot.last_chunk = slot.last_chunk.max(snapshot_id.min(upto));
             slot.appended_since_compaction = 0;
             if let Some(meta) = slot.meta.as_mut()
                 && let Ok(Some((m, _))) = self.db.doc_meta(&id_text, member.id).await
