@@ -10,11 +10,19 @@
 //!   ([`Engine::handle_saved`]), so "saved" always means durable.
 //! * A document counts as confirmed by the server only when the heads the server last advertised
 //!   contain all local heads. A Vertel server advertises heads only after it has stored them.
+//!
+//! A server may refuse one document's changes (`doc-unavailable` with `refused`: a field the
+//! sender may not write, a document over the size limit) and keep syncing the others. The engine
+//! then keeps the document, marks it refused ([`Engine::refusal`], [`Event::Refused`]) and stops
+//! pushing it until the user chooses: undo the refused change ([`Engine::undo_refused`]) or keep
+//! a copy as a new story ([`Engine::keep_copy`]). The mark goes when the server confirms the
+//! document.
 
 use crate::store::StoredDoc;
-use crate::wire::{DecodeError, DocumentId, Message, PROTOCOL_V1, PeerMetadata};
+use crate::story::{self, StoryError, ownership};
+use crate::wire::{DecodeError, DocumentId, Message, PROTOCOL_V1, PeerMetadata, Refusal};
 use automerge::sync::{self, SyncDoc};
-use automerge::{Automerge, AutomergeError, ChangeHash};
+use automerge::{Automerge, AutomergeError, ChangeHash, ReadDoc};
 use std::collections::BTreeMap;
 
 /// Which side of the handshake this engine plays.
@@ -51,6 +59,14 @@ pub enum Event {
     Unavailable { id: DocumentId },
     /// The document was erased on the server; the local copy is being deleted.
     Purged { id: DocumentId },
+    /// The server would not take this document's changes (`code`: [`Refusal`]'s codes; `message`:
+    /// the server's words for a person, Dutch). The document stays on the device, marked refused,
+    /// until the server confirms it.
+    Refused {
+        id: DocumentId,
+        code: String,
+        message: String,
+    },
     /// The remote reported a protocol error and will close the link.
     RemoteError { message: String },
 }
@@ -82,6 +98,8 @@ pub enum EngineError {
     Automerge(#[from] AutomergeError),
     #[error("bad sync message: {0}")]
     BadSync(String),
+    #[error(transparent)]
+    Story(#[from] StoryError),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +124,13 @@ struct DocEntry {
     /// Local changes exist whose save has not been acknowledged by the driver.
     unsaved: bool,
     confirmed: bool,
+    /// The server refused the local changes, and has not confirmed the document since. Kept in
+    /// memory only: after a restart the next push finds out again.
+    refused: Option<Refusal>,
+    /// Answer nothing the server sends for this document: an answer would carry the refused
+    /// changes again and be refused again (a loop, if the server speaks first after forgetting
+    /// them). Set by a refusal; a local change or a new connection pushes again.
+    hold: bool,
 }
 
 impl DocEntry {
@@ -117,6 +142,8 @@ impl DocEntry {
             wanted: false,
             unsaved: false,
             confirmed: false,
+            refused: None,
+            hold: false,
         };
         e.confirmed = e.compute_confirmed();
         e
@@ -206,6 +233,20 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Why the server refused this document's changes, while it is marked refused.
+    pub fn refusal(&self, id: &DocumentId) -> Option<&Refusal> {
+        self.docs.get(id).and_then(|e| e.refused.as_ref())
+    }
+
+    /// Documents the server refused and has not confirmed since.
+    pub fn refused(&self) -> Vec<DocumentId> {
+        self.docs
+            .iter()
+            .filter(|(_, e)| e.refused.is_some())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Documents with local changes the server has not confirmed.
     pub fn unconfirmed(&self) -> Vec<DocumentId> {
         self.docs
@@ -259,6 +300,7 @@ impl Engine {
             return fx;
         };
         entry.unsaved = true;
+        entry.hold = false;
         fx.store.push(StoreTask::Save {
             id,
             doc: entry.stored(),
@@ -266,6 +308,61 @@ impl Engine {
         self.update_status(id, &mut fx);
         self.sync_doc(id, false, &mut fx);
         fx
+    }
+
+    /// Undo what the server refused: the owned fields (review, comments, tag decisions,
+    /// transcript approval, transcription status) go back to what they were in the server's last
+    /// confirmed version, as one local change; everything else the user wrote stays. The document
+    /// is then pushed again from a fresh sync state (the server forgot what it refused), and the
+    /// server takes it when the refusal was about owned fields. Does nothing for a document that
+    /// is not marked refused.
+    pub fn undo_refused(&mut self, id: DocumentId, now_ms: i64) -> Result<Effects, EngineError> {
+        let entry = self
+            .docs
+            .get_mut(&id)
+            .filter(|e| !e.wanted)
+            .ok_or(EngineError::NoSuchDocument(id))?;
+        if entry.refused.is_none() {
+            return Ok(Effects::default());
+        }
+        // Heads the server advertised but whose changes have not arrived cannot be forked at; the
+        // ones we hold are the newest version both sides have.
+        let heads: Vec<ChangeHash> = entry
+            .server_heads
+            .iter()
+            .filter(|h| entry.doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let wrote = ownership::revert_owned(&mut entry.doc, &heads, now_ms)?;
+        entry.refused = None;
+        entry.hold = false;
+        entry.sync = sync::State::new();
+        if wrote {
+            return Ok(self.after_local_change(id));
+        }
+        // Nothing owned to put back (a refusal for size, say): try again as it is.
+        let mut fx = Effects::default();
+        self.sync_doc(id, false, &mut fx);
+        Ok(fx)
+    }
+
+    /// Keep a copy of a story as a new document `new_id` (the caller draws it): the story's
+    /// content without any field that belongs to someone else, so it syncs as a new story of this
+    /// member. The original stays as it is (a refused one stays refused until undone).
+    pub fn keep_copy(
+        &mut self,
+        id: DocumentId,
+        new_id: DocumentId,
+        now_ms: i64,
+    ) -> Result<Effects, EngineError> {
+        if self.docs.contains_key(&new_id) {
+            return Err(EngineError::Exists(new_id));
+        }
+        let source = self.document(&id).ok_or(EngineError::NoSuchDocument(id))?;
+        let mut doc = Automerge::new();
+        write_copy(source, &mut doc, now_ms)?;
+        self.docs.insert(new_id, DocEntry::new(doc, Vec::new()));
+        Ok(self.after_local_change(new_id))
     }
 
     /// Ask the remote for a document this device does not have (catch-up from the changes feed).
@@ -400,9 +497,17 @@ impl Engine {
             ) => {
                 self.receive_sync(document_id, &data, true, &mut fx)?;
             }
-            (Link::Up { .. }, Message::DocUnavailable { document_id, .. }) => {
-                self.receive_unavailable(document_id, &mut fx);
-            }
+            (
+                Link::Up { .. },
+                Message::DocUnavailable {
+                    document_id,
+                    refused,
+                    ..
+                },
+            ) => match refused {
+                Some(refusal) => self.receive_refusal(document_id, refusal, &mut fx),
+                None => self.receive_unavailable(document_id, &mut fx),
+            },
             (Link::Up { .. }, Message::Leave { .. }) => {
                 self.handle_disconnected();
             }
@@ -428,6 +533,11 @@ impl Engine {
         };
         fx.events.push(Event::Connected { remote });
         let ids: Vec<DocumentId> = self.docs.keys().copied().collect();
+        // A new connection pushes refused documents once more: the server's rules or the
+        // member's role may have changed since.
+        for e in self.docs.values_mut() {
+            e.hold = false;
+        }
         for id in ids {
             let wanted = self.docs.get(&id).is_some_and(|e| e.wanted);
             self.sync_doc(id, wanted, fx);
@@ -486,6 +596,7 @@ impl Engine {
                     document_id: id,
                     sender_id: self.peer_id.clone(),
                     target_id: remote,
+                    refused: None,
                 });
                 return Ok(());
             }
@@ -520,9 +631,41 @@ impl Engine {
             });
         }
         self.update_status(id, fx);
-        let wanted = self.docs.get(&id).is_some_and(|e| e.wanted);
-        self.sync_doc(id, wanted, fx);
+        let (wanted, hold) = self
+            .docs
+            .get(&id)
+            .map_or((false, false), |e| (e.wanted, e.hold));
+        // What the server sent is applied either way; see `DocEntry::hold`.
+        if !hold {
+            self.sync_doc(id, wanted, fx);
+        }
         Ok(())
+    }
+
+    fn receive_refusal(&mut self, id: DocumentId, refusal: Refusal, fx: &mut Effects) {
+        let Some(entry) = self.docs.get_mut(&id) else {
+            return;
+        };
+        if entry.wanted {
+            // We asked for it and sent nothing of our own: as good as unavailable.
+            self.docs.remove(&id);
+            fx.events.push(Event::Unavailable { id });
+            return;
+        }
+        if entry.confirmed {
+            // The server holds every local change: nothing of ours is outstanding to refuse.
+            return;
+        }
+        // The server discarded what it refused and forgot what it knew of our side; so do we,
+        // so the next push starts from what the server really has.
+        entry.sync = sync::State::new();
+        entry.hold = true;
+        entry.refused = Some(refusal.clone());
+        fx.events.push(Event::Refused {
+            id,
+            code: refusal.code,
+            message: refusal.message,
+        });
     }
 
     fn receive_unavailable(&mut self, id: DocumentId, fx: &mut Effects) {
@@ -544,12 +687,82 @@ impl Engine {
     fn update_status(&mut self, id: DocumentId, fx: &mut Effects) {
         if let Some(e) = self.docs.get_mut(&id) {
             let now = e.compute_confirmed();
+            if now {
+                // The server took every local change: whatever it refused before is settled.
+                e.refused = None;
+                e.hold = false;
+            }
             if now != e.confirmed {
                 e.confirmed = now;
                 fx.events.push(Event::SyncStatus { id, confirmed: now });
             }
         }
     }
+}
+
+/// Write a copy of the story (or persona) `source` into the empty `doc`, as new changes: the
+/// content, none of the owned fields ([`ownership`]). Copied: the form's fields, the text and
+/// sections, consent, attachments (their bytes are named by hash; the transcription status is the
+/// server's), a transcript a person wrote or corrected (an automatic one the server makes again),
+/// and the activity tags the recorder chose. Not copied: the review, comments, tags of the tagger
+/// or of coordinators, and keys this version does not know.
+fn write_copy(source: &Automerge, doc: &mut Automerge, now_ms: i64) -> Result<(), StoryError> {
+    if story::doc_type(source) == Some(story::DocType::Persona) {
+        return story::create_persona(doc, &story::Persona::read(source), now_ms);
+    }
+    let s = story::Story::read(source);
+    let details = story::StoryDetails::read(source);
+    story::create_story(
+        doc,
+        &story::NewStory {
+            kind: s.kind,
+            title: s.title.clone(),
+            body: s.body.clone(),
+            language: s.language.clone().unwrap_or_else(|| "nl".into()),
+            captured_at: s.captured_at.unwrap_or(now_ms),
+            place_type: s.place_type,
+            municipality: s.municipality.clone(),
+            told_by: s.told_by.clone(),
+            recorded_by: s.recorded_by.clone(),
+            consent: s.consent.clone(),
+            persona: s.persona.clone(),
+        },
+    )?;
+    let transcript = s
+        .transcript
+        .as_ref()
+        .filter(|t| {
+            matches!(
+                t.state,
+                Some(story::TranscriptState::Corrected | story::TranscriptState::Approved)
+            )
+        })
+        .map(|t| t.text.clone());
+    let patch = story::StoryPatch {
+        phase: details.phase.clone(),
+        target_group: details.target_group.clone(),
+        sections: details.sections.clone(),
+        transcript,
+        ..Default::default()
+    };
+    if patch != story::StoryPatch::default() {
+        story::apply_patch(doc, &patch, now_ms)?;
+    }
+    for a in &s.attachments {
+        story::add_attachment(doc, a, now_ms)?;
+    }
+    // The recorder's own choices are tags by the recorder's name; a suggestion, the tagger's tags
+    // and a coordinator's decisions are not theirs to copy.
+    let recorder = s.recorded_by.as_ref().map(|p| p.name.as_str());
+    for tag in &s.tags {
+        if tag.state != story::TagState::Suggested
+            && tag.by != ownership::TAGGER
+            && recorder.is_some_and(|r| !r.is_empty() && r == tag.by)
+        {
+            story::set_tag(doc, tag)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use crate::engine::{Effects, Engine, EngineError, Event, Role, StoreTask};
 use crate::store::{LocalStore, StoreError, StoredDoc, decode_stored, encode_stored};
 use crate::story::{self, NewStory, Story};
-use crate::wire::{DocumentId, PeerMetadata};
+use crate::wire::{DocumentId, PeerMetadata, Refusal};
 use automerge::Automerge;
 use futures_util::{SinkExt, StreamExt};
 use std::path::{Path, PathBuf};
@@ -125,7 +125,8 @@ fn event_document(event: &Event) -> Option<&DocumentId> {
         | Event::Saved { id }
         | Event::SyncStatus { id, .. }
         | Event::Unavailable { id }
-        | Event::Purged { id } => Some(id),
+        | Event::Purged { id }
+        | Event::Refused { id, .. } => Some(id),
         Event::Connected { .. } | Event::RemoteError { .. } => None,
     }
 }
@@ -317,6 +318,29 @@ impl Device {
 
     pub async fn unconfirmed(&self) -> Vec<DocumentId> {
         self.shared.engine.lock().await.unconfirmed()
+    }
+
+    /// Why the server refused this document's changes, while it is marked refused.
+    pub async fn refused(&self, id: &DocumentId) -> Option<Refusal> {
+        self.shared.engine.lock().await.refusal(id).cloned()
+    }
+
+    /// Undo the change the server refused (the owned fields go back to the server's version) and
+    /// push the document again. See [`Engine::undo_refused`].
+    pub async fn undo_refused(&self, id: DocumentId) -> Result<(), DeviceError> {
+        let mut engine = self.shared.engine.lock().await;
+        let fx = engine.undo_refused(id, now_ms())?;
+        self.execute(&mut engine, fx).await
+    }
+
+    /// Keep a copy of a story as a new story of this device (see [`Engine::keep_copy`]); returns
+    /// the copy's id.
+    pub async fn keep_copy(&self, id: DocumentId) -> Result<DocumentId, DeviceError> {
+        let new_id = DocumentId::from_bytes(rand::random());
+        let mut engine = self.shared.engine.lock().await;
+        let fx = engine.keep_copy(id, new_id, now_ms())?;
+        self.execute(&mut engine, fx).await?;
+        Ok(new_id)
     }
 
     pub async fn is_connected(&self) -> bool {

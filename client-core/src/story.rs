@@ -12,6 +12,8 @@ use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{Automerge, AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use serde::{Deserialize, Serialize};
 
+pub mod ownership;
+
 /// Version of the schema this code writes. Readers accept documents of any version and ignore what
 /// they do not know.
 pub const SCHEMA_VERSION: u64 = 1;

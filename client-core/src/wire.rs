@@ -86,6 +86,31 @@ pub struct PeerMetadata {
     pub is_ephemeral: bool,
 }
 
+/// Why the server did not take a document's changes: a stable `code` a device can act on, and a
+/// `message` a person can read (Dutch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+}
+
+impl Refusal {
+    /// The sender wrote a field that belongs to someone else (a review, a coordinator's comment,
+    /// a tag decision, a transcript approval, the transcription status: `docs/schema.md`).
+    pub const NOT_YOURS: &'static str = "field-not-yours";
+    /// The document would grow past the server's size limit.
+    pub const TOO_LARGE: &'static str = "too-large";
+    /// The changes could not be applied (malformed, or history the server cannot read).
+    pub const INVALID: &'static str = "invalid";
+
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Refusal {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
 /// One message of the protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -123,11 +148,18 @@ pub enum Message {
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
+    /// The peer does not have the document, or (with `refused`, Vertel's extension) will not
+    /// take the changes it was sent for it. A refusal is about this one document: the connection
+    /// and every other document keep syncing. JavaScript automerge-repo clients ignore the extra
+    /// field and mark the document unavailable at this peer, which stops the exchange for it
+    /// until the next local change.
     #[serde(rename = "doc-unavailable", rename_all = "camelCase")]
     DocUnavailable {
         document_id: DocumentId,
         sender_id: String,
         target_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<Refusal>,
     },
     #[serde(rename_all = "camelCase")]
     Ephemeral {
@@ -266,6 +298,34 @@ mod tests {
         // `data` travels as a CBOR byte string, as cbor-x writes a Uint8Array.
         let data = &value.as_map().unwrap()[4].1;
         assert!(data.is_bytes());
+    }
+
+    #[test]
+    fn a_refusal_travels_in_doc_unavailable_and_plain_ones_stay_plain() {
+        let plain = Message::DocUnavailable {
+            document_id: id(),
+            sender_id: "s".into(),
+            target_id: "t".into(),
+            refused: None,
+        };
+        let value: ciborium::Value = ciborium::from_reader(&plain.encode()[..]).unwrap();
+        assert_eq!(value.as_map().unwrap().len(), 4, "no extra field: {value:?}");
+        let refused = Message::DocUnavailable {
+            document_id: id(),
+            sender_id: "s".into(),
+            target_id: "t".into(),
+            refused: Some(Refusal::new(Refusal::NOT_YOURS, "alleen een coördinator")),
+        };
+        let bytes = refused.encode();
+        assert_eq!(Message::decode(&bytes, 1024), Ok(refused));
+        let value: ciborium::Value = ciborium::from_reader(&bytes[..]).unwrap();
+        let keys: Vec<&str> = value
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.as_text().unwrap())
+            .collect();
+        assert_eq!(keys, ["type", "documentId", "senderId", "targetId", "refused"]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! websocket — and reports finished saves back with [`Core::handle_saved`].
 //!
 //! Effects reach JavaScript as `{send: Uint8Array[], store: ({op: "save", id, bytes} | {op:
-//! "delete", id})[], events: {type, id?, confirmed?, remote?, message?}[]}`, where `bytes` is
+//! "delete", id})[], events: {type, id?, confirmed?, remote?, code?, message?}[]}`, where `bytes` is
 //! `client_core::store::encode_stored` of the document (what [`Core::load`] takes back).
 
 pub mod shell;
@@ -41,6 +41,11 @@ fn event_js(event: &Event) -> JsValue {
         }
         Event::Unavailable { id } => ("unavailable", Some(id)),
         Event::Purged { id } => ("purged", Some(id)),
+        Event::Refused { id, code, message } => {
+            set(&o, "code", &JsValue::from_str(code));
+            set(&o, "message", &JsValue::from_str(message));
+            ("refused", Some(id))
+        }
         Event::RemoteError { message } => {
             set(&o, "message", &JsValue::from_str(message));
             ("remote-error", None)
@@ -177,6 +182,31 @@ impl Core {
             .reply(id, input, ms(now))
             .map(effects_js)
             .map_err(js_err)
+    }
+
+    /// Undo the change the server refused: fields that belong to someone else go back to the
+    /// server's version, the rest stays, and the story syncs again.
+    #[wasm_bindgen(js_name = undoRefused)]
+    pub fn undo_refused(&mut self, id: &str, now: f64) -> Result<JsValue, JsError> {
+        self.shell
+            .undo_refused(id, ms(now))
+            .map(effects_js)
+            .map_err(js_err)
+    }
+
+    /// Keep a copy of a story as the new story `new_id`, without the fields that belong to
+    /// someone else.
+    #[wasm_bindgen(js_name = keepCopy)]
+    pub fn keep_copy(&mut self, id: &str, new_id: &str, now: f64) -> Result<JsValue, JsError> {
+        self.shell
+            .keep_copy(id, new_id, ms(now))
+            .map(effects_js)
+            .map_err(js_err)
+    }
+
+    /// Ids of documents the server refused (and has not confirmed since).
+    pub fn refused(&self) -> Vec<String> {
+        self.shell.refused()
     }
 
     /// Ask the server for a document this device does not hold (from the changes feed).

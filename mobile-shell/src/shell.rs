@@ -9,7 +9,7 @@ use client_core::story::{
     self, Attachment, Comment, DocType, NewStory, Persona, ReviewState, Story, StoryDetails,
     StoryPatch, Tag, TagState,
 };
-use client_core::wire::{DocumentId, InvalidDocumentId, PeerMetadata};
+use client_core::wire::{DocumentId, InvalidDocumentId, PeerMetadata, Refusal};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -76,6 +76,10 @@ pub struct View {
     pub doc_type: Option<DocType>,
     /// The server holds every local change.
     pub confirmed: bool,
+    /// The server would not take this document's changes (`{code, message}`): the app shows it,
+    /// never as synced, and offers undo or a copy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub story: Option<Story>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -243,12 +247,41 @@ impl Shell {
                     },
                 )?;
             }
+            // Only the state: who reviewed and when are the coordinator's fields, and the server
+            // refuses a member's push that writes them (client_core::story::ownership).
             if input.resubmit {
-                story::set_review(doc, ReviewState::Submitted, &input.author, now_ms)?;
+                story::set_field(doc, "review", ReviewState::Submitted.code(), now_ms)?;
             }
             Ok::<_, story::StoryError>(())
         })?;
         Ok(fx)
+    }
+
+    /// Undo the change the server refused (see `Engine::undo_refused`): the fields that belong to
+    /// someone else go back to the server's version, the rest stays, and the story syncs again.
+    pub fn undo_refused(&mut self, id: &str, now_ms: i64) -> Result<Effects, ShellError> {
+        Ok(self.engine.undo_refused(parse_id(id)?, now_ms)?)
+    }
+
+    /// Keep a copy of a story as the new story `new_id` (see `Engine::keep_copy`).
+    pub fn keep_copy(
+        &mut self,
+        id: &str,
+        new_id: &str,
+        now_ms: i64,
+    ) -> Result<Effects, ShellError> {
+        Ok(self
+            .engine
+            .keep_copy(parse_id(id)?, parse_id(new_id)?, now_ms)?)
+    }
+
+    /// Ids of documents the server refused (and has not confirmed since).
+    pub fn refused(&self) -> Vec<String> {
+        self.engine
+            .refused()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     pub fn want(&mut self, id: &str) -> Result<Effects, ShellError> {
@@ -284,6 +317,7 @@ impl Shell {
             id: id.to_string(),
             doc_type,
             confirmed: self.engine.is_confirmed(id),
+            refused: self.engine.refusal(id).cloned(),
             story: (!is_persona && has_content).then(|| Story::read(doc)),
             details: (!is_persona && has_content).then(|| StoryDetails::read(doc)),
             persona: is_persona.then(|| Persona::read(doc)),
@@ -538,6 +572,110 @@ mod tests {
         let json = serde_json::to_value(shell.view(&id()).unwrap().unwrap()).unwrap();
         assert_eq!(json["story"]["review"], "submitted");
         assert_eq!(json["story"]["comments"][2]["author"], "Nina");
+    }
+
+    /// The engine's link comes up as against a server that answered `peer`.
+    fn online(shell: &mut Shell) {
+        shell.engine_mut().handle_connected(1);
+        shell
+            .engine_mut()
+            .handle_message(
+                client_core::wire::Message::Peer {
+                    sender_id: "server".into(),
+                    selected_protocol_version: client_core::wire::PROTOCOL_V1.into(),
+                    target_id: "d".into(),
+                    peer_metadata: None,
+                },
+                2,
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_refused_story_is_shown_refused_and_can_be_undone_or_copied() {
+        let mut shell = Shell::new("d".into());
+        shell.create_story(&id(), &parent_story()).unwrap();
+        online(&mut shell);
+        shell
+            .set_tag(&id(), "centering", "confirmed", story::ownership::TAGGER, 5)
+            .unwrap();
+        let fx = shell
+            .engine_mut()
+            .handle_message(
+                client_core::wire::Message::DocUnavailable {
+                    document_id: parse_id(&id()).unwrap(),
+                    sender_id: "server".into(),
+                    target_id: "d".into(),
+                    refused: Some(Refusal::new(Refusal::NOT_YOURS, "Niet van jou.")),
+                },
+                6,
+            )
+            .unwrap();
+        assert!(fx.store.is_empty(), "kept, nothing deleted");
+        let view = shell.view(&id()).unwrap().unwrap();
+        assert!(!view.confirmed);
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(
+            json["refused"],
+            serde_json::json!({"code": "field-not-yours", "message": "Niet van jou."})
+        );
+        assert_eq!(shell.refused(), vec![id()]);
+
+        let copy = new_document_id(&[4; 16]).unwrap();
+        shell.keep_copy(&id(), &copy, 7).unwrap();
+        let view = shell.view(&copy).unwrap().unwrap();
+        assert!(view.refused.is_none());
+        let story = view.story.unwrap();
+        assert_eq!(story.title, "Op het bankje");
+        let codes: Vec<_> = story.tags.iter().map(|t| t.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            ["voorzorg"],
+            "the recorder's activity, not the forged tag"
+        );
+        assert_eq!(shell.refused(), vec![id()], "the original stays refused");
+        assert!(shell.keep_copy(&id(), "nonsense", 8).is_err());
+
+        shell.undo_refused(&id(), 9).unwrap();
+        let view = shell.view(&id()).unwrap().unwrap();
+        assert!(view.refused.is_none());
+        assert!(
+            !view
+                .story
+                .unwrap()
+                .tags
+                .iter()
+                .any(|t| t.code == "centering")
+        );
+        assert!(shell.refused().is_empty());
+    }
+
+    #[test]
+    fn resubmitting_writes_only_the_review_state() {
+        let mut shell = Shell::new("d".into());
+        shell.create_story(&id(), &parent_story()).unwrap();
+        let doc_id = parse_id(&id()).unwrap();
+        shell
+            .engine_mut()
+            .change(doc_id, |doc| {
+                story::set_review(doc, ReviewState::Returned, "Carla", 10)
+            })
+            .unwrap();
+        let before = story::ownership::Owned::read(shell.engine().document(&doc_id).unwrap());
+        let reply = r#"{"comment_id": "c1", "author": "Nina", "text": "", "resubmit": true}"#;
+        shell.reply(&id(), reply, 20).unwrap();
+        let after = story::ownership::Owned::read(shell.engine().document(&doc_id).unwrap());
+        assert_eq!(after.review.as_deref(), Some("submitted"));
+        assert_eq!(
+            story::ownership::check(
+                &before,
+                &after,
+                story::ownership::Writer::FieldMember,
+                |_| { false }
+            ),
+            Ok(()),
+            "a field member may hand a story in again"
+        );
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct ServeConfig {
     /// Seconds an unsynced document stays in memory before it is evicted.
     #[arg(long, env = "VERTEL_DOC_IDLE_SECS", default_value_t = 30)]
     pub doc_idle_secs: u64,
+    /// Appended chunks after which a document is compacted into one snapshot (0: 64, staggered
+    /// per document up to 95). Tests set it low to exercise compaction.
+    #[arg(long, env = "VERTEL_COMPACT_AFTER", default_value_t = 0, hide = true)]
+    pub compact_after: usize,
     /// Directory of the built mobile shell (`mobile-shell/build.sh`), served at `/`.
     #[arg(long, env = "VERTEL_SHELL_DIR", default_value = "mobile-shell/dist")]
     pub shell_dir: PathBuf,

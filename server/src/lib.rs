@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod db;
 pub mod demo;

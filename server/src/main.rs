@@ -49,6 +49,17 @@ enum Command {
     },
     /// Suggest activities, phase, themes and target groups for a story text on standard input.
     Tag(vertel_server::tagging::cli::TagArgs),
+    /// Check that every stored document loads and that its recorded heads match its changes.
+    /// Prints one line per inconsistent document and exits non-zero if there is any.
+    Check {
+        /// Record the stored document's heads where they differ (and re-announce the document
+        /// in the changes feed). Chunks that do not load and changes whose dependencies are
+        /// missing cannot be repaired.
+        #[arg(long)]
+        repair: bool,
+        #[command(flatten)]
+        storage: StorageConfig,
+    },
     /// Load data.
     Seed {
         /// The demo workspace "DWO regio" with one member of every role.
@@ -185,6 +196,21 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tag(args) => vertel_server::tagging::cli::run(args).await,
+        Command::Check { repair, storage } => {
+            let db = admin::open(&storage).await?;
+            let mut out = std::io::stdout();
+            let summary = vertel_server::check::run(&db, repair, &mut out).await?;
+            println!("{summary}");
+            if !summary.ok() {
+                // The report says what is wrong; an error on top would only repeat it (with a
+                // backtrace where RUST_BACKTRACE is set). Exit status 1, as for an error.
+                use std::io::Write;
+                std::io::stdout().flush()?;
+                db.pool.close().await;
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Seed { demo, storage } => {
             if !demo {
                 anyhow::bail!("nothing to seed: pass --demo");

@@ -30,11 +30,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         Limits {
             max_doc_bytes: config.max_doc_bytes,
             idle: Duration::from_secs(config.doc_idle_secs),
+            compact_after: config.compact_after,
         },
         storage_id,
     );
     if db.backend == Backend::Postgres {
-        tokio::spawn(notify::listen(db.url.clone(), hub.clone()));
+        notify::start(&db, hub.clone())
+            .await
+            .context("reading the change cursor")?;
     }
     crate::tagging::worker::spawn(hub.clone(), db.clone(), &config.tagger);
     {

@@ -172,7 +172,9 @@ function storyCard(s, activity) {
     h('h3', {}, s.title || '—'),
     h('div', { class: 'meta' }, [label('kind', s.kind), s.municipality, s.quarter, s.told_by].filter(Boolean).join(' · ')),
     h('p', { class: 'excerpt' }, s.excerpt),
-    h('div', {}, h('span', { class: `badge review-${s.review}` }, label('review', s.review)), tagBadges(s.tags, activity)));
+    h('div', {}, h('span', { class: `badge review-${s.review}` }, label('review', s.review)),
+      s.changed_after_approval ? h('span', { class: 'badge changed' }, '⚠ ', t('changed_after_approval')) : null,
+      tagBadges(s.tags, activity)));
 }
 
 async function storyDialog(id) {
@@ -189,17 +191,23 @@ async function storyDialog(id) {
   };
   const tagRow = (tg) => h('li', { dataset: { tag: tg.code } },
     h('span', { class: `badge ${tg.state}` }, activityName(tg.code), ` (${t(tg.state)})`),
+    tg.written_by ? h('small', { class: 'meta' }, ` ${tg.written_by} `) : null,
     tg.state !== 'confirmed' ? h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('POST', `/workspace/stories/${encodeURIComponent(id)}/tags/${encodeURIComponent(tg.code)}`, { state: 'confirmed' }); toast(t('saved')); dlg.remove(); storyDialog(id); } }, '✓ ', t('confirm_tag')) : null,
     tg.state !== 'rejected' ? h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('POST', `/workspace/stories/${encodeURIComponent(id)}/tags/${encodeURIComponent(tg.code)}`, { state: 'rejected' }); toast(t('saved')); dlg.remove(); storyDialog(id); } }, '✗ ', t('reject_tag')) : null);
   const dlg = h('dialog', { 'aria-labelledby': 'story-title', dataset: { id } },
     h('h2', { id: 'story-title' }, s.title || '—'),
     h('p', { class: 'meta' }, [label('kind', s.kind), s.municipality, s.quarter, entryName(meta.taxonomy.phases, s.phase), entryName(meta.taxonomy.target_groups, s.target_group), entryName(meta.taxonomy.place_types, s.place_type)].filter(Boolean).join(' · ')),
     h('p', { class: 'meta' }, `${t('told_by')}: ${[s.told_by, s.told_by_role].filter(Boolean).join(', ')} · ${t('consent')}: ${label('consent', s.consent_scope) || '—'} · ${t('review')}: `, h('strong', { id: 'review-state' }, label('review', s.review))),
+    s.changed_after_approval && s.approved ? h('div', { class: 'changed-after-approval', role: 'note' },
+      h('strong', {}, '⚠ ', t('changed_after_approval')),
+      h('p', {}, t('approved_version_note')),
+      h('details', {}, h('summary', {}, t('approved_version')), h('h4', {}, s.approved.title || '—'), h('div', { class: 'body', id: 'approved-body' }, s.approved.body))) : null,
+    s.reviewed_by ? h('p', { class: 'meta', id: 'reviewed-by' }, `${t('reviewed_by')}: ${s.reviewed_by}`) : null,
     h('div', { class: 'body', id: 'story-body' }, s.body),
     s.transcript ? h('div', {}, h('h3', {}, t('transcript')), h('div', { class: 'body' }, s.transcript)) : null,
     s.sections.length ? h('div', {}, s.sections.map(([k, v]) => h('div', {}, h('h3', {}, k), h('div', { class: 'body' }, v)))) : null,
     h('h3', {}, t('tags')), h('ul', { class: 'tags' }, s.tags.map(tagRow)),
-    h('h3', {}, t('comments')), h('ul', {}, s.comments.map((c) => h('li', {}, h('strong', {}, c.author), ': ', c.text))),
+    h('h3', {}, t('comments')), h('ul', {}, s.comments.map((c) => h('li', {}, h('strong', { title: c.written_by ? '' : t('author_unverified') }, c.written_by || `${c.author} (?)`), ': ', c.text))),
     h('label', {}, t('comment_label'), comment),
     h('div', { class: 'row' },
       h('button', { type: 'button', onclick: () => review('reviewed') }, '👁 ', t('set_reviewed')),

@@ -11,6 +11,7 @@ export default {
   report_html: 'Report (HTML)', report_md: 'Report (Markdown)', export_stories: 'Stories as CSV', export_figures: 'Figures as CSV', export_qdpx: 'REFI-QDA project (.qdpx)',
   told_by: 'Told by', consent: 'Consent', tags: 'Activities', comments: 'Comments', transcript: 'Transcript', close: 'Close',
   confirm_tag: 'Confirm', reject_tag: 'Reject',
+  changed_after_approval: 'Changed after approval', approved_version_note: 'The story changed after it was approved. Reports use the approved version until you approve it again.', approved_version: 'Approved version', reviewed_by: 'Reviewed by', author_unverified: 'Name as written in the story; not recorded by the server',
   set_reviewed: 'Reviewed', set_approved: 'Approve for reporting', set_returned: 'Send back', set_submitted: 'Back to submitted',
   comment_label: 'Comment for the teller', comment_needed: 'Say why the story goes back.', saved: 'Saved',
   'review-draft': 'draft', 'review-submitted': 'submitted', 'review-reviewed': 'reviewed', 'review-approved': 'approved for reporting', 'review-returned': 'sent back',

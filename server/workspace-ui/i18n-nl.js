@@ -11,6 +11,7 @@ export default {
   report_html: 'Rapport (HTML)', report_md: 'Rapport (Markdown)', export_stories: 'Verhalen als CSV', export_figures: 'Cijfers als CSV', export_qdpx: 'REFI-QDA-project (.qdpx)',
   told_by: 'Verteld door', consent: 'Toestemming', tags: 'Activiteiten', comments: 'Opmerkingen', transcript: 'Transcriptie', close: 'Sluiten',
   confirm_tag: 'Bevestigen', reject_tag: 'Afwijzen',
+  changed_after_approval: 'Gewijzigd na goedkeuring', approved_version_note: 'Het verhaal is veranderd nadat het was goedgekeurd. Rapporten gebruiken de goedgekeurde versie tot je het opnieuw goedkeurt.', approved_version: 'Goedgekeurde versie', reviewed_by: 'Beoordeeld door', author_unverified: 'Naam zoals in het verhaal geschreven; niet door de server vastgelegd',
   set_reviewed: 'Beoordeeld', set_approved: 'Goedkeuren voor rapportage', set_returned: 'Terugsturen', set_submitted: 'Terug naar ingediend',
   comment_label: 'Opmerking voor de verteller', comment_needed: 'Schrijf waarom het verhaal terug gaat.', saved: 'Opgeslagen',
   'review-draft': 'concept', 'review-submitted': 'ingediend', 'review-reviewed': 'beoordeeld', 'review-approved': 'goedgekeurd voor rapportage', 'review-returned': 'teruggestuurd',

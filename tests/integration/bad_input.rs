@@ -162,6 +162,7 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
                 document_id,
                 sender_id,
                 target_id,
+                refused: None,
             }) => {
                 assert_eq!(document_id, doc);
                 answers.push((sender_id, target_id));

@@ -21,12 +21,15 @@ macro_rules! both {
 mod access;
 mod accounts;
 mod bad_input;
+mod chaos;
 mod durability;
 mod erasure;
 mod interop;
 mod lifecycle;
 mod media;
 mod multiprocess;
+mod notify;
+mod ownership;
 mod sync;
 mod tagging;
 mod workspace;

@@ -9,7 +9,7 @@ use client_core::story::{ConsentScope, ReviewState, Story, TagState};
 use serde_json::{Value, json};
 use vertel_tests::{Backend, Env, Server, device};
 
-async fn call(
+pub(crate) async fn call(
     server: &Server,
     token: &str,
     method: reqwest::Method,
@@ -31,7 +31,7 @@ async fn call(
     Ok((status, resp.text().await?))
 }
 
-async fn post_json(
+pub(crate) async fn post_json(
     server: &Server,
     token: &str,
     path: &str,
@@ -40,7 +40,7 @@ async fn post_json(
     call(server, token, reqwest::Method::POST, path, Some(body), None).await
 }
 
-async fn get_json(server: &Server, token: &str, path: &str) -> anyhow::Result<(u16, Value)> {
+pub(crate) async fn get_json(server: &Server, token: &str, path: &str) -> anyhow::Result<(u16, Value)> {
     let (s, t) = call(server, token, reqwest::Method::GET, path, None, None).await?;
     Ok((s, serde_json::from_str(&t).unwrap_or(Value::Null)))
 }

@@ -12,6 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub use client_core::native::Device;
+
+pub mod chaos;
+pub mod proxy;
 use client_core::story::{
     Consent, ConsentHow, ConsentScope, NewStory, Person, PlaceType, StoryKind,
 };
@@ -159,6 +162,38 @@ impl Env {
 
     pub async fn start(&self) -> Result<Server> {
         Server::start(self, &[]).await
+    }
+
+    /// Run `vertel-server check` on this environment's storage: every stored document loads and
+    /// its recorded heads are its stored heads. Returns the report; an error holds the report of
+    /// the inconsistent documents (ids and kinds of problem, no content).
+    pub fn check(&self) -> Result<String> {
+        let mut cmd = Command::new(server_binary());
+        cmd.arg("check");
+        self.apply(&mut cmd);
+        let out = cmd.output().context("spawning vertel-server check")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        anyhow::ensure!(
+            out.status.success(),
+            "vertel-server check failed ({}):\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(stdout.into_owned())
+    }
+}
+
+/// Every scenario ends with a consistency check of what it stored. Servers are dropped before
+/// this (tests declare the `Env` first), so the check sees their final state. Skipped while a
+/// panic unwinds: the test failed already, and a second panic would abort the process.
+impl Drop for Env {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Err(e) = self.check() {
+            panic!("storage is inconsistent after the scenario: {e:#}");
+        }
     }
 }
 

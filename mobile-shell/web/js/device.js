@@ -4,7 +4,8 @@
 // resolves only when IndexedDB committed it, and only then is the engine told `handleSaved`), then
 // frames — so nothing is announced that is not durable.
 //
-// Emits (as DOM events on the device): `change` {detail: {id}} when a document's view changed,
+// Emits (as DOM events on the device): `change` {detail: {id}} when a document's view changed
+// (also when the server refused it: the view then carries `refused: {code, message}`),
 // `connected`, `purged` {id}, `error` {error}.
 
 import init, { Core, newDocumentId, sha256Hex } from '../pkg/vertel_shell.js';
@@ -124,6 +125,21 @@ export class Device extends EventTarget {
     await this.run(this.core.replyToReview(id, JSON.stringify(input), Date.now()));
   }
 
+  /**
+   * Undo the change the server refused: fields that belong to someone else (a review, a label of
+   * the coordinator or the server) go back to the server's version; the rest stays and syncs.
+   */
+  async undoRefused(id) {
+    await this.run(this.core.undoRefused(id, Date.now()));
+  }
+
+  /** Keep a copy of a story as a new story (without others' fields); resolves with its id. */
+  async keepCopy(id) {
+    const copy = this.newId();
+    await this.run(this.core.keepCopy(id, copy, Date.now()));
+    return copy;
+  }
+
   async addAttachment(id, attachment) {
     await this.run(this.core.addAttachment(id, JSON.stringify(attachment), Date.now()));
   }
@@ -142,9 +158,14 @@ export class Device extends EventTarget {
     return this.run(this.core.purge(id));
   }
 
-  /** Ids of documents whose changes the server has not confirmed. */
+  /** Ids of documents whose changes the server has not confirmed (refused ones included). */
   unconfirmed() {
     return this.core.unconfirmed();
+  }
+
+  /** Ids of documents the server refused and has not confirmed since. */
+  refused() {
+    return this.core.refused();
   }
 
   stories() {

@@ -42,17 +42,23 @@ function registerServiceWorker() {
 function renderTop() {
   const top = $('#top');
   const state = app.sync?.state ?? 'offline';
-  const waiting = app.device ? app.device.unconfirmed().length : 0;
+  // A refused story is neither sent nor waiting to be sent: it is counted apart, and while there is
+  // one the bar never says that everything was sent.
+  const refused = app.device ? app.device.refused().length : 0;
+  const waiting = app.device ? app.device.unconfirmed().length - refused : 0;
   const uploads = app.uploader ? app.uploader.pending().length : 0;
   const stateIcon = state === 'online' ? 'online' : state === 'connecting' ? 'sync' : 'offline';
+  const refusedLine = refused ? `<span class="waiting-refused" id="refused-count" data-count="${refused}">${tn('top.refused', refused)}</span>` : '';
+  let line;
+  if (waiting) line = `${tn('top.waiting', waiting)}${refusedLine ? `<small>${refusedLine}</small>` : ''}`;
+  else line = refusedLine || t('top.all-synced');
   top.innerHTML = `
     <div class="bar">
       <span class="brand">${icon('text')} Vertel</span>
       <span class="conn conn-${state}" id="conn" role="status" aria-live="polite" data-state="${state}">${icon(stateIcon)}<span>${t(`conn.${state}`)}</span></span>
     </div>
     <div class="bar">
-      <span class="waiting" id="waiting" data-count="${waiting}" role="status" aria-live="polite">${icon(waiting ? 'phone' : 'cloud')}<span>${waiting
-        ? tn('top.waiting', waiting) : t('top.all-synced')}${uploads ? `<small>${tn('top.uploads', uploads)}</small>` : ''}</span></span>
+      <span class="waiting" id="waiting" data-count="${waiting}" data-refused="${refused}" role="status" aria-live="polite">${icon(waiting ? 'phone' : refused ? 'blocked' : 'cloud')}<span>${line}${uploads ? `<small>${tn('top.uploads', uploads)}</small>` : ''}</span></span>
       <button type="button" id="sync-now" class="small">${icon('sync')}<span>${t('top.sync-now')}</span></button>
     </div>
     ${app.expired ? `<div class="bar expired" role="alert">${icon('key')}<span>${t('login.expired')}</span>

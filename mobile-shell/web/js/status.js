@@ -1,11 +1,13 @@
 // What reached the server, per story (docs/media.md): alleen op dit toestel / audio uploaden (n%) /
-// wordt uitgeschreven / tekst klaar / gesynchroniseerd.
+// wordt uitgeschreven / tekst klaar / gesynchroniseerd; or niet geaccepteerd door de server, which
+// comes before everything else (a refused story is never shown as synced or as merely waiting).
 
 import { t } from './i18n.js';
 import { icon } from './icons.js';
 
 /** {code, percent?} for a story view, given the uploader's state of this device's blobs. */
 export function storyStatus(view, uploader) {
+  if (view.refused) return { code: 'refused' };
   if (!view.confirmed) return { code: 'local' };
   const story = view.story;
   for (const a of story.attachments) {
@@ -25,7 +27,7 @@ export function storyStatus(view, uploader) {
 
 const ICONS = {
   local: 'phone', synced: 'cloud', uploading: 'upload', 'uploading-photo': 'upload', transcribing: 'hourglass',
-  'text-ready': 'text', 'upload-failed': 'warning',
+  'text-ready': 'text', 'upload-failed': 'warning', refused: 'blocked',
 };
 
 export function statusLabel(s) {

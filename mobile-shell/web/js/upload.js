@@ -172,6 +172,19 @@ export class Uploader extends EventTarget {
     }
   }
 
+  /**
+   * A copy of a story now holds its attachments: bytes not uploaded yet go up with the copy (the
+   * original waits, refused, and might never be confirmed).
+   */
+  async reassign(fromStory, toStory) {
+    for (const [sha, b] of this.blobs) {
+      if (b.story !== fromStory || b.state === 'done') continue;
+      await this.store.updateBlob(sha, { story: toStory, uploadUrl: null, offset: 0 });
+      Object.assign(b, { story: toStory, offset: 0 });
+    }
+    this.kick();
+  }
+
   /** Keep new bytes (already hashed) for a story and upload them when possible. */
   async add(record) {
     await this.store.putBlob(record);

@@ -290,6 +290,7 @@ impl JobBench {
             Limits {
                 max_doc_bytes: 64 * 1024 * 1024,
                 idle: Duration::from_secs(3600),
+                compact_after: 0,
             },
             "bench".into(),
         );

@@ -5,7 +5,9 @@
 //! notification channel between processes, erasing freed pages) the code asks [`Db::backend`].
 
 pub mod accounts;
+pub mod actors;
 pub mod audit;
+pub mod check;
 pub mod docs;
 pub mod tagging;
 pub mod workspace;

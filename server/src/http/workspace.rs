@@ -9,6 +9,7 @@ use super::auth::AuthMember;
 use super::json::ApiJson;
 use super::stories::viewer;
 use super::{ApiError, AppState};
+use crate::sync::hub::Writer;
 use crate::db::accounts::{Member, Role};
 use crate::db::workspace::{Unit, WsFigure};
 use crate::workspace::csv::{FigureFields, RowError, check_figure, parse_figures};
@@ -22,7 +23,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use client_core::story::{
-    self, Comment, Persona, ReviewState, Story, StoryDetails, StoryError, Tag, TagState,
+    self, Comment, Persona, ReviewState, StoryError, Tag, TagState,
     tag_versions,
 };
 use client_core::wire::DocumentId;
@@ -137,14 +138,14 @@ async fn rows(state: &AppState, member: &Member) -> Result<Vec<StoryRow>, ApiErr
         };
         let read = state
             .hub
-            .read(doc_id, |d| (Story::read(d), StoryDetails::read(d)))
+            .read(doc_id, crate::workspace::read_story)
             .await
             .map_err(|e| ApiError::Internal(e.into()))?;
-        if let Some((s, d)) = read {
-            out.push(StoryRow::new(id, &s, &d));
+        if let Some(r) = read {
+            out.push((r.row(id), r.authors));
         }
     }
-    Ok(out)
+    attribute_rows(state, out).await
 }
 
 /// The story if the coordinator may see it; 404 otherwise (other workspace, erased, persona).
@@ -163,13 +164,50 @@ async fn visible_story(
     if meta.workspace_id != member.workspace_id || meta.deleted || meta.doc_type != "story" {
         return Err(ApiError::NotFound);
     }
-    let (s, d) = state
+    let r = state
         .hub
-        .read(doc_id, |d| (Story::read(d), StoryDetails::read(d)))
+        .read(doc_id, crate::workspace::read_story)
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .ok_or(ApiError::NotFound)?;
-    Ok((doc_id, StoryRow::new(id.to_string(), &s, &d)))
+    let row = r.row(id.to_string());
+    let mut rows = attribute_rows(state, vec![(row, r.authors)]).await?;
+    let row = rows.pop().ok_or(ApiError::NotFound)?;
+    Ok((doc_id, row))
+}
+
+/// Who wrote the comments, tags and review states of `rows`, from the server's own record of
+/// actors (one query for all), never from the names written inside the documents.
+async fn attribute_rows(
+    state: &AppState,
+    rows: Vec<(StoryRow, client_core::story::ownership::Authors)>,
+) -> Result<Vec<StoryRow>, ApiError> {
+    let mut actors: Vec<String> = rows
+        .iter()
+        .flat_map(|(_, a)| {
+            a.comments
+                .iter()
+                .chain(a.tags.values())
+                .chain(a.review.iter())
+                .cloned()
+        })
+        .collect();
+    actors.sort();
+    actors.dedup();
+    let names: std::collections::HashMap<String, String> = state
+        .db
+        .actor_owners(&actors)
+        .await?
+        .into_iter()
+        .map(|(actor, (owner, name))| (actor, crate::workspace::writer_name(&owner, name.as_deref())))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(mut row, authors)| {
+            crate::workspace::attribute(&mut row, &authors, &names);
+            row
+        })
+        .collect())
 }
 
 #[derive(Serialize)]
@@ -190,6 +228,7 @@ struct ListItem {
     persona: Option<String>,
     tags: Vec<crate::workspace::RowTag>,
     quote: Option<String>,
+    changed_after_approval: bool,
 }
 
 fn item(r: StoryRow) -> ListItem {
@@ -211,6 +250,7 @@ fn item(r: StoryRow) -> ListItem {
         persona: r.persona,
         tags: r.tags,
         quote,
+        changed_after_approval: r.changed_after_approval,
     }
 }
 
@@ -263,7 +303,7 @@ async fn change_as_coordinator(
     let mut failed = None;
     let changed = state
         .hub
-        .change_as(doc_id, state.hub.member_actor(member.id), |doc| {
+        .server_change(doc_id, Writer::Coordinator(member.id), |doc| {
             f(doc).map_err(|e| failed = Some(e)).is_ok()
         })
         .await
@@ -315,7 +355,12 @@ async fn review(
     let by = member.name.clone();
     let comment_id = format!("c{:016x}", rand::random::<u64>());
     let changed = change_as_coordinator(&state, member, doc_id, |doc| {
-        story::set_review(doc, req.state, &by, now)?;
+        // An approval is of a version: it records the heads it approved.
+        if req.state == ReviewState::Approved {
+            story::ownership::approve(doc, &by, now)?;
+        } else {
+            story::set_review(doc, req.state, &by, now)?;
+        }
         match &comment {
             Some(text) => story::add_comment(
                 doc,

@@ -13,13 +13,14 @@
 
 use super::Media;
 use super::MediaConfig;
-use super::transcribe::{Model, TranscribeError, whisper_language};
+use super::transcribe::{TranscribeError, Transcriber, whisper_language};
 use crate::db::{Backend, Db, DbError, RowExt, now_ms};
 use client_core::story;
 use client_core::wire::DocumentId;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use std::path::PathBuf;
+use crate::sync::hub::Writer;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -307,7 +308,7 @@ impl Queue {
 pub struct Pool {
     media: Arc<Media>,
     model_path: PathBuf,
-    model: tokio::sync::Mutex<Option<Arc<Model>>>,
+    model: tokio::sync::Mutex<Option<Arc<Transcriber>>>,
     threads: usize,
 }
 
@@ -322,14 +323,15 @@ impl Pool {
         }
     }
 
-    async fn model(&self) -> Result<Arc<Model>, TranscribeError> {
+    async fn model(&self) -> Result<Arc<Transcriber>, TranscribeError> {
         let mut slot = self.model.lock().await;
         if let Some(m) = slot.as_ref() {
             return Ok(m.clone());
         }
         let path = self.model_path.clone();
+        let fake = self.media.config.fake_transcriber();
         let started = Instant::now();
-        let model = tokio::task::spawn_blocking(move || Model::load(&path))
+        let model = tokio::task::spawn_blocking(move || Transcriber::load(&path, fake))
             .await
             .map_err(|e| TranscribeError::Model(e.to_string()))??;
         tracing::info!(model = %model.name, ms = started.elapsed().as_millis() as u64, "speech model loaded");
@@ -350,7 +352,7 @@ pub async fn write_status(
 ) {
     let result = media
         .hub
-        .server_change(doc, |d| {
+        .server_change(doc, Writer::Transcriber, |d| {
             story::set_transcription_status(d, sha256, status, progress, error, now_ms())
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "could not write transcription status");
@@ -460,6 +462,10 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
     let (progress_tx, mut progress_rx) = watch::channel(0i32);
     let abort = Arc::new(AtomicBool::new(false));
     let lost = Arc::new(AtomicBool::new(false));
+    // The heartbeat task writes progress into the story; it is asked to stop and awaited, never
+    // aborted: an abort in the middle of a story write would cancel it between the change and
+    // its storing (see `Hub::change_as`).
+    let (stop_tx, mut stop_rx) = watch::channel(false);
     let beat = {
         let abort = abort.clone();
         let lost = lost.clone();
@@ -473,6 +479,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
             let mut written_at = Instant::now();
             loop {
                 tokio::select! {
+                    _ = stop_rx.changed() => return,
                     changed = progress_rx.changed() => if changed.is_err() { return; },
                     _ = tokio::time::sleep(every) => {}
                     _ = shutdown.changed() => {
@@ -523,7 +530,8 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
         }
         Err(e) => Err(e),
     };
-    beat.abort();
+    let _ = stop_tx.send(true);
+    let _ = beat.await;
     if lost.load(Ordering::Relaxed) {
         return;
     }
@@ -557,7 +565,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
             let mut kept = false;
             let written = media
                 .hub
-                .server_change(doc, |d| {
+                .server_change(doc, Writer::Transcriber, |d| {
                     match story::set_transcript(d, &sha, &outcome, now_ms()) {
                         Ok(w) => {
                             kept = w == story::TranscriptWrite::KeptByPerson;

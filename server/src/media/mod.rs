@@ -66,6 +66,11 @@ pub struct MediaConfig {
     /// Seconds between retention sweeps (approved transcripts, erased stories, stale uploads).
     #[arg(long, env = "VERTEL_RETENTION_SWEEP_SECS", default_value_t = 3600)]
     pub retention_sweep_secs: u64,
+    /// Tests only: transcribe without a model, taking this many milliseconds per recording and
+    /// writing `nep-transcript <hash>`. Hidden: a real installation never wants it, and tests of
+    /// the queue under load and kills must not depend on the Whisper model being installed.
+    #[arg(long, env = "VERTEL_FAKE_TRANSCRIBER", hide = true)]
+    pub fake_transcriber: Option<u64>,
 }
 
 impl Default for MediaConfig {
@@ -83,6 +88,7 @@ impl Default for MediaConfig {
             job_poll_ms: 2000,
             audio_retention_days: 30,
             retention_sweep_secs: 3600,
+            fake_transcriber: None,
         }
     }
 }
@@ -93,6 +99,11 @@ impl MediaConfig {
             .clone()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(transcribe::default_model_path)
+    }
+
+    /// How long the fake transcriber takes per recording, when it is on (`VERTEL_FAKE_TRANSCRIBER`).
+    pub fn fake_transcriber(&self) -> Option<Duration> {
+        self.fake_transcriber.map(Duration::from_millis)
     }
 
     pub fn threads(&self) -> usize {
@@ -128,8 +139,15 @@ impl Media {
     ) -> std::io::Result<Arc<Media>> {
         let store = blobs::BlobStore::open(data_dir)?;
         let model_path = config.model_path();
-        let model_present = model_path.is_file();
-        if model_present {
+        let fake = config.fake_transcriber();
+        // The fake stands in for a model: jobs are claimed and transcribed, not left waiting.
+        let model_present = fake.is_some() || model_path.is_file();
+        if let Some(d) = fake {
+            tracing::warn!(
+                ms = d.as_millis() as u64,
+                "fake transcriber on (VERTEL_FAKE_TRANSCRIBER): transcripts are not real, for tests only"
+            );
+        } else if model_present {
             tracing::info!(model = %model_path.display(), workers = config.transcribe_workers,
                 threads = config.threads(), "transcription enabled");
         } else {

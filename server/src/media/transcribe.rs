@@ -8,6 +8,7 @@ use crate::media::audio::{self, AudioError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 /// The language used when a story names none (the coalitions work in Dutch).
@@ -264,6 +265,107 @@ pub fn mime_for_path(path: &Path) -> Option<&'static str> {
     })
 }
 
+/// The fake transcriber's step between progress reports: short, so the worker's heartbeat (and the
+/// progress it writes into the story) runs several times per job, as with a real recording.
+const FAKE_STEP: Duration = Duration::from_millis(50);
+
+/// What the worker pool transcribes with: Whisper, or (tests only, `VERTEL_FAKE_TRANSCRIBER`) a
+/// stand-in that needs no model file. Both go through the same queue, claim, heartbeat, status
+/// writes and transcript write (`jobs::process`); only the speech recognition itself differs.
+pub struct Transcriber {
+    /// The model's name as stored with a transcript (`whisper-base`, `nep-transcriber`).
+    pub name: String,
+    engine: Engine,
+}
+
+enum Engine {
+    Whisper(Model),
+    /// Sleep this long, reporting progress, then return a transcript made from the file's hash.
+    Fake(Duration),
+}
+
+impl Transcriber {
+    /// The fake when `fake` is set (no model file is read), else the Whisper model at `path`.
+    pub fn load(path: &Path, fake: Option<Duration>) -> Result<Transcriber, TranscribeError> {
+        if let Some(d) = fake {
+            return Ok(Transcriber {
+                name: FAKE_MODEL.to_string(),
+                engine: Engine::Fake(d),
+            });
+        }
+        let model = Model::load(path)?;
+        Ok(Transcriber {
+            name: model.name.clone(),
+            engine: Engine::Whisper(model),
+        })
+    }
+
+    /// Like [`Model::transcribe_file`], with either engine.
+    pub fn transcribe_file(
+        &self,
+        path: &Path,
+        mime: Option<&str>,
+        language: Option<&str>,
+        threads: usize,
+        progress: impl FnMut(i32) + Send + 'static,
+        abort: Arc<AtomicBool>,
+    ) -> Result<Transcription, TranscribeError> {
+        match &self.engine {
+            Engine::Whisper(m) => m.transcribe_file(path, mime, language, threads, progress, abort),
+            Engine::Fake(d) => fake_transcribe(path, language, *d, progress, &abort),
+        }
+    }
+}
+
+/// The model name the fake transcriber writes, so a fake transcript is never taken for a real one.
+pub const FAKE_MODEL: &str = "nep-transcriber";
+
+/// The fake transcriber's work: read the recording (as Whisper would; a missing blob fails the
+/// same way), then sleep `duration` in short steps, reporting progress and honouring `abort` like
+/// whisper.cpp does, and return `nep-transcript <first 8 hex digits of the SHA-256>` as one
+/// segment. Deterministic, so a test knows which transcript each recording must get.
+fn fake_transcribe(
+    path: &Path,
+    language: Option<&str>,
+    duration: Duration,
+    mut progress: impl FnMut(i32),
+    abort: &AtomicBool,
+) -> Result<Transcription, TranscribeError> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(|e| TranscribeError::Audio(AudioError::Io(e)))?;
+    let hash: String = Sha256::digest(&bytes)
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let started = Instant::now();
+    progress(0);
+    while started.elapsed() < duration {
+        if abort.load(Ordering::Relaxed) {
+            return Err(TranscribeError::Aborted);
+        }
+        std::thread::sleep(FAKE_STEP.min(duration.saturating_sub(started.elapsed())));
+        let done = started.elapsed().as_millis() * 100 / duration.as_millis().max(1);
+        progress(done.min(100) as i32);
+    }
+    if abort.load(Ordering::Relaxed) {
+        return Err(TranscribeError::Aborted);
+    }
+    let text = format!("nep-transcript {hash}");
+    let end_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+    Ok(Transcription {
+        text: text.clone(),
+        language: language.unwrap_or(DEFAULT_LANGUAGE).to_string(),
+        segments: vec![Segment {
+            start_ms: 0,
+            end_ms,
+            text,
+        }],
+        model: FAKE_MODEL.to_string(),
+        audio_seconds: duration.as_secs_f64(),
+    })
+}
+
 /// Transcribe one file with the model at `model_path` (`vertel-server transcribe`): the same
 /// decoding and parameters as the job workers.
 pub fn transcribe_path(
@@ -317,6 +419,61 @@ mod tests {
         assert_eq!(whisper_language(Some("auto")), None);
         assert_eq!(whisper_language(Some("x\0y")), None);
         assert_eq!(whisper_language(Some("zzz")), None);
+    }
+
+    #[test]
+    fn the_fake_transcriber_needs_no_model_and_reports_progress() {
+        let dir = std::env::temp_dir().join(format!("vertel-fake-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("note.webm");
+        std::fs::write(&file, b"not really audio").expect("write");
+        let t = Transcriber::load(
+            Path::new("/nonexistent/ggml-base.bin"),
+            Some(Duration::from_millis(200)),
+        )
+        .expect("the fake loads without a model");
+        assert_eq!(t.name, FAKE_MODEL);
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let out = t
+            .transcribe_file(
+                &file,
+                None,
+                Some("nl"),
+                1,
+                move |p| {
+                    if let Ok(mut l) = log.lock() {
+                        l.push(p);
+                    }
+                },
+                Arc::new(AtomicBool::new(false)),
+            )
+            .expect("transcribed");
+        // sha256("not really audio") starts with these 8 hex digits.
+        let expected = {
+            use sha2::{Digest, Sha256};
+            let h: String = Sha256::digest(b"not really audio")
+                .iter()
+                .take(4)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("nep-transcript {h}")
+        };
+        assert_eq!(out.text, expected);
+        assert_eq!(out.segments.len(), 1);
+        assert_eq!(out.language, "nl");
+        let steps = seen.lock().map(|l| l.clone()).unwrap_or_default();
+        assert!(steps.len() >= 3 && steps.last() == Some(&100), "{steps:?}");
+        let aborted = t.transcribe_file(
+            &file,
+            None,
+            None,
+            1,
+            |_| {},
+            Arc::new(AtomicBool::new(true)),
+        );
+        assert!(matches!(aborted, Err(TranscribeError::Aborted)));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

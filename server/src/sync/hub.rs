@@ -3,19 +3,35 @@
 //! The invariant that makes sync durable: **the server advertises heads only after storing them.**
 //! A sync message that brings changes is applied in memory, the new changes are appended to the
 //! database, and only then are sync messages generated (which carry the new heads, and so
-//! acknowledge the changes). If storing fails the in-memory document is dropped and reloaded.
+//! acknowledge the changes). If storing fails, or the task is cancelled while it waits for the
+//! database, the in-memory document is dropped and reloaded ([`Unstored`]): nothing that is not
+//! stored can be sent, and nothing can be built on it.
+//!
+//! **Every writer has its own actor.** Devices write with their own actors, which the server
+//! records as theirs the first time it stores one of their changes (`actors` table); a device may
+//! not push changes by an actor recorded for someone else. The server's own writers (transcription,
+//! tagger, review bookkeeping, a coordinator's decision in the workspace) each write with an actor
+//! of their own per process start ([`Hub::actor`]). automerge takes two changes with the same
+//! (actor, sequence number) for the same change, so an actor's sequence must never be reused.
+//!
+//! **Refusals are per document.** A push the server may not take (a field the sender does not own,
+//! a document over the size limit, changes that do not apply) is refused for that document alone:
+//! the sender gets `doc-unavailable` with a reason, the changes are dropped, and the connection
+//! keeps syncing its other documents.
 //!
 //! Memory stays bounded: a document nobody syncs is evicted after an idle period, and a document
 //! whose peers are idle keeps only their shared heads, not its content.
 
 use crate::db::accounts::{Member, Role};
+pub use crate::db::actors::ActorOwner;
 use crate::db::docs::DocMeta;
 use crate::db::{Backend, Db, DbError};
-use automerge::Automerge;
 use automerge::sync::{self, SyncDoc};
-use client_core::story::{self, ReviewState};
-use client_core::wire::{DocumentId, Message};
-use std::collections::{HashMap, HashSet};
+use automerge::{ActorId, Automerge, ChangeHash};
+use client_core::story::ownership::{self, Owned};
+use client_core::story::{self, DocType, ReviewState};
+use client_core::wire::{DocumentId, Message, Refusal};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -62,24 +78,97 @@ struct Slot {
     touched: Option<Instant>,
 }
 
+/// A slot whose in-memory document may hold changes that are not stored yet. Until
+/// [`Unstored::stored`] is called, dropping it (an error returned early, or the task cancelled
+/// while it awaited the database) throws the in-memory document away and resets the peers' sync
+/// states, so the next reader reloads what is stored. Without this, a cancelled write left a
+/// change in memory that was later sent to devices and built upon, but never stored.
+struct Unstored<'a> {
+    slot: &'a mut Slot,
+    armed: bool,
+}
+
+impl<'a> Unstored<'a> {
+    fn new(slot: &'a mut Slot) -> Self {
+        Unstored { slot, armed: true }
+    }
+
+    /// Everything in memory is stored now.
+    fn stored(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl std::ops::Deref for Unstored<'_> {
+    type Target = Slot;
+    fn deref(&self) -> &Slot {
+        self.slot
+    }
+}
+
+impl std::ops::DerefMut for Unstored<'_> {
+    fn deref_mut(&mut self) -> &mut Slot {
+        self.slot
+    }
+}
+
+impl Drop for Unstored<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.slot.doc = None;
+            for p in self.slot.peers.values_mut() {
+                p.state = sync::State::new();
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_doc_bytes: i64,
     pub idle: Duration,
+    /// Appended chunks that trigger a compaction (0: [`COMPACT_AFTER`], staggered per document).
+    pub compact_after: usize,
 }
 
-/// Why a sync message was refused. The connection gets a protocol error and is closed.
+/// Why a sync message failed in a way that ends the connection. Refusals of one document are
+/// not failures: they are answered on the connection, which goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncFailure {
     #[error("invalid sync message: {0}")]
     BadMessage(String),
-    #[error("document would exceed the size limit of {0} bytes")]
-    TooLarge(i64),
     #[error("storage failed")]
     Storage(#[from] DbError),
-    #[error("not allowed: {0}")]
-    NotAllowed(String),
 }
+
+/// The server's own writers. Each writes with an actor of its own, new at every process start
+/// ([`Hub::actor`]), so no two writers, processes or starts ever share an actor's sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Writer {
+    /// Transcription status and transcripts (`media::jobs`).
+    Transcriber,
+    /// Tag suggestions (`tagging::worker`).
+    Tagger,
+    /// The server's review bookkeeping: the heads a coordinator approved, "changed after approval".
+    Review,
+    /// A coordinator's decision in the workspace (review, tags, comments), by member id.
+    Coordinator(i64),
+}
+
+impl Writer {
+    /// The `writer` recorded for its actors in the `actors` table.
+    fn code(self) -> &'static str {
+        match self {
+            Writer::Transcriber => "transcriber",
+            Writer::Tagger => "tagger",
+            Writer::Review => "review",
+            Writer::Coordinator(_) => "coordinator",
+        }
+    }
+}
+
+/// The prefix of every actor the server writes with; devices may not use it.
+const SERVER_ACTOR_PREFIX: &[u8] = b"vertel-server-";
 
 /// How many appended chunks trigger a compaction into one snapshot (see [`compact_after`]).
 const COMPACT_AFTER: usize = 64;
@@ -88,8 +177,13 @@ const COMPACT_AFTER: usize = 64;
 /// the id. Documents edited in step (hundreds of devices editing since the same moment) would
 /// otherwise all compact at once, and that burst of snapshots held up every other write for a
 /// second.
-fn compact_after(id: &DocumentId) -> usize {
-    COMPACT_AFTER + id.as_bytes()[0] as usize % (COMPACT_AFTER / 2)
+fn compact_after(id: &DocumentId, configured: usize) -> usize {
+    let base = if configured == 0 {
+        COMPACT_AFTER
+    } else {
+        configured
+    };
+    base + id.as_bytes()[0] as usize % (base / 2).max(1)
 }
 
 pub struct Hub {
@@ -102,8 +196,15 @@ pub struct Hub {
     process_tag: String,
     limits: Limits,
     slots: std::sync::Mutex<HashMap<DocumentId, Arc<Mutex<Slot>>>>,
+    /// Owners of the actors seen so far (the `actors` table is the record; this is its cache).
+    actors: std::sync::Mutex<HashMap<ActorId, ActorOwner>>,
     next_conn: AtomicU64,
 }
+
+/// What refusing a push tells the device (Dutch; `docs/schema.md`).
+const INVALID_MESSAGE: &str = "De wijziging kon niet gelezen worden. Werk de app bij of maak de wijziging ongedaan.";
+const FOREIGN_ACTOR_MESSAGE: &str =
+    "Deze wijziging is gemaakt met de sleutel van iemand anders. Maak de wijziging ongedaan.";
 
 impl Hub {
     /// `storage_id` names this installation's storage (the same for every process on one database),
@@ -119,6 +220,7 @@ impl Hub {
             process_tag: tag,
             limits,
             slots: std::sync::Mutex::new(HashMap::new()),
+            actors: std::sync::Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
         })
     }
@@ -129,10 +231,49 @@ impl Hub {
         self.changes.subscribe()
     }
 
-    /// The actor the server writes its own changes with (transcripts, tag suggestions). One per
-    /// process, so two processes never reuse sequence numbers of one actor.
-    pub fn server_actor(&self) -> automerge::ActorId {
-        automerge::ActorId::from(format!("vertel-server-{}", self.process_tag).into_bytes())
+    /// The actor `writer` writes with in this process: new at every start (the process tag is
+    /// random), one per writer (and per coordinator), never used by a device.
+    pub fn actor(&self, writer: Writer) -> ActorId {
+        let name = match writer {
+            Writer::Coordinator(member) => format!("member-{member}"),
+            other => other.code().to_string(),
+        };
+        ActorId::from(format!("vertel-server-{}-{name}", self.process_tag).into_bytes())
+    }
+
+    /// Who writes with `actor`, from the server's record (`None`: nobody it knows of).
+    pub async fn actor_owner(&self, actor: &ActorId) -> Result<Option<ActorOwner>, DbError> {
+        if let Some(owner) = self.cached_owner(actor) {
+            return Ok(Some(owner));
+        }
+        let owner = self.db.actor_owner(&actor.to_hex_string()).await?;
+        if let Some(owner) = &owner {
+            self.cache_owner(actor, owner.clone());
+        }
+        Ok(owner)
+    }
+
+    fn cached_owner(&self, actor: &ActorId) -> Option<ActorOwner> {
+        let map = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(actor).cloned()
+    }
+
+    fn cache_owner(&self, actor: &ActorId, owner: ActorOwner) {
+        let mut map = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(actor.clone(), owner);
+    }
+
+    /// Record `actor` as `owner`'s unless someone owns it already; returns the owner on record.
+    async fn claim_actor(&self, actor: &ActorId, owner: ActorOwner) -> Result<ActorOwner, DbError> {
+        if let Some(known) = self.cached_owner(actor) {
+            return Ok(known);
+        }
+        let recorded = self
+            .db
+            .claim_actor(&actor.to_hex_string(), owner.member_id, &owner.writer)
+            .await?;
+        self.cache_owner(actor, recorded.clone());
+        Ok(recorded)
     }
 
     /// Read a stored document (from memory when loaded, otherwise from the database).
@@ -154,75 +295,99 @@ impl Hub {
         Ok(slot.doc.as_ref().map(f))
     }
 
-    /// Make a change as the server (its own actor): `f` edits the document and returns whether it
-    /// changed anything. The change is stored, then synced to every connected peer, exactly like a
-    /// change from a device. Returns false when the document does not exist (or was erased).
+    /// Make a change as one of the server's writers: `f` edits the document (its return value
+    /// says whether it meant to; whatever it changed is stored either way). The change is stored,
+    /// then synced to every connected peer, exactly like a change from a device. Returns false
+    /// when nothing changed or the document does not exist (or was erased).
     pub async fn server_change(
         &self,
         id: DocumentId,
+        writer: Writer,
         f: impl FnOnce(&mut Automerge) -> bool,
     ) -> Result<bool, SyncFailure> {
-        self.change_as(id, self.server_actor(), f).await
+        let owner = ActorOwner {
+            member_id: match writer {
+                Writer::Coordinator(m) => Some(m),
+                _ => None,
+            },
+            writer: writer.code().to_string(),
+            coordinator: matches!(writer, Writer::Coordinator(_)),
+        };
+        self.change_as(id, self.actor(writer), owner, f).await
     }
 
-    /// The actor this process writes a member's changes with (a coordinator's review in the
-    /// workspace). Per process and member, so no actor is ever used by two processes at once;
-    /// within a process every change to a document holds the document's lock.
-    pub fn member_actor(&self, member_id: i64) -> automerge::ActorId {
-        automerge::ActorId::from(
-            format!("vertel-server-{}-member-{member_id}", self.process_tag).into_bytes(),
-        )
-    }
-
-    /// Like [`Hub::server_change`], with the changes written by `actor` (see [`Hub::member_actor`]).
-    pub async fn change_as(
+    /// [`Hub::server_change`] with an explicit actor, recorded for `owner`.
+    async fn change_as(
         &self,
         id: DocumentId,
-        actor: automerge::ActorId,
+        actor: ActorId,
+        owner: ActorOwner,
         f: impl FnOnce(&mut Automerge) -> bool,
     ) -> Result<bool, SyncFailure> {
+        self.claim_actor(&actor, owner).await?;
         let slot_arc = self.slot(id);
         let mut slot = slot_arc.lock().await;
         if !slot.loaded {
             slot.meta = self.db.doc_meta(&id.to_string(), 0).await?.map(|(m, _)| m);
             slot.loaded = true;
         }
+        if slot.meta.as_ref().is_none_or(|m| m.deleted) {
+            return Ok(false);
+        }
+        self.load_latest(&id, &mut slot).await?;
+        let mut slot = Unstored::new(&mut slot);
+        let changed = self.write_locked(&id, &mut slot, actor, f).await?;
+        slot.stored();
+        if changed {
+            self.broadcast(id, &mut slot, None, true);
+        }
+        Ok(changed)
+    }
+
+    /// Make the document in memory current: loaded, and on PostgreSQL with every chunk other
+    /// processes stored since it was read (see [`Hub::catch_up`]).
+    async fn load_latest(&self, id: &DocumentId, slot: &mut Slot) -> Result<(), SyncFailure> {
+        if slot.doc.is_some() && self.db.backend == Backend::Postgres {
+            self.catch_up(id, slot).await
+        } else {
+            self.ensure_loaded(id, slot).await
+        }
+    }
+
+    /// Apply `f` as `actor` to the loaded document and store what it changed. The caller holds
+    /// the slot's lock inside an [`Unstored`] guard.
+    async fn write_locked(
+        &self,
+        id: &DocumentId,
+        slot: &mut Slot,
+        actor: ActorId,
+        f: impl FnOnce(&mut Automerge) -> bool,
+    ) -> Result<bool, SyncFailure> {
         let Some(meta) = slot.meta.clone() else {
             return Ok(false);
         };
-        if meta.deleted {
-            return Ok(false);
-        }
-        if slot.doc.is_some() && self.db.backend == Backend::Postgres {
-            self.catch_up(&id, &mut slot).await?;
-        } else {
-            self.ensure_loaded(&id, &mut slot).await?;
-        }
-        let slot = &mut *slot;
         let Some(doc) = slot.doc.as_mut() else {
             return Ok(false);
         };
         let before = doc.get_heads();
         let previous_actor = doc.get_actor().clone();
         doc.set_actor(actor);
-        let changed = f(doc);
+        // Whatever `f` says, a change it made is in the document now and must be stored: a change
+        // left in memory unstored would reach devices with the next sync and then be lost.
+        let _ = f(doc);
         doc.set_actor(previous_actor);
         let after = doc.get_heads();
-        if !changed || before == after {
+        if before == after {
             return Ok(false);
         }
-        let owner = crate::db::accounts::Member {
+        let owner = Member {
             id: meta.recorder_id,
             workspace_id: meta.workspace_id,
             email: String::new(),
             name: String::new(),
             role: Role::Professional,
         };
-        if let Err(e) = self.persist(&id, slot, &owner, &before, &after).await {
-            slot.doc = None;
-            return Err(e);
-        }
-        self.broadcast(id, slot, None, true);
+        self.persist(id, slot, &owner, &before, &after).await?;
         Ok(true)
     }
 
@@ -258,6 +423,10 @@ impl Hub {
     }
 
     fn unavailable(&self, caller: &Caller, id: DocumentId) {
+        self.answer_unavailable(caller, id, None);
+    }
+
+    fn answer_unavailable(&self, caller: &Caller, id: DocumentId, refused: Option<Refusal>) {
         send(
             &caller.tx,
             &caller.kill,
@@ -265,9 +434,22 @@ impl Hub {
                 document_id: id,
                 sender_id: self.peer_id.clone(),
                 target_id: caller.peer_id.clone(),
+                refused,
             }
             .encode(),
         );
+    }
+
+    /// Refuse what `caller` pushed for this one document: drop it from memory (the stored
+    /// document is unchanged), forget the caller's sync state for it, and tell the caller why.
+    /// The connection and its other documents go on.
+    fn refuse(&self, caller: &Caller, id: DocumentId, slot: &mut Slot, refusal: Refusal) {
+        tracing::info!(doc = %id, member = caller.member.id, code = %refusal.code, "refused a document's changes");
+        slot.doc = None;
+        if let Some(peer) = slot.peers.get_mut(&caller.conn) {
+            peer.state = sync::State::new();
+        }
+        self.answer_unavailable(caller, id, Some(refusal));
     }
 
     /// Make sure `slot.doc` holds the stored document.
@@ -317,8 +499,6 @@ impl Hub {
         data: &[u8],
         is_request: bool,
     ) -> Result<(), SyncFailure> {
-        let message =
-            sync::Message::decode(data).map_err(|e| SyncFailure::BadMessage(e.to_string()))?;
         let slot_arc = self.slot(id);
         let mut slot = slot_arc.lock().await;
         slot.touched = Some(Instant::now());
@@ -344,10 +524,15 @@ impl Hub {
                         self.unavailable(caller, id);
                         return Ok(());
                     }
-                    // A new document: it will belong to this member once its first changes are stored.
-                    if let Some(other) = slot.peers.values().next()
-                        && !slot.peers.contains_key(&caller.conn)
-                        && other.peer_id != caller.peer_id
+                    // A new document: it will belong to the member who first stores changes for
+                    // it. Until then another member asking for it learns nothing (the access
+                    // check above runs again once it exists).
+                    if slot
+                        .peers
+                        .get(&caller.conn)
+                        .is_none_or(|p| p.peer_id != caller.peer_id)
+                        && let Some(first) = slot.peers.values().next()
+                        && first.peer_id != caller.peer_id
                     {
                         self.unavailable(caller, id);
                         return Ok(());
@@ -359,60 +544,186 @@ impl Hub {
             self.unavailable(caller, id);
             return Ok(());
         }
+        let message = match sync::Message::decode(data) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(doc = %id, error = %e, "undecodable sync message");
+                self.refuse(caller, id, &mut slot, Refusal::new(Refusal::INVALID, INVALID_MESSAGE));
+                return Ok(());
+            }
+        };
         let size = slot.meta.as_ref().map(|m| m.size).unwrap_or(0);
         if size + data.len() as i64 > self.limits.max_doc_bytes {
-            return Err(SyncFailure::TooLarge(self.limits.max_doc_bytes));
+            let mb = self.limits.max_doc_bytes / (1024 * 1024);
+            let text = format!("Dit verhaal wordt te groot voor de server (meer dan {mb} MB). Haal een opname of foto weg.");
+            self.refuse(caller, id, &mut slot, Refusal::new(Refusal::TOO_LARGE, text));
+            return Ok(());
         }
-        self.ensure_loaded(&id, &mut slot).await?;
+        if message.changes.is_empty() {
+            self.ensure_loaded(&id, &mut slot).await?;
+        } else {
+            // Changes judged against a stale copy would be misjudged (a change another process
+            // stored, relayed by a device, would look new), and recorded with stale heads.
+            self.load_latest(&id, &mut slot).await?;
+        }
 
-        let slot = &mut *slot;
-        let peer = slot.peers.entry(caller.conn).or_insert_with(|| PeerLink {
+        let mut guard = Unstored::new(&mut slot);
+        let s: &mut Slot = &mut guard;
+        let peer = s.peers.entry(caller.conn).or_insert_with(|| PeerLink {
             peer_id: caller.peer_id.clone(),
             tx: caller.tx.clone(),
             kill: caller.kill.clone(),
             state: sync::State::new(),
         });
-        let Some(doc) = slot.doc.as_mut() else {
+        let Some(doc) = s.doc.as_mut() else {
             return Err(SyncFailure::BadMessage("document not loaded".into()));
         };
         let before = doc.get_heads();
-        let review_before = story::review_state(doc);
+        let persona = story::doc_type(doc) == Some(DocType::Persona);
+        let owned_before = (!persona && !message.changes.is_empty()).then(|| Owned::read(doc));
+        let approved_content = (story::review_state(doc) == Some(ReviewState::Approved))
+            .then(|| ownership::content(doc));
         if let Err(e) = doc.receive_sync_message(&mut peer.state, message) {
-            slot.doc = None;
-            return Err(SyncFailure::BadMessage(e.to_string()));
+            tracing::debug!(doc = %id, error = %e, "sync message does not apply");
+            self.refuse(caller, id, s, Refusal::new(Refusal::INVALID, INVALID_MESSAGE));
+            guard.stored();
+            return Ok(());
         }
         let after = doc.get_heads();
         let changed = before != after;
-        if changed && member.role != Role::Coordinator {
-            // Only coordinators judge stories: a field member may submit, never approve.
-            let review_after = story::review_state(doc);
-            let judged = matches!(
-                review_after,
-                Some(ReviewState::Reviewed | ReviewState::Approved | ReviewState::Returned)
-            );
-            if judged && review_after != review_before {
-                slot.doc = None;
-                peer.state = sync::State::new();
-                return Err(SyncFailure::NotAllowed(
-                    "only a coordinator may set a review state other than submitted".into(),
-                ));
-            }
-        }
         if changed {
-            if let Err(e) = self.persist(&id, slot, member, &before, &after).await {
-                // Not stored, so not acknowledged: forget the in-memory changes.
-                slot.doc = None;
-                for p in slot.peers.values_mut() {
-                    p.state = sync::State::new();
-                }
-                return Err(e);
+            if let Some(refusal) = self.judge(member, doc, &before, owned_before.as_ref()).await? {
+                self.refuse(caller, id, s, refusal);
+                guard.stored();
+                return Ok(());
             }
-            if slot.meta.as_ref().is_some_and(|m| m.deleted) {
+            // Not stored, so not acknowledged: on failure the guard forgets the changes.
+            self.persist(&id, s, member, &before, &after).await?;
+            guard.stored();
+            let s: &mut Slot = &mut guard;
+            if s.meta.as_ref().is_some_and(|m| m.deleted) {
                 self.unavailable(caller, id);
                 return Ok(());
             }
+            self.follow_review(&id, s, member, owned_before.as_ref(), approved_content)
+                .await?;
         }
-        self.broadcast(id, slot, Some(caller.conn), changed);
+        guard.stored();
+        self.broadcast(id, &mut guard, Some(caller.conn), changed);
+        Ok(())
+    }
+
+    /// May `member` push the changes between `before` and the document's heads? Every new change
+    /// must be by an actor of theirs (recorded as theirs now if new), and the owned fields may
+    /// change only as their role allows (`client_core::story::ownership`). `Some`: the refusal.
+    async fn judge(
+        &self,
+        member: &Member,
+        doc: &Automerge,
+        before: &[ChangeHash],
+        owned_before: Option<&Owned>,
+    ) -> Result<Option<Refusal>, SyncFailure> {
+        let actors: BTreeSet<ActorId> = doc
+            .get_changes(before)
+            .iter()
+            .map(|c| c.actor_id().clone())
+            .collect();
+        let coordinator = member.role == Role::Coordinator;
+        for actor in &actors {
+            if actor.to_bytes().starts_with(SERVER_ACTOR_PREFIX) {
+                return Ok(Some(Refusal::new(Refusal::NOT_YOURS, FOREIGN_ACTOR_MESSAGE)));
+            }
+            let mine = ActorOwner {
+                member_id: Some(member.id),
+                writer: "device".into(),
+                coordinator,
+            };
+            let owner = self.claim_actor(actor, mine.clone()).await?;
+            if owner.member_id != mine.member_id || owner.writer != mine.writer {
+                return Ok(Some(Refusal::new(Refusal::NOT_YOURS, FOREIGN_ACTOR_MESSAGE)));
+            }
+        }
+        let Some(owned_before) = owned_before else {
+            return Ok(None);
+        };
+        let owned_after = Owned::read(doc);
+        if &owned_after == owned_before {
+            return Ok(None);
+        }
+        // Whose decision a tag was: known from the actor that wrote it.
+        let mut coordinator_actors = HashSet::new();
+        for tag in owned_before.tags.values() {
+            let Ok(actor) = ActorId::try_from(tag.actor.as_str()) else {
+                continue;
+            };
+            if self.actor_owner(&actor).await?.is_some_and(|o| o.coordinator) {
+                coordinator_actors.insert(tag.actor.clone());
+            }
+        }
+        let writer = if coordinator {
+            ownership::Writer::Coordinator
+        } else {
+            ownership::Writer::FieldMember
+        };
+        Ok(ownership::check(owned_before, &owned_after, writer, |a| {
+            coordinator_actors.contains(a)
+        })
+        .err()
+        .map(|v| Refusal::new(Refusal::NOT_YOURS, v.message())))
+    }
+
+    /// After a stored push: an approval is of a version. A coordinator's approval through sync
+    /// gets the heads it approved recorded; a field member's edit of an approved story's content
+    /// sends it back to `submitted`, marked as changed after approval (reports keep the approved
+    /// version until it is approved again).
+    async fn follow_review(
+        &self,
+        id: &DocumentId,
+        slot: &mut Slot,
+        member: &Member,
+        owned_before: Option<&Owned>,
+        approved_content: Option<ownership::Content>,
+    ) -> Result<(), SyncFailure> {
+        let Some(doc) = slot.doc.as_ref() else {
+            return Ok(());
+        };
+        let approved_now = story::review_state(doc) == Some(ReviewState::Approved);
+        let heads = doc.get_heads();
+        let record_heads = member.role == Role::Coordinator
+            && approved_now
+            && owned_before.is_some_and(|o| o.review.as_deref() != Some("approved"));
+        let reopen = member.role != Role::Coordinator
+            && approved_now
+            && approved_content.is_some_and(|c| ownership::content(doc) != c);
+        if !record_heads && !reopen {
+            return Ok(());
+        }
+        let now = crate::db::now_ms();
+        let actor = self.actor(Writer::Review);
+        self.claim_review_actor(&actor).await?;
+        let mut slot = Unstored::new(slot);
+        self.write_locked(id, &mut slot, actor, |d| {
+            if record_heads {
+                ownership::record_approved_heads(d, &heads, now).is_ok()
+            } else {
+                ownership::reopen_after_edit(d, now).is_ok()
+            }
+        })
+        .await?;
+        slot.stored();
+        Ok(())
+    }
+
+    async fn claim_review_actor(&self, actor: &ActorId) -> Result<(), SyncFailure> {
+        self.claim_actor(
+            actor,
+            ActorOwner {
+                member_id: None,
+                writer: Writer::Review.code().into(),
+                coordinator: false,
+            },
+        )
+        .await?;
         Ok(())
     }
 
@@ -472,7 +783,9 @@ impl Hub {
                 }
             },
         }
-        if slot.appended_since_compaction >= compact_after(id) && slot.doc.is_some() {
+        if slot.appended_since_compaction >= compact_after(id, self.limits.compact_after)
+            && slot.doc.is_some()
+        {
             // Load the chunks stored after the last one read (ours, and any another process
             // appended that we have not loaded yet), so that everything up to the newest stored
             // chunk is in this snapshot before the chunks it replaces are deleted.
@@ -573,6 +886,7 @@ impl Hub {
                     document_id: id,
                     sender_id: self.peer_id.clone(),
                     target_id: peer.peer_id.clone(),
+                    refused: None,
                 }
                 .encode(),
             );
@@ -661,8 +975,17 @@ mod tests {
         let limits = Limits {
             max_doc_bytes: 1 << 20,
             idle: Duration::from_secs(600),
+            compact_after: 0,
         };
         Hub::new(db, limits, "test-storage".into())
+    }
+
+    fn tagger() -> ActorOwner {
+        ActorOwner {
+            member_id: None,
+            writer: "tagger".into(),
+            coordinator: false,
+        }
     }
 
     fn put_title(doc: &mut Automerge, title: &str) -> bool {
@@ -700,17 +1023,17 @@ mod tests {
             automerge::ActorId::from(b"zzzz".as_slice()),
         );
         assert!(
-            a.change_as(id, low.clone(), |d| put_title(d, "A first"))
+            a.change_as(id, low.clone(), tagger(), |d| put_title(d, "A first"))
                 .await
                 .expect("A")
         );
         assert!(
-            b.change_as(id, high, |d| put_title(d, "B"))
+            b.change_as(id, high, tagger(), |d| put_title(d, "B"))
                 .await
                 .expect("B")
         );
         assert!(
-            a.change_as(id, low, |d| put_title(d, "A last"))
+            a.change_as(id, low, tagger(), |d| put_title(d, "A last"))
                 .await
                 .expect("A again")
         );

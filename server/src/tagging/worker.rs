@@ -20,7 +20,7 @@ use super::tagger::{Suggestion, Tagger};
 use super::taxonomy::Taxonomy;
 use super::{TAGGER_ID, story_text};
 use crate::db::{Db, DbError};
-use crate::sync::hub::{Hub, SyncFailure};
+use crate::sync::hub::{Hub, SyncFailure, Writer};
 use client_core::story::{self, DocType, Story, Tag, TagState, TagWrite};
 use client_core::wire::DocumentId;
 use std::collections::{BTreeMap, HashMap};
@@ -243,7 +243,7 @@ impl Worker {
         let mut outcome = Outcome::default();
         let now = crate::db::now_ms();
         self.hub
-            .server_change(id, |doc| {
+            .server_change(id, Writer::Tagger, |doc| {
                 if story::doc_type(doc) == Some(DocType::Persona) {
                     return false;
                 }
@@ -434,6 +434,7 @@ mod tests {
                 Limits {
                     max_doc_bytes: 1 << 24,
                     idle: Duration::from_secs(30),
+                    compact_after: 0,
                 },
                 "test-storage".into(),
             );
@@ -525,7 +526,7 @@ mod tests {
 
             // A person confirms one and rejects the other; the text changes; re-tagging.
             f.hub
-                .server_change(id, |d| {
+                .server_change(id, Writer::Tagger, |d| {
                     for (code, state) in [
                         ("voorzorg", TagState::Confirmed),
                         ("rookvrije-start", TagState::Rejected),
@@ -597,7 +598,7 @@ mod tests {
             // ...while on the server the text grows (many operations) and the tagger suggests it,
             // so the tagger's value has the higher counter and wins the merge.
             f.hub
-                .server_change(id, |d| {
+                .server_change(id, Writer::Tagger, |d| {
                     story::update_body(
                         d,
                         "Een moeder vertelt over haar leven. Ze gaat elke week naar het babycafé \
@@ -610,7 +611,7 @@ mod tests {
                 .expect("edit");
             f.worker.process(id).await.expect("tag");
             f.hub
-                .server_change(id, |d| d.merge(&mut device).is_ok())
+                .server_change(id, Writer::Tagger, |d| d.merge(&mut device).is_ok())
                 .await
                 .expect("merge");
             let before = f

@@ -52,11 +52,8 @@ pub fn stories_csv(rows: &[StoryRow]) -> String {
             r.told_by.clone().unwrap_or_default(),
             tags("confirmed"),
             tags("suggested"),
-            if r.quotable() {
-                r.quote.clone().unwrap_or_default()
-            } else {
-                String::new()
-            },
+            // A quote only from an approved version (text and consent as approved).
+            r.approved_quote().unwrap_or_default().to_string(),
         ]));
     }
     out

@@ -15,7 +15,7 @@ pub mod svg;
 pub mod zip;
 
 use crate::tagging::dutch;
-use client_core::story::{ConsentScope, ReviewState, Story, StoryDetails, TagState};
+use client_core::story::{ConsentScope, ReviewState, Story, StoryDetails, TagState, ownership};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -26,6 +26,21 @@ pub struct RowTag {
     pub state: &'static str,
     pub by: String,
     pub score: Option<f64>,
+    /// Who wrote the tag's current value, from the server's record of actors (not `by`).
+    pub written_by: Option<String>,
+}
+
+/// A comment as the workspace shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowComment {
+    pub id: String,
+    /// The name written in the comment (what the writer's device put there).
+    pub author: String,
+    pub at: i64,
+    pub text: String,
+    /// Who wrote it, from the server's record of actors; `None` for history from before that
+    /// record (then only `author` is known).
+    pub written_by: Option<String>,
 }
 
 /// A story as the workspace lists it. Carries the teller's pseudonym, never a member's address.
@@ -52,13 +67,114 @@ pub struct StoryRow {
     /// Activity tags (no `phase:`/`theme:`/`group:` dimension tags), rejected ones included.
     pub tags: Vec<RowTag>,
     pub sections: Vec<(String, String)>,
-    pub comments: Vec<client_core::story::Comment>,
+    pub comments: Vec<RowComment>,
+    /// Who set the review state, from the server's record of actors.
+    pub reviewed_by: Option<String>,
     /// The quote shown for this story, when its consent allows quoting.
     pub quote: Option<String>,
+    /// A field member changed the story after it was approved: it is back to `submitted` and
+    /// needs a new approval ("gewijzigd na goedkeuring").
+    pub changed_after_approval: bool,
+    /// The version a coordinator approved, when the story has one that stands: the only text and
+    /// consent reports and quotes use.
+    pub approved: Option<ApprovedVersion>,
+}
+
+/// What a coordinator approved: the story's text and consent at the approved heads.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovedVersion {
+    pub title: String,
+    pub body: String,
+    pub consent_scope: Option<&'static str>,
+    /// The quote, when the approved consent allows quoting.
+    pub quote: Option<String>,
+}
+
+impl ApprovedVersion {
+    pub fn of(s: &Story) -> ApprovedVersion {
+        let scope = s.consent.as_ref().filter(|c| c.given).and_then(|c| c.scope);
+        ApprovedVersion {
+            title: s.title.clone(),
+            body: s.body.clone(),
+            consent_scope: scope.map(|c| c.code()),
+            quote: (scope == Some(ConsentScope::MayBeQuoted))
+                .then(|| quote_of(&s.body))
+                .flatten(),
+        }
+    }
+}
+
+/// What the workspace reads of one story document (see [`read_story`]).
+pub struct ReadStory {
+    pub story: Story,
+    pub details: StoryDetails,
+    /// The approved version, when one stands.
+    pub approved: Option<Story>,
+    pub changed_after_approval: bool,
+    /// The actors that wrote comments, tags and the review state.
+    pub authors: ownership::Authors,
+}
+
+/// Read a story document for the workspace: the story, its shell fields, the approved version
+/// with whether it was changed since, and who wrote what.
+pub fn read_story(doc: &automerge::Automerge) -> ReadStory {
+    let owned = ownership::Owned::read(doc);
+    ReadStory {
+        story: Story::read(doc),
+        details: StoryDetails::read(doc),
+        approved: ownership::approved_version(doc).map(|v| Story::read(&v)),
+        changed_after_approval: owned.changed_after_approval == Some(true),
+        authors: ownership::authors(doc),
+    }
+}
+
+impl ReadStory {
+    pub fn row(&self, id: String) -> StoryRow {
+        StoryRow::with_approval(
+            id,
+            &self.story,
+            &self.details,
+            self.approved.as_ref(),
+            self.changed_after_approval,
+        )
+    }
+}
+
+/// A person's name for an actor's recorded owner: the member's name, or the server's writer.
+pub fn writer_name(owner: &crate::db::actors::ActorOwner, member_name: Option<&str>) -> String {
+    match (owner.writer.as_str(), member_name) {
+        ("tagger", _) => "Vertel (automatische suggestie)".into(),
+        ("transcriber" | "review", _) => "Vertel (server)".into(),
+        (_, Some(name)) => name.to_string(),
+        _ => "onbekend lid".into(),
+    }
+}
+
+/// Fill in who wrote what (comments, tags, review state) from the server's record of actors.
+/// `names`: actor hex → display name ([`writer_name`]).
+pub fn attribute(row: &mut StoryRow, authors: &ownership::Authors, names: &std::collections::HashMap<String, String>) {
+    for (c, actor) in row.comments.iter_mut().zip(&authors.comments) {
+        c.written_by = names.get(actor).cloned();
+    }
+    for t in row.tags.iter_mut() {
+        t.written_by = authors.tags.get(&t.code).and_then(|a| names.get(a)).cloned();
+    }
+    row.reviewed_by = authors.review.as_ref().and_then(|a| names.get(a)).cloned();
 }
 
 impl StoryRow {
     pub fn new(id: String, s: &Story, d: &StoryDetails) -> StoryRow {
+        Self::with_approval(id, s, d, None, false)
+    }
+
+    /// A row with the approved version (see [`read_story`]).
+    pub fn with_approval(
+        id: String,
+        s: &Story,
+        d: &StoryDetails,
+        approved: Option<&Story>,
+        changed_after_approval: bool,
+    ) -> StoryRow {
         let scope = s.consent.as_ref().filter(|c| c.given).and_then(|c| c.scope);
         let quote = (scope == Some(ConsentScope::MayBeQuoted))
             .then(|| quote_of(&s.body))
@@ -93,6 +209,7 @@ impl StoryRow {
                     state: t.state.code(),
                     by: t.by.clone(),
                     score: t.score,
+                    written_by: None,
                 })
                 .collect(),
             sections: d
@@ -100,9 +217,31 @@ impl StoryRow {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            comments: s.comments.clone(),
+            comments: s
+                .comments
+                .iter()
+                .map(|c| RowComment {
+                    id: c.id.clone(),
+                    author: c.author.clone(),
+                    at: c.at,
+                    text: c.text.clone(),
+                    written_by: None,
+                })
+                .collect(),
+            reviewed_by: None,
             quote,
+            changed_after_approval,
+            approved: approved.map(ApprovedVersion::of),
         }
+    }
+
+    /// The approved quote, when the approved version's consent allows quoting. Reports and
+    /// exports quote only this: an edit after approval changes nothing until approved again.
+    pub fn approved_quote(&self) -> Option<&str> {
+        self.approved
+            .as_ref()
+            .filter(|a| a.consent_scope == Some("may-be-quoted"))
+            .and_then(|a| a.quote.as_deref())
     }
 
     /// Consent allows this story in reports and exports (anonymised or quoted).

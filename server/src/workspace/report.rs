@@ -145,9 +145,10 @@ pub fn build(input: &ReportInput<'_>) -> Report {
     }
     let quotes = relevant
         .iter()
-        .filter(|s| s.review == "approved" && s.quotable())
         .filter_map(|s| {
-            let q = s.quote.clone()?;
+            // Only the approved version's text and consent: an edit after approval changes
+            // nothing here until the story is approved again.
+            let q = s.approved_quote()?.to_string();
             let mut who = s.told_by.clone().unwrap_or_else(|| "anoniem".into());
             if let Some(r) = s.told_by_role.as_deref().filter(|r| !r.is_empty()) {
                 who.push_str(&format!(" ({r})"));

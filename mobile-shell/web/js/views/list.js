@@ -1,4 +1,5 @@
-// The user's stories on this device, with search and filters (text, kind, place, date). Filtering
+// The user's stories on this device, with search and filters (text, kind, place, date). Stories the
+// server did not accept are counted in a banner above the list, which can show only them. Filtering
 // runs over summaries cached per document view; the list is rendered as one string of markup so a
 // thousand stories render and filter well within 100 ms.
 
@@ -30,14 +31,14 @@ function summary(view) {
   return s;
 }
 
-/** Whether a story passes the filter `f` ({q, kind, place, from, to}). */
+/** Whether a story passes the filter `f` ({q, kind, place, from, to, refused}). */
 export function matcher(f) {
   const q = f.q.trim().toLowerCase();
   const from = f.from ? new Date(`${f.from}T00:00:00`).getTime() : -Infinity;
   const to = f.to ? new Date(`${f.to}T23:59:59.999`).getTime() : Infinity;
   return (v) => {
     const s = summary(v);
-    return (!f.kind || s.kind === f.kind) && (!f.place || s.place === f.place)
+    return (!f.refused || Boolean(v.refused)) && (!f.kind || s.kind === f.kind) && (!f.place || s.place === f.place)
       && s.at >= from && s.at <= to && (!q || s.text.includes(q));
   };
 }
@@ -72,14 +73,15 @@ function cardHtml(view, status, lang) {
     st.place_type ? t(`place.${st.place_type}`) : '',
   ].filter(Boolean).map(esc).join(' · ');
   const review = reviewState(st);
-  return `<li><a class="card${review === 'returned' ? ' card-returned' : ''}" href="#/story/${esc(view.id)}" data-id="${esc(view.id)}"${review ? ` data-review="${review}"` : ''}>
+  const cls = status.code === 'refused' ? ' card-refused' : review === 'returned' ? ' card-returned' : '';
+  return `<li><a class="card${cls}" href="#/story/${esc(view.id)}" data-id="${esc(view.id)}"${review ? ` data-review="${review}"` : ''}${view.refused ? ' data-refused="1"' : ''}>
     <span class="card-icon">${icon(KIND_ICON[st.kind] ?? 'text')}</span>
     <span class="card-main"><strong>${esc(storyTitle(st))}</strong><span class="meta">${meta}</span>
       <span class="chips">${statusChip(status)}${reviewChip(review, { label: true, small: true })}</span></span></a></li>`;
 }
 
 export function listView(app, main) {
-  const f = (app.listState ??= { q: '', kind: '', place: '', from: '', to: '', open: false });
+  const f = (app.listState ??= { q: '', kind: '', place: '', from: '', to: '', open: false, refused: false });
   const option = (value, label, current) => `<option value="${esc(value)}" ${value === current ? 'selected' : ''}>${esc(label)}</option>`;
   main.innerHTML = `
     <h1>${icon('list')} ${t('list.title')}</h1>
@@ -99,12 +101,34 @@ export function listView(app, main) {
       </div>
       <button type="button" id="f-reset" class="small">${icon('cross')}<span>${t('list.reset')}</span></button>
     </div>
+    <div id="refused-banner" class="refused-banner" role="alert" hidden></div>
     <p id="count" class="count" role="status" aria-live="polite"></p>
     <ul id="stories" class="cards" aria-label="${t('list.title')}"></ul>
     <a href="#/new" class="button big primary">${icon('plus')}<span>${t('list.new')}</span></a>`;
 
   const ul = $('#stories');
   const count = $('#count');
+  const banner = $('#refused-banner');
+  let bannerKey = '';
+  /** The banner: how many stories the server refused, and a button to show only those. */
+  function updateBanner(n) {
+    if (!n) f.refused = false;
+    const key = `${n}|${f.refused}`;
+    if (key === bannerKey) return;
+    bannerKey = key;
+    banner.hidden = n === 0;
+    if (!n) {
+      banner.innerHTML = '';
+      return;
+    }
+    banner.innerHTML = `<p>${icon('blocked')}<span>${tn('list.refused', n)}</span></p>
+      <button type="button" id="refused-only" class="small" aria-pressed="${f.refused}">${icon(f.refused ? 'list' : 'filter')}<span>${t(f.refused ? 'list.refused-all' : 'list.refused-show')}</span></button>`;
+    $('#refused-only').onclick = () => {
+      f.refused = !f.refused;
+      update();
+      $('#refused-only')?.focus();
+    };
+  }
   const lang = language();
   // Every story has one <li>, rendered once; filtering only hides and shows them, and a changed
   // story replaces its own <li>. `full` renders the whole list anew.
@@ -132,6 +156,7 @@ export function listView(app, main) {
         r.view = all[i];
       }
     }
+    updateBanner(all.filter((v) => v.refused).length);
     const matches = matcher(f);
     let shown = 0;
     for (const r of rendered) {
@@ -160,7 +185,7 @@ export function listView(app, main) {
     $('#filters-toggle').setAttribute('aria-expanded', String(f.open));
   };
   $('#f-reset').onclick = () => {
-    Object.assign(f, { q: '', kind: '', place: '', from: '', to: '' });
+    Object.assign(f, { q: '', kind: '', place: '', from: '', to: '', refused: false });
     for (const sel of ['#q', '#f-kind', '#f-place', '#f-from', '#f-to']) $(sel).value = '';
     update();
   };

@@ -1,4 +1,6 @@
-// One story: what reached the server, where it is in the coordinators' review (a story sent back
+// One story: what reached the server (a story the server did not accept says so first, with the
+// server's reason, and offers to undo the refused change or keep a copy), where it is in the
+// coordinators' review (a story sent back
 // stands out, with the coordinator's comment, a reply and "submit again"), its facts, text or
 // impact sections, voice notes and photos, the transcript (correctable), tags suggested by the
 // server (confirm or reject): activities, and the phase, themes and target groups, each shown by
@@ -73,6 +75,60 @@ export function storyView(app, main, { id }) {
       <button type="button" class="primary big" id="resubmit">${icon('send')}<span>${t('review.resubmit')}</span></button>
       <button type="button" class="big" id="reply-only">${icon('comment')}<span>${t('review.reply-only')}</span></button>
     </section>`;
+  }
+
+  /** The refusal: the badge's words, the server's reason, and the two ways out. */
+  function refusedHtml(refused) {
+    if (!refused) return '';
+    // "Undo" puts back fields that belong to someone else; for a refusal about size or unreadable
+    // changes there is nothing to put back, so only the copy is offered.
+    const undo = refused.code === 'too-large' || refused.code === 'invalid' ? '' : `
+      <button type="button" class="primary big" id="refused-undo">${icon('undo')}<span>${t('refused.undo')}</span></button>
+      <p class="hint">${t('refused.undo-hint')}</p>`;
+    return `<section class="refused" id="refused" aria-labelledby="h-refused" data-code="${esc(refused.code)}">
+      <h2 id="h-refused" tabindex="-1">${icon('blocked')} ${t('refused.title')}</h2>
+      <p class="refused-reason"><span class="sr-only">${t('refused.reason')} </span><span id="refused-reason"></span></p>
+      <p>${t('refused.kept')}</p>
+      <p>${t('refused.choose')}</p>
+      ${undo}
+      <button type="button" class="big" id="refused-copy">${icon('plus')}<span>${t('refused.copy')}</span></button>
+      <p class="hint">${t('refused.copy-hint')}</p>
+      <p class="error" id="refused-error" role="alert"></p>
+    </section>`;
+  }
+
+  /** The server's reason in the user's language: its own Dutch words, or ours for its code. */
+  function refusedReason(refused) {
+    const known = has(`refused.reason.${refused.code}`) ? `refused.reason.${refused.code}` : null;
+    if (language() === 'nl' && refused.message?.trim()) return refused.message;
+    return t(known ?? 'refused.reason.other');
+  }
+
+  async function resolveRefusal(how) {
+    const buttons = [$('#refused-undo'), $('#refused-copy')].filter(Boolean);
+    for (const b of buttons) b.disabled = true;
+    try {
+      if (how === 'undo') {
+        await app.device.undoRefused(id);
+        toast(t('refused.undone'));
+      } else {
+        const copy = await app.device.keepCopy(id);
+        await app.uploader.reassign(id, copy);
+        toast(t('refused.copied'));
+        if (!left) location.hash = `#/story/${copy}`;
+        return;
+      }
+    } catch (e) {
+      console.error(e);
+      if (left) return;
+      for (const b of buttons) b.disabled = false;
+      const err = $('#refused-error');
+      if (err) err.textContent = t('refused.failed');
+      return;
+    }
+    if (left) return;
+    render();
+    $('#story-status')?.focus();
   }
 
   async function reply(resubmit) {
@@ -186,7 +242,8 @@ export function storyView(app, main, { id }) {
     main.innerHTML = `
       <a href="#/" class="back">${icon('back')}<span>${t('nav.back')}</span></a>
       <h1 id="story-title">${icon(KIND_ICON[s.kind] ?? 'text')} ${esc(storyTitle(s))}</h1>
-      <p class="status-line" id="story-status">${statusChip(status)}</p>
+      <p class="status-line" id="story-status" tabindex="-1">${statusChip(status)}</p>
+      ${refusedHtml(view.refused)}
       ${reviewHtml(review)}
       <dl class="facts">${facts.map(([k, v]) => `<dt>${t(`story.${k}`)}</dt><dd>${esc(v)}</dd>`).join('')}
         ${persona ? `<dt>${t('story.persona')}</dt><dd><a href="#/persona/${esc(s.persona)}">${icon('persona')} ${esc(persona.persona?.name || t('persona.unnamed'))}</a></dd>` : ''}
@@ -201,6 +258,13 @@ export function storyView(app, main, { id }) {
         <ol class="comments" id="comments"></ol></section>` : ''}
       <a href="#/story/${esc(id)}/edit" class="button big" id="edit-story">${icon('pen')}<span>${t('story.edit')}</span></a>`;
 
+    // The server's words are put in as text, never as markup.
+    if (view.refused) {
+      $('#refused-reason').textContent = refusedReason(view.refused);
+      const undo = $('#refused-undo');
+      if (undo) undo.onclick = () => resolveRefusal('undo');
+      $('#refused-copy').onclick = () => resolveRefusal('copy');
+    }
     // Comments are other people's words: added as text, never as markup.
     const list = $('#comments');
     if (list) list.append(...comments.map((c) => commentElement(c, lang)));
