@@ -137,21 +137,29 @@ async fn field_members_cannot_approve_their_own_stories(backend: Backend) -> any
     let id = phone
         .create_story(&parent_story("Zelf goedgekeurd?", "Mag niet."))
         .await?;
+    // Handing in is the recorder's (the shell writes only the state).
     phone
         .edit(id, |d| {
-            story::set_review(d, ReviewState::Submitted, "prof", 5)
+            story::set_field(d, "review", ReviewState::Submitted.code(), 5)
         })
         .await?;
     all_confirmed(&phone).await?;
 
+    // Approving is not: refused for this story alone, with a reason, and the phone stays connected.
     phone
         .edit(id, |d| {
             story::set_review(d, ReviewState::Approved, "prof", 6)
         })
         .await?;
     phone
-        .wait_for("refusal", WAIT, |d| async move { !d.is_connected().await })
+        .wait_for("refusal", WAIT, move |d| async move {
+            d.refused(&id).await.is_some()
+        })
         .await?;
+    let refusal = phone.refused(&id).await.expect("refused");
+    assert_eq!(refusal.code, client_core::wire::Refusal::NOT_YOURS);
+    assert!(refusal.message.contains("coördinator"), "{}", refusal.message);
+    assert!(phone.is_connected().await);
     assert!(!phone.is_confirmed(&id).await);
 
     let desk = device(&env, "desk").await?;

@@ -1,5 +1,7 @@
-//! Malformed CBOR, unknown message types, oversized frames, text frames, foreign documents:
-//! each gets a protocol error and a closed connection, and the server keeps serving others.
+//! Malformed CBOR, unknown message types, oversized frames, text frames: each gets a protocol
+//! error and a closed connection. A document the server will not take (garbage changes, over the
+//! size limit) is refused for that document alone and the connection goes on. Either way the
+//! server keeps serving others.
 
 use crate::{WAIT, all_confirmed, parent_story};
 use client_core::wire::{DocumentId, Message};
@@ -106,7 +108,8 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
     ws.send(Ws::Binary(bytes.into())).await?;
     expect_error_then_close(&mut ws, "unknown type").await?;
 
-    // A sync message whose automerge payload is garbage: refused, nothing stored.
+    // A sync message whose automerge payload is garbage: that document is refused with a reason,
+    // nothing is stored, and the connection goes on (the next request is answered).
     let mut ws = raw(&server, &prof.token).await?;
     let server_peer = join(&mut ws).await?;
     let bogus_id = DocumentId::from_bytes(rand::random());
@@ -117,7 +120,37 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
         data: vec![0x42, 1, 2, 3, 4],
     };
     ws.send(Ws::Binary(bad.encode().into())).await?;
-    expect_error_then_close(&mut ws, "bad sync payload").await?;
+    match next_message(&mut ws).await? {
+        Some(Message::DocUnavailable {
+            document_id,
+            refused: Some(refusal),
+            ..
+        }) => {
+            assert_eq!(document_id, bogus_id);
+            assert_eq!(refusal.code, client_core::wire::Refusal::INVALID);
+        }
+        other => anyhow::bail!("bad sync payload: expected a refusal, got {other:?}"),
+    }
+    let ask = Message::Request {
+        document_id: DocumentId::from_bytes(rand::random()),
+        sender_id: "raw-peer".into(),
+        target_id: server_peer.clone(),
+        data: automerge::sync::SyncDoc::generate_sync_message(
+            &automerge::Automerge::new(),
+            &mut automerge::sync::State::new(),
+        )
+        .map(|m| m.encode())
+        .unwrap_or_default(),
+    };
+    ws.send(Ws::Binary(ask.encode().into())).await?;
+    assert!(
+        matches!(
+            next_message(&mut ws).await?,
+            Some(Message::DocUnavailable { refused: None, .. })
+        ),
+        "the connection still answers after a refusal"
+    );
+    assert!(server.feed(&prof.token).await?.iter().all(|c| c["id"] != bogus_id.to_string()));
 
     // An oversized frame.
     let mut ws = raw(&server, &prof.token).await?;
@@ -188,7 +221,7 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
 }
 both!(bad_input_is_refused_and_others_are_served);
 
-/// A story larger than the document limit is refused and not stored.
+/// A story larger than the document limit is refused (for that story alone) and not stored.
 async fn oversized_documents_are_refused(backend: Backend) -> anyhow::Result<()> {
     let env = Env::new(backend).await?;
     env.workspace("delft")?;
@@ -200,14 +233,28 @@ async fn oversized_documents_are_refused(backend: Backend) -> anyhow::Result<()>
         .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
         .collect();
     let id = phone.create_story(&parent_story("Te groot", &big)).await?;
-    let _ = phone.connect(&server.ws_url(), &prof.token).await;
+    let small = phone
+        .create_story(&parent_story("Klein", "Past wel."))
+        .await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    // Refused for that story alone, with a reason; the connection goes on with the other.
     phone
-        .wait_for("disconnect after refusal", WAIT, |d| async move {
-            !d.is_connected().await
+        .wait_for("refusal", WAIT, move |d| async move {
+            d.refused(&id).await.is_some()
         })
         .await?;
+    let refusal = phone.refused(&id).await.expect("refused");
+    assert_eq!(refusal.code, client_core::wire::Refusal::TOO_LARGE);
+    phone
+        .wait_for("the small story stored", WAIT, move |d| async move {
+            d.is_confirmed(&small).await
+        })
+        .await?;
+    assert!(phone.is_connected().await);
     assert!(!phone.is_confirmed(&id).await);
-    assert!(server.feed(&coord.token).await?.is_empty());
+    let feed = server.feed(&coord.token).await?;
+    assert_eq!(feed.len(), 1, "{feed:?}");
+    assert_eq!(feed[0]["id"], small.to_string());
     Ok(())
 }
 both!(oversized_documents_are_refused);

@@ -813,13 +813,24 @@ async fn approved_audio_is_deleted_and_erased_stories_take_their_media(
         200
     );
 
-    // Approved, with a retention of 0 days: the next sweep removes the audio; the text stays.
-    phone
-        .edit(id, |d| {
-            story::correct_transcript(d, "Wat ze vertelde.", TranscriptState::Approved, 6)
-        })
-        .await?;
-    all_confirmed(&phone).await?;
+    // Approved by a coordinator (approving a transcript is theirs, `docs/schema.md`), with a
+    // retention of 0 days: the next sweep removes the audio; the text stays.
+    let coord = server.login_as("coordinator", "delft").await?;
+    let desk = vertel_tests::device(&env, "desk").await?;
+    desk.connect(&server.ws_url(), &coord.token).await?;
+    desk.want([id]).await?;
+    desk.wait_for("the corrected transcript on the desk", WAIT, move |d| async move {
+        d.story(&id)
+            .await
+            .and_then(|s| s.transcript)
+            .is_some_and(|t| t.state == Some(TranscriptState::Corrected))
+    })
+    .await?;
+    desk.edit(id, |d| {
+        story::correct_transcript(d, "Wat ze vertelde.", TranscriptState::Approved, 6)
+    })
+    .await?;
+    all_confirmed(&desk).await?;
     let deadline = Instant::now() + WAIT;
     while file.exists() {
         anyhow::ensure!(Instant::now() < deadline, "audio still on disk");

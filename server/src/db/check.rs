@@ -143,3 +143,46 @@ impl Db {
             .map_err(DbError::Sqlx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::docs::DocMeta;
+    use crate::db::testing;
+
+    /// What a process catching up reads: every document past the cursor once, with its latest
+    /// number, lowest first, erased ones marked; the cursor is the newest number handed out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn changed_since_follows_the_sequence_numbers() {
+        let t = testing::db(Backend::Postgres).await;
+        let db = &t.db;
+        let meta = DocMeta {
+            workspace_id: t.workspace,
+            recorder_id: t.member,
+            doc_type: "story".into(),
+            size: 0,
+            deleted: false,
+        };
+        let start = db.current_seq().await.expect("cursor");
+        for id in ["a", "b", "c"] {
+            db.create_doc(id, &meta, b"x", &["h".into()])
+                .await
+                .expect("create");
+        }
+        db.append_chunk("a", b"y", &["h2".into()], "story")
+            .await
+            .expect("append");
+        db.erase_doc("b", t.member).await.expect("erase");
+        let now = db.current_seq().await.expect("cursor");
+        assert_eq!(now, start + 5);
+        let all = db.changed_since(start, 10).await.expect("changed");
+        let seen: Vec<(&str, bool)> = all.iter().map(|c| (c.id.as_str(), c.erased)).collect();
+        assert_eq!(seen, [("c", false), ("a", false), ("b", true)]);
+        assert_eq!(all.last().map(|c| c.seq), Some(now));
+        // In pages, from where the last page ended.
+        let first = db.changed_since(start, 2).await.expect("page");
+        let rest = db.changed_since(first[1].seq, 2).await.expect("page");
+        assert_eq!(first.into_iter().chain(rest).collect::<Vec<_>>(), all);
+        assert!(db.changed_since(now, 10).await.expect("none").is_empty());
+    }
+}

@@ -1,8 +1,11 @@
 //! One websocket connection speaking the automerge-repo protocol.
 //!
 //! The connection checks the handshake, the frame size and the message rate, and hands `sync` and
-//! `request` messages to the [`Hub`]. Any protocol violation gets an `error` message and the
-//! connection is closed; other connections never notice.
+//! `request` messages to the [`Hub`]. A frame that is not a protocol message (or breaks the
+//! handshake, size or rate rules) gets an `error` message and the connection is closed; other
+//! connections never notice. What the server will not take for one document (a field the sender
+//! does not own, a document over its size limit, changes that do not apply) is refused by the hub
+//! for that document alone, and the connection goes on.
 
 use super::hub::{Caller, Hub, Outgoing, SyncFailure};
 use crate::db::accounts::Member;

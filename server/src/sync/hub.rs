@@ -300,7 +300,7 @@ impl Hub {
     /// then synced to every connected peer, exactly like a change from a device. Returns false
     /// when nothing changed or the document does not exist (or was erased).
     pub async fn server_change(
-        &self,
+        self: &Arc<Self>,
         id: DocumentId,
         writer: Writer,
         f: impl FnOnce(&mut Automerge) -> bool,
@@ -318,30 +318,49 @@ impl Hub {
 
     /// [`Hub::server_change`] with an explicit actor, recorded for `owner`.
     async fn change_as(
-        &self,
+        self: &Arc<Self>,
         id: DocumentId,
         actor: ActorId,
         owner: ActorOwner,
         f: impl FnOnce(&mut Automerge) -> bool,
     ) -> Result<bool, SyncFailure> {
         self.claim_actor(&actor, owner).await?;
-        let slot_arc = self.slot(id);
-        let mut slot = slot_arc.lock().await;
+        let mut slot = self.slot(id).lock_owned().await;
         if !slot.loaded {
             slot.meta = self.db.doc_meta(&id.to_string(), 0).await?.map(|(m, _)| m);
             slot.loaded = true;
         }
-        if slot.meta.as_ref().is_none_or(|m| m.deleted) {
+        let Some(meta) = slot.meta.clone().filter(|m| !m.deleted) else {
+            return Ok(false);
+        };
+        self.load_latest(&id, &mut slot).await?;
+        let Some(doc) = slot.doc.as_mut() else {
+            return Ok(false);
+        };
+        let before = doc.get_heads();
+        let previous_actor = doc.get_actor().clone();
+        doc.set_actor(actor);
+        // Whatever `f` says, a change it made is in the document now and must be stored: a change
+        // left in memory unstored would reach devices with the next sync and then be lost.
+        let _ = f(doc);
+        doc.set_actor(previous_actor);
+        let after = doc.get_heads();
+        if before == after {
             return Ok(false);
         }
-        self.load_latest(&id, &mut slot).await?;
-        let mut slot = Unstored::new(&mut slot);
-        let changed = self.write_locked(&id, &mut slot, actor, f).await?;
-        slot.stored();
-        if changed {
-            self.broadcast(id, &mut slot, None, true);
-        }
-        Ok(changed)
+        // From here the change is in memory and not stored: finish in a task of its own, holding
+        // the document's lock, so that cancelling the caller cannot leave it half done.
+        let hub = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut guard = Unstored::new(&mut slot);
+            hub.persist(&id, &mut guard, &recorder(&meta), &before, &after)
+                .await?;
+            guard.stored();
+            hub.broadcast(id, &mut guard, None, true);
+            Ok(true)
+        })
+        .await
+        .map_err(|e| SyncFailure::BadMessage(format!("the write task failed: {e}")))?
     }
 
     /// Make the document in memory current: loaded, and on PostgreSQL with every chunk other
@@ -380,14 +399,8 @@ impl Hub {
         if before == after {
             return Ok(false);
         }
-        let owner = Member {
-            id: meta.recorder_id,
-            workspace_id: meta.workspace_id,
-            email: String::new(),
-            name: String::new(),
-            role: Role::Professional,
-        };
-        self.persist(id, slot, &owner, &before, &after).await?;
+        self.persist(id, slot, &recorder(&meta), &before, &after)
+            .await?;
         Ok(true)
     }
 
@@ -491,8 +504,43 @@ impl Hub {
         Ok(())
     }
 
-    /// Handle a `sync` or `request` message from a connection.
+    /// Handle a `sync` or `request` message from a connection. Whatever goes wrong with one
+    /// document is answered for that document; only a storage failure ends the connection (the
+    /// device retries, and nothing unstored was acknowledged).
     pub async fn handle_sync(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: DocumentId,
+        data: &[u8],
+        is_request: bool,
+    ) -> Result<(), SyncFailure> {
+        // A task of its own: once the message is applied in memory, storing it runs to the end
+        // even if the connection's task is dropped meanwhile (a cancelled write that was still
+        // queued could commit after the document had been reloaded without it).
+        let (hub, task_caller, data) = (Arc::clone(self), caller.clone(), data.to_vec());
+        let outcome = tokio::spawn(async move {
+            hub.sync_document(&task_caller, id, &data, is_request).await
+        })
+        .await
+        .unwrap_or_else(|e| Err(SyncFailure::BadMessage(format!("sync task failed: {e}"))));
+        match outcome {
+            Err(SyncFailure::BadMessage(reason)) => {
+                tracing::error!(doc = %id, %reason, "document could not be synced");
+                self.answer_unavailable(
+                    caller,
+                    id,
+                    Some(Refusal::new(
+                        Refusal::INVALID,
+                        "De server kan dit verhaal nu niet lezen. Het blijft op je telefoon.",
+                    )),
+                );
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    async fn sync_document(
         &self,
         caller: &Caller,
         id: DocumentId,
@@ -953,6 +1001,18 @@ impl Hub {
     }
 }
 
+/// The recorder of a stored document, as [`Hub::persist`] needs a member for it (its changes are
+/// appended to an existing document, so only the ids matter).
+fn recorder(meta: &DocMeta) -> Member {
+    Member {
+        id: meta.recorder_id,
+        workspace_id: meta.workspace_id,
+        email: String::new(),
+        name: String::new(),
+        role: Role::Professional,
+    }
+}
+
 /// Queue a frame for a connection. A full outbox means the peer cannot keep up: it is cut off.
 fn send(tx: &mpsc::Sender<Outgoing>, kill: &Notify, frame: Vec<u8>) -> bool {
     match tx.try_send(Outgoing::Frame(frame)) {
@@ -1054,5 +1114,115 @@ mod tests {
             .expect("read")
             .expect("stored");
         assert_eq!(titles, ["A last"], "one value, no conflict");
+    }
+}
+
+#[cfg(test)]
+mod cancellation {
+    use super::*;
+    use crate::db::testing;
+    use automerge::{ROOT, ReadDoc, transaction::Transactable};
+
+    fn put_title(doc: &mut Automerge, title: &str) -> bool {
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "title", title).is_ok() && {
+            tx.commit();
+            true
+        }
+    }
+
+    fn title(doc: &Automerge) -> String {
+        match doc.get(ROOT, "title") {
+            Ok(Some((automerge::Value::Scalar(s), _))) => s.as_str().unwrap_or_default().into(),
+            _ => String::new(),
+        }
+    }
+
+    /// The loss found on the demo server: a server write cancelled while it waited for the
+    /// database (an aborted task) left its change in memory unstored; the next change by the same
+    /// writer was built on it and sent to devices, and a reload lost both. Now a write runs to
+    /// its end once its change is made, and every change by one actor is stored in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_server_write_is_stored_or_forgotten_never_half() {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let t = testing::db(backend).await;
+            let hub = Hub::new(
+                t.db.clone(),
+                Limits {
+                    max_doc_bytes: 1 << 20,
+                    idle: Duration::from_secs(600),
+                    compact_after: 2,
+                },
+                "test".into(),
+            );
+            let id = DocumentId::from_bytes(rand::random());
+            let mut doc = Automerge::new();
+            assert!(put_title(&mut doc, "start"));
+            let heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
+            let meta = DocMeta {
+                workspace_id: t.workspace,
+                recorder_id: t.member,
+                doc_type: "story".into(),
+                size: 0,
+                deleted: false,
+            };
+            t.db.create_doc(&id.to_string(), &meta, &doc.save(), &heads)
+                .await
+                .expect("create");
+            for round in 0..6 {
+                // Hold the writers' turn (SQLite) or stall on it: the write waits inside persist.
+                let (mut turn, writer) = t.db.begin_write().await.expect("turn");
+                sqlx::query("UPDATE counters SET value = value WHERE name = 'doc_seq'")
+                    .execute(&mut *turn)
+                    .await
+                    .expect("lock the sequence row");
+                let write = hub.server_change(id, Writer::Transcriber, |d| {
+                    put_title(d, &format!("cancelled {round}"))
+                });
+                let cancelled = tokio::time::timeout(Duration::from_millis(50), write).await;
+                drop(turn);
+                drop(writer);
+                // Whether it finished in time or not, the next write by the same writer follows it.
+                let _ = cancelled;
+                assert!(
+                    hub.server_change(id, Writer::Transcriber, |d| put_title(
+                        d,
+                        &format!("kept {round}")
+                    ))
+                    .await
+                    .expect("write")
+                );
+            }
+            let fresh = Hub::new(
+                t.db.clone(),
+                Limits {
+                    max_doc_bytes: 1 << 20,
+                    idle: Duration::from_secs(600),
+                    compact_after: 0,
+                },
+                "test".into(),
+            );
+            let (t_fresh, missing, seqs) = fresh
+                .read(id, |d| {
+                    let actor = hub.actor(Writer::Transcriber);
+                    let mut seqs: Vec<u64> = d
+                        .get_changes(&[])
+                        .iter()
+                        .filter(|c| c.actor_id() == &actor)
+                        .map(|c| c.seq())
+                        .collect();
+                    seqs.sort();
+                    (title(d), d.get_missing_deps(&[]), seqs)
+                })
+                .await
+                .expect("read")
+                .expect("stored");
+            assert_eq!(t_fresh, "kept 5", "{backend:?}");
+            assert!(missing.is_empty(), "{backend:?}: {missing:?}");
+            // Every sequence number of the writer's actor is stored once, with no gap.
+            let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+            assert_eq!(seqs, expected, "{backend:?}");
+            assert!(seqs.len() >= 6, "{backend:?}: {seqs:?}");
+        }
     }
 }
