@@ -157,8 +157,17 @@ describe('a story the server refuses', { timeout: 300000 }, () => {
   });
 
   it('"Ongedaan maken" takes the forged label out, keeps the new title, and the story syncs', async () => {
+    const pre = await page.evaluate((a) => window.vertel.device.views.get(a), ids.a);
     await page.getByRole('button', { name: 'Ongedaan maken' }).click();
-    await page.waitForFunction((a) => window.vertel.device.views.get(a)?.confirmed === true, ids.a, WAIT);
+    try {
+      await page.waitForFunction((a) => window.vertel.device.views.get(a)?.confirmed === true, ids.a, { timeout: 10000 });
+    } catch (e) {
+      const post = await page.evaluate((a) => window.vertel.device.views.get(a), ids.a);
+      console.log('DEBUG pre', JSON.stringify(pre));
+      console.log('DEBUG post', JSON.stringify(post));
+      console.log('DEBUG log', server.log.join(''));
+      throw e;
+    }
     await page.locator('#story-status [data-status]:not([data-status="refused"]):not([data-status="local"])').waitFor(WAIT);
     assert.equal(await page.locator('#refused').count(), 0, 'the badge is gone');
     const a = await page.evaluate((a) => window.vertel.device.views.get(a), ids.a);

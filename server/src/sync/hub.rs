@@ -472,16 +472,21 @@ impl Hub {
         }
         let mut doc = Automerge::new();
         let mut last = 0;
+        let mut chunks: usize = 0;
         if slot.meta.is_some() {
             for (chunk_id, data) in self.db.doc_chunks(&id.to_string(), 0).await? {
                 doc.load_incremental(&data).map_err(|e| {
                     SyncFailure::BadMessage(format!("stored document unreadable: {e}"))
                 })?;
                 last = chunk_id;
+                chunks += 1;
             }
         }
         slot.doc = Some(doc);
         slot.last_chunk = last;
+        // Count what is stored, not what this process appended since it loaded the document: a
+        // story edited in short sessions (evicted or restarted in between) must still compact.
+        slot.appended_since_compaction = chunks.saturating_sub(1);
         Ok(())
     }
 
@@ -1223,6 +1228,61 @@ mod cancellation {
             let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
             assert_eq!(seqs, expected, "{backend:?}");
             assert!(seqs.len() >= 6, "{backend:?}: {seqs:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod compaction {
+    use super::*;
+    use crate::db::testing;
+    use automerge::{ROOT, transaction::Transactable};
+
+    /// A story edited in short sessions (a new process, or an evicted document, each time) is
+    /// compacted by what is stored, not by what one process appended since it loaded it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stories_edited_in_short_sessions_are_compacted() {
+        let t = testing::db(Backend::Sqlite).await;
+        let id = DocumentId::from_bytes([0; 16]);
+        let mut doc = Automerge::new();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, "title", "start")?;
+            Ok(())
+        })
+        .expect("change");
+        let heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
+        let meta = DocMeta {
+            workspace_id: t.workspace,
+            recorder_id: t.member,
+            doc_type: "story".into(),
+            size: 0,
+            deleted: false,
+        };
+        t.db.create_doc(&id.to_string(), &meta, &doc.save(), &heads)
+            .await
+            .expect("create");
+        let limits = Limits {
+            max_doc_bytes: 1 << 20,
+            idle: Duration::from_secs(600),
+            compact_after: 4,
+        };
+        for session in 0..30 {
+            // Every session is a fresh process: nothing in memory from the last one.
+            let hub = Hub::new(t.db.clone(), limits.clone(), "test".into());
+            assert!(
+                hub.server_change(id, Writer::Tagger, |d| {
+                    d.transact::<_, _, automerge::AutomergeError>(|tx| {
+                        tx.put(ROOT, "title", format!("session {session}"))?;
+                        Ok(())
+                    })
+                    .is_ok()
+                })
+                .await
+                .expect("write")
+            );
+            let chunks = t.db.doc_chunks(&id.to_string(), 0).await.expect("chunks");
+            // Threshold 4 (for this id, with no stagger) plus the snapshot.
+            assert!(chunks.len() <= 5, "session {session}: {} chunks", chunks.len());
         }
     }
 }
