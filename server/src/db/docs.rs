@@ -460,6 +460,24 @@ impl Db {
         Ok(outcomes)
     }
 
+    /// Record `heads` for a document whose stored chunks up to `upto` they cover, unless a later
+    /// chunk was stored meanwhile (its writer records heads that include this document's chunks).
+    /// Several processes on one PostgreSQL append concurrently: each records its own heads with
+    /// its append, and afterwards the union of what it loaded, so the last one to commit leaves
+    /// heads that cover every stored change.
+    pub async fn record_heads(&self, id: &str, heads: &[String], upto: i64) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE documents SET heads = $1 WHERE id = $2 AND deleted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM doc_chunks c WHERE c.doc_id = $2 AND c.id > $3)",
+        )
+        .bind(heads_to_text(heads))
+        .bind(id)
+        .bind(upto)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Replace all chunks up to `upto` by one snapshot of the whole document.
     pub async fn compact(&self, id: &str, snapshot: &[u8], upto: i64) -> Result<(), DbError> {
         let (mut tx, _turn) = self.begin_write().await?;

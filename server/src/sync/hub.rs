@@ -855,6 +855,18 @@ impl Hub {
                 meta.size = m.size;
             }
         }
+        if self.db.backend == Backend::Postgres {
+            // Another process may have appended since this copy was read: record heads that
+            // cover its changes too (`Db::record_heads`), so the feed never lags behind them.
+            self.catch_up(id, slot).await?;
+            if let Some(doc) = slot.doc.as_ref() {
+                let stored = doc.get_heads();
+                if stored != after {
+                    let text: Vec<String> = stored.iter().map(|h| h.to_string()).collect();
+                    self.db.record_heads(&id_text, &text, slot.last_chunk).await?;
+                }
+            }
+        }
         self.publish(&id_text, false).await;
         let _ = self.changes.send(*id);
         Ok(())
