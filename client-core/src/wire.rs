@@ -309,7 +309,11 @@ mod tests {
             refused: None,
         };
         let value: ciborium::Value = ciborium::from_reader(&plain.encode()[..]).unwrap();
-        assert_eq!(value.as_map().unwrap().len(), 4, "no extra field: {value:?}");
+        assert_eq!(
+            value.as_map().unwrap().len(),
+            4,
+            "no extra field: {value:?}"
+        );
         let refused = Message::DocUnavailable {
             document_id: id(),
             sender_id: "s".into(),
@@ -325,7 +329,10 @@ mod tests {
             .iter()
             .map(|(k, _)| k.as_text().unwrap())
             .collect();
-        assert_eq!(keys, ["type", "documentId", "senderId", "targetId", "refused"]);
+        assert_eq!(
+            keys,
+            ["type", "documentId", "senderId", "targetId", "refused"]
+        );
     }
 
     #[test]

@@ -158,7 +158,11 @@ async fn field_members_cannot_approve_their_own_stories(backend: Backend) -> any
         .await?;
     let refusal = phone.refused(&id).await.expect("refused");
     assert_eq!(refusal.code, client_core::wire::Refusal::NOT_YOURS);
-    assert!(refusal.message.contains("coördinator"), "{}", refusal.message);
+    assert!(
+        refusal.message.contains("coördinator"),
+        "{}",
+        refusal.message
+    );
     assert!(phone.is_connected().await);
     assert!(!phone.is_confirmed(&id).await);
 

@@ -150,7 +150,13 @@ async fn bad_input_is_refused_and_others_are_served(backend: Backend) -> anyhow:
         ),
         "the connection still answers after a refusal"
     );
-    assert!(server.feed(&prof.token).await?.iter().all(|c| c["id"] != bogus_id.to_string()));
+    assert!(
+        server
+            .feed(&prof.token)
+            .await?
+            .iter()
+            .all(|c| c["id"] != bogus_id.to_string())
+    );
 
     // An oversized frame.
     let mut ws = raw(&server, &prof.token).await?;

@@ -819,12 +819,16 @@ async fn approved_audio_is_deleted_and_erased_stories_take_their_media(
     let desk = vertel_tests::device(&env, "desk").await?;
     desk.connect(&server.ws_url(), &coord.token).await?;
     desk.want([id]).await?;
-    desk.wait_for("the corrected transcript on the desk", WAIT, move |d| async move {
-        d.story(&id)
-            .await
-            .and_then(|s| s.transcript)
-            .is_some_and(|t| t.state == Some(TranscriptState::Corrected))
-    })
+    desk.wait_for(
+        "the corrected transcript on the desk",
+        WAIT,
+        move |d| async move {
+            d.story(&id)
+                .await
+                .and_then(|s| s.transcript)
+                .is_some_and(|t| t.state == Some(TranscriptState::Corrected))
+        },
+    )
     .await?;
     desk.edit(id, |d| {
         story::correct_transcript(d, "Wat ze vertelde.", TranscriptState::Approved, 6)

@@ -136,9 +136,11 @@ async fn owned_fields_are_refused_per_document(backend: Backend) -> anyhow::Resu
         .await?;
         anyhow::ensure!(s == 200, "{what}: review {s} {b}");
         phone
-            .wait_for(&format!("{what}: coordinator's comment"), WAIT, move |d| async move {
-                d.story(&id).await.is_some_and(|s| !s.comments.is_empty())
-            })
+            .wait_for(
+                &format!("{what}: coordinator's comment"),
+                WAIT,
+                move |d| async move { d.story(&id).await.is_some_and(|s| !s.comments.is_empty()) },
+            )
             .await?;
 
         phone.edit(id, write).await?;
@@ -148,25 +150,38 @@ async fn owned_fields_are_refused_per_document(backend: Backend) -> anyhow::Resu
 
         // The connection goes on: another story's edit is confirmed.
         phone
-            .edit(other, |d| story::set_title(d, &format!("Nog steeds {n}"), 20))
+            .edit(other, |d| {
+                story::set_title(d, &format!("Nog steeds {n}"), 20)
+            })
             .await?;
         phone
-            .wait_for(&format!("{what}: other story confirmed"), WAIT, move |d| async move {
-                d.is_confirmed(&other).await
-            })
+            .wait_for(
+                &format!("{what}: other story confirmed"),
+                WAIT,
+                move |d| async move { d.is_confirmed(&other).await },
+            )
             .await?;
         assert!(phone.is_connected().await, "{what}: still connected");
 
         // Nothing of the refused change is stored.
         let (_, row) = get_json(&server, &coord.token, &format!("/workspace/stories/{id}")).await?;
         assert_eq!(row["review"], "reviewed", "{what}: {row}");
-        assert_eq!(row["comments"][0]["text"], "Dank je, goed verhaal.", "{what}");
-        assert_eq!(row["comments"][0]["written_by"], "coordinator", "{what}: {row}");
+        assert_eq!(
+            row["comments"][0]["text"], "Dank je, goed verhaal.",
+            "{what}"
+        );
+        assert_eq!(
+            row["comments"][0]["written_by"], "coordinator",
+            "{what}: {row}"
+        );
 
         // The way out: undo, and the story syncs again.
         phone.undo_refused(id).await?;
         all_confirmed(&phone).await?;
-        assert!(phone.refused(&id).await.is_none(), "{what}: refusal cleared");
+        assert!(
+            phone.refused(&id).await.is_none(),
+            "{what}: refusal cleared"
+        );
     }
     Ok(())
 }
@@ -208,8 +223,14 @@ async fn an_edit_after_approval_changes_no_report(backend: Backend) -> anyhow::R
         .await?;
     all_confirmed(&phone).await?;
     for (path, body) in [
-        (format!("/workspace/stories/{id}/tags/centering"), json!({"state": "confirmed"})),
-        (format!("/workspace/stories/{id}/review"), json!({"state": "approved"})),
+        (
+            format!("/workspace/stories/{id}/tags/centering"),
+            json!({"state": "confirmed"}),
+        ),
+        (
+            format!("/workspace/stories/{id}/review"),
+            json!({"state": "approved"}),
+        ),
     ] {
         let (s, b) = post_json(&server, &coord.token, &path, body).await?;
         anyhow::ensure!(s == 200, "{path}: {s} {b}");
@@ -226,7 +247,9 @@ async fn an_edit_after_approval_changes_no_report(backend: Backend) -> anyhow::R
         })
         .await?;
     phone
-        .edit(id, |d| story::update_body(d, "Ze zei: iets heel anders nu.", 30))
+        .edit(id, |d| {
+            story::update_body(d, "Ze zei: iets heel anders nu.", 30)
+        })
         .await?;
     all_confirmed(&phone).await?;
     // Back to submitted, marked, on the desk and on the phone.
@@ -242,13 +265,20 @@ async fn an_edit_after_approval_changes_no_report(backend: Backend) -> anyhow::R
     }
     assert_eq!(row["review"], "submitted", "{row}");
     assert_eq!(row["changed_after_approval"], true, "{row}");
-    assert_eq!(row["approved"]["body"], "Ze zei: de groep gaf me moed.", "{row}");
+    assert_eq!(
+        row["approved"]["body"], "Ze zei: de groep gaf me moed.",
+        "{row}"
+    );
     phone
-        .wait_for("back to submitted on the phone", WAIT, move |d| async move {
-            d.story(&id)
-                .await
-                .is_some_and(|s| s.review == Some(ReviewState::Submitted))
-        })
+        .wait_for(
+            "back to submitted on the phone",
+            WAIT,
+            move |d| async move {
+                d.story(&id)
+                    .await
+                    .is_some_and(|s| s.review == Some(ReviewState::Submitted))
+            },
+        )
         .await?;
 
     // The report still quotes the approved version, never the new text.

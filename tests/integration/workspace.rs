@@ -40,7 +40,11 @@ pub(crate) async fn post_json(
     call(server, token, reqwest::Method::POST, path, Some(body), None).await
 }
 
-pub(crate) async fn get_json(server: &Server, token: &str, path: &str) -> anyhow::Result<(u16, Value)> {
+pub(crate) async fn get_json(
+    server: &Server,
+    token: &str,
+    path: &str,
+) -> anyhow::Result<(u16, Value)> {
     let (s, t) = call(server, token, reqwest::Method::GET, path, None, None).await?;
     Ok((s, serde_json::from_str(&t).unwrap_or(Value::Null)))
 }

@@ -21,7 +21,8 @@ use super::{
     put_tag_object, read_tag,
 };
 use automerge::{
-    Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
+    Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+    transaction::Transactable,
 };
 use std::collections::BTreeMap;
 
@@ -91,12 +92,18 @@ impl Violation {
             Violation::Review => {
                 "Alleen een coördinator mag een verhaal beoordelen of goedkeuren. Je kunt een verhaal wel inleveren."
             }
-            Violation::Comments => "Opmerkingen die al geplaatst zijn, mogen niet veranderd of weggehaald worden.",
+            Violation::Comments => {
+                "Opmerkingen die al geplaatst zijn, mogen niet veranderd of weggehaald worden."
+            }
             Violation::Tags => {
                 "Een label van de coördinator of van de server mag alleen een coördinator veranderen."
             }
-            Violation::TranscriptApproval => "Alleen een coördinator mag een uitgeschreven tekst goedkeuren.",
-            Violation::Transcription => "De voortgang van het uitschrijven schrijft alleen de server.",
+            Violation::TranscriptApproval => {
+                "Alleen een coördinator mag een uitgeschreven tekst goedkeuren."
+            }
+            Violation::Transcription => {
+                "De voortgang van het uitschrijven schrijft alleen de server."
+            }
         }
     }
 }
@@ -280,7 +287,11 @@ pub fn check(
 /// Write the owned fields back to what they were at `heads` (the server's last confirmed
 /// version), as one change by this document's actor. What else the refused changes did (a new
 /// text, a new photo) stays. Returns whether anything was written.
-pub fn revert_owned(doc: &mut Automerge, heads: &[ChangeHash], now_ms: i64) -> Result<bool, StoryError> {
+pub fn revert_owned(
+    doc: &mut Automerge,
+    heads: &[ChangeHash],
+    now_ms: i64,
+) -> Result<bool, StoryError> {
     let old_doc = doc.fork_at(heads)?;
     let old = Owned::read(&old_doc);
     let now = Owned::read(doc);
@@ -499,7 +510,11 @@ pub fn approve(doc: &mut Automerge, by: &str, now_ms: i64) -> Result<(), StoryEr
 
 /// After a coordinator's device set `approved` through sync: record the heads it approved, so a
 /// later edit can be told from the approved version.
-pub fn record_approved_heads(doc: &mut Automerge, heads: &[ChangeHash], now_ms: i64) -> Result<(), StoryError> {
+pub fn record_approved_heads(
+    doc: &mut Automerge,
+    heads: &[ChangeHash],
+    now_ms: i64,
+) -> Result<(), StoryError> {
     let heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
     change(doc, now_ms, "approved version", |tx| {
         write_heads(tx, &heads)?;
@@ -508,7 +523,10 @@ pub fn record_approved_heads(doc: &mut Automerge, heads: &[ChangeHash], now_ms: 
     })
 }
 
-fn write_heads(tx: &mut automerge::transaction::Transaction<'_>, heads: &[String]) -> Result<(), StoryError> {
+fn write_heads(
+    tx: &mut automerge::transaction::Transaction<'_>,
+    heads: &[String],
+) -> Result<(), StoryError> {
     let l = tx.put_object(ROOT, "approvedHeads", ObjType::List)?;
     for (i, h) in heads.iter().enumerate() {
         tx.insert(&l, i, h.as_str())?;
@@ -605,7 +623,12 @@ mod tests {
         assert_eq!(field(&before, &approved), Err(Violation::Review));
         // A coordinator may.
         assert_eq!(
-            check(&Owned::read(&before), &Owned::read(&approved), Writer::Coordinator, |_| false),
+            check(
+                &Owned::read(&before),
+                &Owned::read(&approved),
+                Writer::Coordinator,
+                |_| false
+            ),
             Ok(())
         );
     }
@@ -622,7 +645,11 @@ mod tests {
         assert_eq!(field(&before, &forged), Err(Violation::Tags));
         // Overturning a coordinator's decision.
         let mut overturned = before.clone();
-        story::set_tag(&mut overturned, &tag("voorzorg", TagState::Rejected, "Nina")).unwrap();
+        story::set_tag(
+            &mut overturned,
+            &tag("voorzorg", TagState::Rejected, "Nina"),
+        )
+        .unwrap();
         assert_eq!(field(&before, &overturned), Err(Violation::Tags));
         // Picking an activity of one's own is fine.
         let mut own = before.clone();
@@ -671,7 +698,12 @@ mod tests {
         story::set_transcription_status(&mut status, &a.sha256, "done", 100, None, 6).unwrap();
         assert_eq!(field(&before, &status), Err(Violation::Transcription));
         assert_eq!(
-            check(&Owned::read(&before), &Owned::read(&status), Writer::Coordinator, |_| false),
+            check(
+                &Owned::read(&before),
+                &Owned::read(&status),
+                Writer::Coordinator,
+                |_| false
+            ),
             Err(Violation::Transcription)
         );
     }
@@ -691,7 +723,10 @@ mod tests {
         assert!(revert_owned(&mut doc, &confirmed, 9).unwrap());
         assert_eq!(field(&before, &doc), Ok(()));
         assert_eq!(Story::read(&doc).title, "Nieuwe titel", "the rest stays");
-        assert!(!revert_owned(&mut doc, &confirmed, 10).unwrap(), "nothing left to undo");
+        assert!(
+            !revert_owned(&mut doc, &confirmed, 10).unwrap(),
+            "nothing left to undo"
+        );
     }
 
     #[test]

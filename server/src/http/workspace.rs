@@ -9,9 +9,9 @@ use super::auth::AuthMember;
 use super::json::ApiJson;
 use super::stories::viewer;
 use super::{ApiError, AppState};
-use crate::sync::hub::Writer;
 use crate::db::accounts::{Member, Role};
 use crate::db::workspace::{Unit, WsFigure};
+use crate::sync::hub::Writer;
 use crate::workspace::csv::{FigureFields, RowError, check_figure, parse_figures};
 use crate::workspace::report::{ReportInput, build};
 use crate::workspace::{Search, StoryFilter, StoryRow, export, qdpx, valid_quarter};
@@ -23,8 +23,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use client_core::story::{
-    self, Comment, Persona, ReviewState, StoryError, Tag, TagState,
-    tag_versions,
+    self, Comment, Persona, ReviewState, StoryError, Tag, TagState, tag_versions,
 };
 use client_core::wire::DocumentId;
 use serde::{Deserialize, Serialize};
@@ -199,7 +198,12 @@ async fn attribute_rows(
         .actor_owners(&actors)
         .await?
         .into_iter()
-        .map(|(actor, (owner, name))| (actor, crate::workspace::writer_name(&owner, name.as_deref())))
+        .map(|(actor, (owner, name))| {
+            (
+                actor,
+                crate::workspace::writer_name(&owner, name.as_deref()),
+            )
+        })
         .collect();
     Ok(rows
         .into_iter()

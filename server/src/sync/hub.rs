@@ -202,7 +202,8 @@ pub struct Hub {
 }
 
 /// What refusing a push tells the device (Dutch; `docs/schema.md`).
-const INVALID_MESSAGE: &str = "De wijziging kon niet gelezen worden. Werk de app bij of maak de wijziging ongedaan.";
+const INVALID_MESSAGE: &str =
+    "De wijziging kon niet gelezen worden. Werk de app bij of maak de wijziging ongedaan.";
 const FOREIGN_ACTOR_MESSAGE: &str =
     "Deze wijziging is gemaakt met de sleutel van iemand anders. Maak de wijziging ongedaan.";
 
@@ -523,11 +524,12 @@ impl Hub {
         // even if the connection's task is dropped meanwhile (a cancelled write that was still
         // queued could commit after the document had been reloaded without it).
         let (hub, task_caller, data) = (Arc::clone(self), caller.clone(), data.to_vec());
-        let outcome = tokio::spawn(async move {
-            hub.sync_document(&task_caller, id, &data, is_request).await
-        })
-        .await
-        .unwrap_or_else(|e| Err(SyncFailure::BadMessage(format!("sync task failed: {e}"))));
+        let outcome =
+            tokio::spawn(
+                async move { hub.sync_document(&task_caller, id, &data, is_request).await },
+            )
+            .await
+            .unwrap_or_else(|e| Err(SyncFailure::BadMessage(format!("sync task failed: {e}"))));
         match outcome {
             Err(SyncFailure::BadMessage(reason)) => {
                 tracing::error!(doc = %id, %reason, "document could not be synced");
@@ -601,15 +603,27 @@ impl Hub {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!(doc = %id, error = %e, "undecodable sync message");
-                self.refuse(caller, id, &mut slot, Refusal::new(Refusal::INVALID, INVALID_MESSAGE));
+                self.refuse(
+                    caller,
+                    id,
+                    &mut slot,
+                    Refusal::new(Refusal::INVALID, INVALID_MESSAGE),
+                );
                 return Ok(());
             }
         };
         let size = slot.meta.as_ref().map(|m| m.size).unwrap_or(0);
         if size + data.len() as i64 > self.limits.max_doc_bytes {
             let mb = self.limits.max_doc_bytes / (1024 * 1024);
-            let text = format!("Dit verhaal wordt te groot voor de server (meer dan {mb} MB). Haal een opname of foto weg.");
-            self.refuse(caller, id, &mut slot, Refusal::new(Refusal::TOO_LARGE, text));
+            let text = format!(
+                "Dit verhaal wordt te groot voor de server (meer dan {mb} MB). Haal een opname of foto weg."
+            );
+            self.refuse(
+                caller,
+                id,
+                &mut slot,
+                Refusal::new(Refusal::TOO_LARGE, text),
+            );
             return Ok(());
         }
         if message.changes.is_empty() {
@@ -638,14 +652,22 @@ impl Hub {
             .then(|| ownership::content(doc));
         if let Err(e) = doc.receive_sync_message(&mut peer.state, message) {
             tracing::debug!(doc = %id, error = %e, "sync message does not apply");
-            self.refuse(caller, id, s, Refusal::new(Refusal::INVALID, INVALID_MESSAGE));
+            self.refuse(
+                caller,
+                id,
+                s,
+                Refusal::new(Refusal::INVALID, INVALID_MESSAGE),
+            );
             guard.stored();
             return Ok(());
         }
         let after = doc.get_heads();
         let changed = before != after;
         if changed {
-            if let Some(refusal) = self.judge(member, doc, &before, owned_before.as_ref()).await? {
+            if let Some(refusal) = self
+                .judge(member, doc, &before, owned_before.as_ref())
+                .await?
+            {
                 self.refuse(caller, id, s, refusal);
                 guard.stored();
                 return Ok(());
@@ -684,7 +706,10 @@ impl Hub {
         let coordinator = member.role == Role::Coordinator;
         for actor in &actors {
             if actor.to_bytes().starts_with(SERVER_ACTOR_PREFIX) {
-                return Ok(Some(Refusal::new(Refusal::NOT_YOURS, FOREIGN_ACTOR_MESSAGE)));
+                return Ok(Some(Refusal::new(
+                    Refusal::NOT_YOURS,
+                    FOREIGN_ACTOR_MESSAGE,
+                )));
             }
             let mine = ActorOwner {
                 member_id: Some(member.id),
@@ -693,7 +718,10 @@ impl Hub {
             };
             let owner = self.claim_actor(actor, mine.clone()).await?;
             if owner.member_id != mine.member_id || owner.writer != mine.writer {
-                return Ok(Some(Refusal::new(Refusal::NOT_YOURS, FOREIGN_ACTOR_MESSAGE)));
+                return Ok(Some(Refusal::new(
+                    Refusal::NOT_YOURS,
+                    FOREIGN_ACTOR_MESSAGE,
+                )));
             }
         }
         let Some(owned_before) = owned_before else {
@@ -709,7 +737,11 @@ impl Hub {
             let Ok(actor) = ActorId::try_from(tag.actor.as_str()) else {
                 continue;
             };
-            if self.actor_owner(&actor).await?.is_some_and(|o| o.coordinator) {
+            if self
+                .actor_owner(&actor)
+                .await?
+                .is_some_and(|o| o.coordinator)
+            {
                 coordinator_actors.insert(tag.actor.clone());
             }
         }
@@ -863,7 +895,9 @@ impl Hub {
                 let stored = doc.get_heads();
                 if stored != after {
                     let text: Vec<String> = stored.iter().map(|h| h.to_string()).collect();
-                    self.db.record_heads(&id_text, &text, slot.last_chunk).await?;
+                    self.db
+                        .record_heads(&id_text, &text, slot.last_chunk)
+                        .await?;
                 }
             }
         }
@@ -1294,7 +1328,11 @@ mod compaction {
             );
             let chunks = t.db.doc_chunks(&id.to_string(), 0).await.expect("chunks");
             // Threshold 4 (for this id, with no stagger) plus the snapshot.
-            assert!(chunks.len() <= 5, "session {session}: {} chunks", chunks.len());
+            assert!(
+                chunks.len() <= 5,
+                "session {session}: {} chunks",
+                chunks.len()
+            );
         }
     }
 }

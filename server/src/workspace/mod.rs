@@ -152,12 +152,20 @@ pub fn writer_name(owner: &crate::db::actors::ActorOwner, member_name: Option<&s
 
 /// Fill in who wrote what (comments, tags, review state) from the server's record of actors.
 /// `names`: actor hex → display name ([`writer_name`]).
-pub fn attribute(row: &mut StoryRow, authors: &ownership::Authors, names: &std::collections::HashMap<String, String>) {
+pub fn attribute(
+    row: &mut StoryRow,
+    authors: &ownership::Authors,
+    names: &std::collections::HashMap<String, String>,
+) {
     for (c, actor) in row.comments.iter_mut().zip(&authors.comments) {
         c.written_by = names.get(actor).cloned();
     }
     for t in row.tags.iter_mut() {
-        t.written_by = authors.tags.get(&t.code).and_then(|a| names.get(a)).cloned();
+        t.written_by = authors
+            .tags
+            .get(&t.code)
+            .and_then(|a| names.get(a))
+            .cloned();
     }
     row.reviewed_by = authors.review.as_ref().and_then(|a| names.get(a)).cloned();
 }
