@@ -119,6 +119,11 @@ struct DocEntry {
     sync: sync::State,
     /// Heads the remote (the server) advertised last; persisted so status survives restarts.
     server_heads: Vec<ChangeHash>,
+    /// The newest version the server advertised whose changes this device holds too: what both
+    /// sides have. `server_heads` may name changes that have not arrived (the server wrote a tag
+    /// suggestion while this device held back a refused document), and a version cannot be
+    /// rebuilt from hashes alone; undoing a refused change goes back to this one.
+    common_heads: Vec<ChangeHash>,
     /// We asked for this document and do not have it yet.
     wanted: bool,
     /// Local changes exist whose save has not been acknowledged by the driver.
@@ -138,6 +143,7 @@ impl DocEntry {
         let mut e = DocEntry {
             doc,
             sync: sync::State::new(),
+            common_heads: Vec::new(),
             server_heads,
             wanted: false,
             unsaved: false,
@@ -146,7 +152,19 @@ impl DocEntry {
             hold: false,
         };
         e.confirmed = e.compute_confirmed();
+        e.note_common_heads();
         e
+    }
+
+    /// Remember the server's heads as common when this device holds all of their changes.
+    fn note_common_heads(&mut self) {
+        if self
+            .server_heads
+            .iter()
+            .all(|h| self.doc.get_change_by_hash(h).is_some())
+        {
+            self.common_heads = self.server_heads.clone();
+        }
     }
 
     fn compute_confirmed(&self) -> bool {
@@ -325,14 +343,9 @@ impl Engine {
         if entry.refused.is_none() {
             return Ok(Effects::default());
         }
-        // Heads the server advertised but whose changes have not arrived cannot be forked at; the
-        // ones we hold are the newest version both sides have.
-        let heads: Vec<ChangeHash> = entry
-            .server_heads
-            .iter()
-            .filter(|h| entry.doc.get_change_by_hash(h).is_some())
-            .copied()
-            .collect();
+        // Back to the newest version both sides have. What the server wrote since (changes this
+        // device has not received) is concurrent to the undo and not touched by it.
+        let heads = entry.common_heads.clone();
         let wrote = ownership::revert_owned(&mut entry.doc, &heads, now_ms)?;
         entry.refused = None;
         entry.hold = false;
@@ -618,6 +631,7 @@ impl Engine {
         let after = entry.doc.get_heads();
         if let Some(theirs) = &entry.sync.their_heads {
             entry.server_heads = theirs.clone();
+            entry.note_common_heads();
         }
         let changed = before != after;
         if changed {

@@ -154,6 +154,19 @@ fn date_ms(date: &str) -> anyhow::Result<i64> {
     Ok(days * 86_400_000 + 12 * 3_600_000)
 }
 
+/// A demo writer's actor, recorded for its member (or writer) like a device's.
+async fn demo_actor(
+    db: &Db,
+    name: &str,
+    member: Option<i64>,
+    writer: &str,
+) -> Result<ActorId, DbError> {
+    let actor = ActorId::from(name.as_bytes());
+    db.claim_actor(&actor.to_hex_string(), member, writer)
+        .await?;
+    Ok(actor)
+}
+
 fn heads(doc: &Automerge) -> Vec<String> {
     doc.get_heads().iter().map(|h| h.to_string()).collect()
 }
@@ -282,8 +295,26 @@ pub async fn load(
             }),
             persona: persona.clone(),
         };
-        let mut doc = Automerge::new().with_actor(ActorId::from(b"vertel-demo".as_slice()));
+        // Each demo member writes with an actor of their own, recorded as theirs, so the desk
+        // shows who did what from the server's record (as for stories recorded on a phone).
+        let recorder_actor = demo_actor(
+            db,
+            &format!("vertel-demo-member-{}", recorder.id),
+            Some(recorder.id),
+            "device",
+        )
+        .await?;
+        let coordinator_actor = demo_actor(
+            db,
+            &format!("vertel-demo-member-{}", coordinator.id),
+            Some(coordinator.id),
+            "device",
+        )
+        .await?;
+        let tagger_actor = demo_actor(db, "vertel-demo-tagger", None, "tagger").await?;
+        let mut doc = Automerge::new().with_actor(recorder_actor);
         story::create_story(&mut doc, &new)?;
+        doc.set_actor(coordinator_actor);
         let decided_at = at + 86_400_000;
         for (codes, state) in [
             (&s.confirmed, TagState::Confirmed),
@@ -311,10 +342,15 @@ pub async fn load(
         if let Some(r) = &s.review {
             let state = ReviewState::from_code(r)
                 .with_context(|| format!("story {}: review {r}", s.key))?;
-            story::set_review(&mut doc, state, &coordinator.name, decided_at)?;
+            if state == ReviewState::Approved {
+                // An approval is of a version: the heads approved are recorded with it.
+                story::ownership::approve(&mut doc, &coordinator.name, decided_at)?;
+            } else {
+                story::set_review(&mut doc, state, &coordinator.name, decided_at)?;
+            }
         }
         // Tagged as the server would: same tagger, same plan, written as the tagger.
-        doc.set_actor(ActorId::from(b"vertel-demo-tagger".as_slice()));
+        doc.set_actor(tagger_actor);
         let read = story::Story::read(&doc);
         let writes = worker::plan(
             &story::tag_versions(&doc),

@@ -224,6 +224,69 @@ async fn native_story_reaches_js_client(backend: Backend) -> Result<()> {
 }
 both!(native_story_reaches_js_client);
 
+/// A standard automerge-repo client of a professional pushes 300 new stories at once, one of
+/// which approves itself (`review: "approved"`, a coordinator's field). The server refuses that one
+/// document and keeps the connection: the other 299 are stored within 10 seconds, the client never
+/// reconnects, and neither the member's nor a coordinator's feed lists the refused story.
+async fn js_client_keeps_syncing_past_a_refused_story(backend: Backend) -> Result<()> {
+    const STORIES: usize = 300;
+    const FORBIDDEN: usize = 137;
+    let env = Env::new(backend).await?;
+    env.workspace("many")?;
+    // The tagger would write suggestions into the stories after they are stored, moving their
+    // heads past what the client compares.
+    let server = Server::start(&env, &["--tagger", "off"]).await?;
+    let coord = server.login_as("coordinator", "many").await?;
+
+    let out = script(
+        "create-many.mjs",
+        &[
+            &server.url(""),
+            "professional@many.test",
+            PASSWORD,
+            &STORIES.to_string(),
+            &FORBIDDEN.to_string(),
+        ],
+    )
+    .await?
+    .json("create-many.mjs")?;
+    let ids: Vec<String> = serde_json::from_value(out["ids"].clone())?;
+    let forbidden = out["forbidden"].as_str().context("forbidden id")?;
+    assert_eq!(ids.len(), STORIES - 1);
+    let stored_ms = out["stored_ms"].as_u64().context("stored_ms")?;
+    println!("{backend:?}: {} stories stored in {stored_ms} ms", ids.len());
+    assert!(
+        stored_ms <= 10_000,
+        "the allowed stories took {stored_ms} ms to be stored"
+    );
+    assert_eq!(
+        out["forbidden_listed"], false,
+        "the refused story was stored"
+    );
+    assert_eq!(
+        (&out["handshakes"], &out["disconnects"]),
+        (&Value::from(1), &Value::from(0)),
+        "the connection was closed: {out}"
+    );
+
+    // A coordinator sees the 299 and not the refused one.
+    let feed = server.feed(&coord.token).await?;
+    let listed: std::collections::BTreeSet<&str> =
+        feed.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert!(!listed.contains(forbidden), "{forbidden} is in the feed");
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !listed.contains(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in the coordinator's feed: {missing:?}"
+    );
+    assert_eq!(listed.len(), STORIES - 1);
+    Ok(())
+}
+both!(js_client_keeps_syncing_past_a_refused_story);
+
 /// `node reference-server.mjs` as a child process, killed on drop.
 struct ReferenceServer {
     child: Child,

@@ -15,7 +15,8 @@
 //!   document's heads whenever the device reported it confirmed) is in the fresh load;
 //! - every change a device holds is in the fresh load, and after reconnecting each device has no
 //!   unconfirmed change and the same heads as the fresh load;
-//! - the heads the database records for each story (the changes feed) are those of its chunks;
+//! - the heads the database records for each story (the changes feed) name only changes its
+//!   chunks hold;
 //! - every transcription job that is done has its transcript in the story, every review the
 //!   workspace API answered 200 for has its comment in the story, and each activity tag is as the
 //!   last decision answered 200 (or a later unanswered one) left it: people's tags are never

@@ -469,6 +469,56 @@ fn undoing_a_refused_change_keeps_the_rest_and_the_server_takes_it() {
 }
 
 #[test]
+fn an_undo_goes_back_to_what_both_sides_have_when_the_server_wrote_meanwhile() {
+    let mut net = Net::refereed();
+    two_synced_stories(&mut net);
+    edit(&mut net, 10, |d| {
+        story::set_field(d, "review", "approved", 5)
+    });
+    net.run_until_quiescent();
+    assert!(net.a.refusal(&id(10)).is_some());
+    // The server's tagger suggests a label. The device holds back, so it learns only the heads.
+    let fx = net
+        .b
+        .change(id(10), |d| {
+            story::set_tag(
+                d,
+                &tag("centering", story::TagState::Suggested, ownership::TAGGER),
+            )
+        })
+        .unwrap()
+        .1;
+    net.apply(true, fx);
+    net.run_until_quiescent();
+    let server_heads = net.b.document(&id(10)).unwrap().get_heads();
+    assert_eq!(
+        net.a.server_heads(&id(10)),
+        server_heads
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        net.a
+            .document(&id(10))
+            .unwrap()
+            .get_change_by_hash(&server_heads[0])
+            .is_none()
+    );
+
+    let fx = net.a.undo_refused(id(10), 8).unwrap();
+    net.apply(false, fx);
+    net.run_until_quiescent();
+    assert_eq!(net.refusals, 1, "the undo is taken");
+    assert!(net.a.is_confirmed(&id(10)));
+    for side in [&net.a, &net.b] {
+        let s = Story::read(side.document(&id(10)).unwrap());
+        assert_eq!(s.review, Some(story::ReviewState::Draft));
+        assert_eq!(s.tags.len(), 1, "the server's suggestion stays");
+    }
+}
+
+#[test]
 fn a_new_story_refused_at_its_first_push_stays_and_can_be_undone() {
     let mut net = Net::refereed();
     net.connect();

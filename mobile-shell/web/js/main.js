@@ -48,21 +48,28 @@ function renderTop() {
   const waiting = app.device ? app.device.unconfirmed().length - refused : 0;
   const uploads = app.uploader ? app.uploader.pending().length : 0;
   const stateIcon = state === 'online' ? 'online' : state === 'connecting' ? 'sync' : 'offline';
-  const refusedLine = refused ? `<span class="waiting-refused" id="refused-count" data-count="${refused}">${tn('top.refused', refused)}</span>` : '';
-  let line;
-  if (waiting) line = `${tn('top.waiting', waiting)}${refusedLine ? `<small>${refusedLine}</small>` : ''}`;
-  else line = refusedLine || t('top.all-synced');
+  const line = waiting ? tn('top.waiting', waiting) : t(refused ? 'top.rest-sent' : 'top.all-synced');
   top.innerHTML = `
     <div class="bar">
       <span class="brand">${icon('text')} Vertel</span>
       <span class="conn conn-${state}" id="conn" role="status" aria-live="polite" data-state="${state}">${icon(stateIcon)}<span>${t(`conn.${state}`)}</span></span>
     </div>
     <div class="bar">
-      <span class="waiting" id="waiting" data-count="${waiting}" data-refused="${refused}" role="status" aria-live="polite">${icon(waiting ? 'phone' : refused ? 'blocked' : 'cloud')}<span>${line}${uploads ? `<small>${tn('top.uploads', uploads)}</small>` : ''}</span></span>
+      <span class="waiting" id="waiting" data-count="${waiting}" data-refused="${refused}" role="status" aria-live="polite">${icon(waiting ? 'phone' : 'cloud')}<span>${line}${uploads ? `<small>${tn('top.uploads', uploads)}</small>` : ''}</span></span>
       <button type="button" id="sync-now" class="small">${icon('sync')}<span>${t('top.sync-now')}</span></button>
     </div>
+    ${refused ? `<button type="button" class="refused-bar" id="refused-count" data-count="${refused}">${icon('blocked')}<span>${tn('top.refused', refused)}</span></button>` : ''}
     ${app.expired ? `<div class="bar expired" role="alert">${icon('key')}<span>${t('login.expired')}</span>
       <button type="button" id="relogin" class="small">${t('login.again')}</button></div>` : ''}`;
+  const refusedButton = $('#refused-count');
+  if (refusedButton) {
+    // To the list, showing only the stories the server did not accept.
+    refusedButton.onclick = () => {
+      app.listState = { q: '', kind: '', place: '', from: '', to: '', open: false, ...app.listState, refused: true };
+      if (app.route === 'list') route();
+      else location.hash = '#/';
+    };
+  }
   const relogin = $('#relogin');
   if (relogin) relogin.onclick = () => loginView(app, $('#main'));
   $('#sync-now').onclick = () => {

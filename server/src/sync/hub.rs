@@ -961,8 +961,13 @@ impl Hub {
                 slot.meta = Some(meta);
             }
         }
-        if slot.doc.is_some() {
+        if let Some(doc) = slot.doc.as_ref() {
+            let before = doc.get_heads();
             self.catch_up(&id, &mut slot).await?;
+            if slot.doc.as_ref().is_some_and(|d| d.get_heads() == before) {
+                // Nothing new (our own change, or one already loaded): nothing to tell anyone.
+                return Ok(());
+            }
         } else {
             self.ensure_loaded(&id, &mut slot).await?;
         }

@@ -91,7 +91,7 @@ export function storyView(app, main, { id }) {
       <p>${t('refused.kept')}</p>
       <p>${t('refused.choose')}</p>
       ${undo}
-      <button type="button" class="big" id="refused-copy">${icon('plus')}<span>${t('refused.copy')}</span></button>
+      <button type="button" class="big" id="refused-copy">${icon('copy')}<span>${t('refused.copy')}</span></button>
       <p class="hint">${t('refused.copy-hint')}</p>
       <p class="error" id="refused-error" role="alert"></p>
     </section>`;
@@ -128,7 +128,9 @@ export function storyView(app, main, { id }) {
     }
     if (left) return;
     render();
-    $('#story-status')?.focus();
+    // The section with the buttons is gone: show where the story stands now, from the top.
+    window.scrollTo(0, 0);
+    $('#story-status')?.focus({ preventScroll: true });
   }
 
   async function reply(resubmit) {
