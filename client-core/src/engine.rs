@@ -98,8 +98,15 @@ pub enum EngineError {
     Automerge(#[from] AutomergeError),
     #[error("bad sync message: {0}")]
     BadSync(String),
-    #[error(transparent)]
-    Story(#[from] StoryError),
+}
+
+/// A story edit the engine made itself failed. Mapped like the edits of [`Engine::change`] (no
+/// variant of its own: it would make every `Result` of the engine larger).
+fn story_error(e: StoryError) -> EngineError {
+    match e {
+        StoryError::Automerge(e) => EngineError::Automerge(e),
+        other => EngineError::Protocol(other.to_string()),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,7 +353,7 @@ impl Engine {
         // Back to the newest version both sides have. What the server wrote since (changes this
         // device has not received) is concurrent to the undo and not touched by it.
         let heads = entry.common_heads.clone();
-        let wrote = ownership::revert_owned(&mut entry.doc, &heads, now_ms)?;
+        let wrote = ownership::revert_owned(&mut entry.doc, &heads, now_ms).map_err(story_error)?;
         entry.refused = None;
         entry.hold = false;
         entry.sync = sync::State::new();
@@ -373,7 +380,7 @@ impl Engine {
         }
         let source = self.document(&id).ok_or(EngineError::NoSuchDocument(id))?;
         let mut doc = Automerge::new();
-        write_copy(source, &mut doc, now_ms)?;
+        write_copy(source, &mut doc, now_ms).map_err(story_error)?;
         self.docs.insert(new_id, DocEntry::new(doc, Vec::new()));
         Ok(self.after_local_change(new_id))
     }

@@ -254,7 +254,10 @@ async fn js_client_keeps_syncing_past_a_refused_story(backend: Backend) -> Resul
     let forbidden = out["forbidden"].as_str().context("forbidden id")?;
     assert_eq!(ids.len(), STORIES - 1);
     let stored_ms = out["stored_ms"].as_u64().context("stored_ms")?;
-    println!("{backend:?}: {} stories stored in {stored_ms} ms", ids.len());
+    println!(
+        "{backend:?}: {} stories stored in {stored_ms} ms",
+        ids.len()
+    );
     assert!(
         stored_ms <= 10_000,
         "the allowed stories took {stored_ms} ms to be stored"
