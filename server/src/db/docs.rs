@@ -84,13 +84,25 @@ pub(crate) enum Write {
         meta: DocMeta,
         chunk: Vec<u8>,
         heads: String,
+        actors: Vec<ActorClaim>,
     },
     Append {
         id: String,
         chunk: Vec<u8>,
         heads: String,
         doc_type: String,
+        actors: Vec<ActorClaim>,
     },
+}
+
+/// An actor seen for the first time in a write, recorded for its writer in the same transaction
+/// as the changes made with it (`db::actors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorClaim {
+    /// Hex.
+    pub actor: String,
+    pub member_id: Option<i64>,
+    pub writer: String,
 }
 
 /// Writes waiting to be committed in a group, each with where its outcome goes.
@@ -128,6 +140,7 @@ async fn apply(
             meta,
             chunk,
             heads,
+            ..
         } => {
             // An id that exists already (another process created it first) changes nothing,
             // and fails nothing else in the group.
@@ -155,6 +168,7 @@ async fn apply(
             chunk,
             heads,
             doc_type,
+            ..
         } => {
             let updated = sqlx::query(
                 "UPDATE documents SET seq = $1, heads = $2, size = size + $3, updated_at = $4, doc_type = $5 \
@@ -227,6 +241,7 @@ async fn append_batch(
             chunk,
             heads,
             doc_type,
+            ..
         } = &writes[i]
         else {
             return Err(DbError::Sqlx(sqlx::Error::Protocol(
@@ -295,6 +310,12 @@ impl Write {
             Write::Create { chunk, .. } | Write::Append { chunk, .. } => chunk,
         }
     }
+
+    fn actors(&self) -> &[ActorClaim] {
+        match self {
+            Write::Create { actors, .. } | Write::Append { actors, .. } => actors,
+        }
+    }
 }
 
 impl Db {
@@ -341,11 +362,24 @@ impl Db {
         chunk: &[u8],
         heads: &[String],
     ) -> Result<i64, DbError> {
+        self.create_doc_by(id, meta, chunk, heads, Vec::new()).await
+    }
+
+    /// [`Db::create_doc`], recording the actors first seen in it in the same transaction.
+    pub async fn create_doc_by(
+        &self,
+        id: &str,
+        meta: &DocMeta,
+        chunk: &[u8],
+        heads: &[String],
+        actors: Vec<ActorClaim>,
+    ) -> Result<i64, DbError> {
         let write = Write::Create {
             id: id.to_string(),
             meta: meta.clone(),
             chunk: chunk.to_vec(),
             heads: heads_to_text(heads),
+            actors,
         };
         self.store(write)
             .await?
@@ -361,11 +395,25 @@ impl Db {
         heads: &[String],
         doc_type: &str,
     ) -> Result<Option<i64>, DbError> {
+        self.append_chunk_by(id, chunk, heads, doc_type, Vec::new())
+            .await
+    }
+
+    /// [`Db::append_chunk`], recording the actors first seen in it in the same transaction.
+    pub async fn append_chunk_by(
+        &self,
+        id: &str,
+        chunk: &[u8],
+        heads: &[String],
+        doc_type: &str,
+        actors: Vec<ActorClaim>,
+    ) -> Result<Option<i64>, DbError> {
         let write = Write::Append {
             id: id.to_string(),
             chunk: chunk.to_vec(),
             heads: heads_to_text(heads),
             doc_type: doc_type.to_string(),
+            actors,
         };
         self.store(write).await
     }
@@ -455,6 +503,36 @@ impl Db {
         }
         if !batch.is_empty() {
             append_batch(&mut tx, writes, &batch, first, &mut outcomes).await?;
+        }
+        // Actors first seen in the group's writes (in one statement; a claim already recorded,
+        // or one whose write did not apply, changes nothing that matters: first claim wins).
+        let claims: Vec<&ActorClaim> = writes.iter().flat_map(|w| w.actors()).collect();
+        for part in claims.chunks(500) {
+            let sql = format!(
+                "INSERT INTO actors (actor, member_id, writer, created_at) VALUES {} \
+                 ON CONFLICT (actor) DO NOTHING",
+                (0..part.len())
+                    .map(|k| format!(
+                        "(${}, CAST(${} AS BIGINT), ${}, ${})",
+                        4 * k + 1,
+                        4 * k + 2,
+                        4 * k + 3,
+                        4 * k + 4
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            // Built from fixed fragments only; every value is bound.
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let now = now_ms();
+            for c in part {
+                insert = insert
+                    .bind(c.actor.as_str())
+                    .bind(c.member_id)
+                    .bind(c.writer.as_str())
+                    .bind(now);
+            }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(outcomes)

@@ -24,7 +24,7 @@
 
 use crate::db::accounts::{Member, Role};
 pub use crate::db::actors::ActorOwner;
-use crate::db::docs::DocMeta;
+use crate::db::docs::{ActorClaim, DocMeta};
 use crate::db::{Backend, Db, DbError};
 use automerge::sync::{self, SyncDoc};
 use automerge::{ActorId, Automerge, ChangeHash};
@@ -139,6 +139,13 @@ pub enum SyncFailure {
     BadMessage(String),
     #[error("storage failed")]
     Storage(#[from] DbError),
+}
+
+/// What [`Hub::judge`] decided about a push.
+enum Judged {
+    /// Take it; the actors first seen in it are recorded with it.
+    Accepted(Vec<ActorClaim>),
+    Refused(Refusal),
 }
 
 /// The server's own writers. Each writes with an actor of its own, new at every process start
@@ -354,8 +361,15 @@ impl Hub {
         let hub = Arc::clone(self);
         tokio::spawn(async move {
             let mut guard = Unstored::new(&mut slot);
-            hub.persist(&id, &mut guard, &recorder(&meta), &before, &after)
-                .await?;
+            hub.persist(
+                &id,
+                &mut guard,
+                &recorder(&meta),
+                &before,
+                &after,
+                Vec::new(),
+            )
+            .await?;
             guard.stored();
             hub.broadcast(id, &mut guard, None, true);
             Ok(true)
@@ -400,7 +414,7 @@ impl Hub {
         if before == after {
             return Ok(false);
         }
-        self.persist(id, slot, &recorder(&meta), &before, &after)
+        self.persist(id, slot, &recorder(&meta), &before, &after, Vec::new())
             .await?;
         Ok(true)
     }
@@ -664,16 +678,20 @@ impl Hub {
         let after = doc.get_heads();
         let changed = before != after;
         if changed {
-            if let Some(refusal) = self
+            let judged = self
                 .judge(member, doc, &before, owned_before.as_ref())
-                .await?
-            {
-                self.refuse(caller, id, s, refusal);
-                guard.stored();
-                return Ok(());
-            }
+                .await?;
+            let claims = match judged {
+                Judged::Accepted(claims) => claims,
+                Judged::Refused(refusal) => {
+                    self.refuse(caller, id, s, refusal);
+                    guard.stored();
+                    return Ok(());
+                }
+            };
             // Not stored, so not acknowledged: on failure the guard forgets the changes.
-            self.persist(&id, s, member, &before, &after).await?;
+            self.persist(&id, s, member, &before, &after, claims)
+                .await?;
             guard.stored();
             let s: &mut Slot = &mut guard;
             if s.meta.as_ref().is_some_and(|m| m.deleted) {
@@ -690,46 +708,55 @@ impl Hub {
 
     /// May `member` push the changes between `before` and the document's heads? Every new change
     /// must be by an actor of theirs (recorded as theirs now if new), and the owned fields may
-    /// change only as their role allows (`client_core::story::ownership`). `Some`: the refusal.
+    /// change only as their role allows (`client_core::story::ownership`).
     async fn judge(
         &self,
         member: &Member,
         doc: &Automerge,
         before: &[ChangeHash],
         owned_before: Option<&Owned>,
-    ) -> Result<Option<Refusal>, SyncFailure> {
+    ) -> Result<Judged, SyncFailure> {
+        let mut claims = Vec::new();
         let actors: BTreeSet<ActorId> = doc
             .get_changes(before)
             .iter()
             .map(|c| c.actor_id().clone())
             .collect();
         let coordinator = member.role == Role::Coordinator;
+        let mine = ActorOwner {
+            member_id: Some(member.id),
+            writer: "device".into(),
+            coordinator,
+        };
         for actor in &actors {
             if actor.to_bytes().starts_with(SERVER_ACTOR_PREFIX) {
-                return Ok(Some(Refusal::new(
+                return Ok(Judged::Refused(Refusal::new(
                     Refusal::NOT_YOURS,
                     FOREIGN_ACTOR_MESSAGE,
                 )));
             }
-            let mine = ActorOwner {
-                member_id: Some(member.id),
-                writer: "device".into(),
-                coordinator,
-            };
-            let owner = self.claim_actor(actor, mine.clone()).await?;
-            if owner.member_id != mine.member_id || owner.writer != mine.writer {
-                return Ok(Some(Refusal::new(
-                    Refusal::NOT_YOURS,
-                    FOREIGN_ACTOR_MESSAGE,
-                )));
+            match self.actor_owner(actor).await? {
+                Some(owner) if owner.member_id != mine.member_id || owner.writer != mine.writer => {
+                    return Ok(Judged::Refused(Refusal::new(
+                        Refusal::NOT_YOURS,
+                        FOREIGN_ACTOR_MESSAGE,
+                    )));
+                }
+                Some(_) => {}
+                // New: recorded as this member's with the changes made with it.
+                None => claims.push(ActorClaim {
+                    actor: actor.to_hex_string(),
+                    member_id: mine.member_id,
+                    writer: mine.writer.clone(),
+                }),
             }
         }
         let Some(owned_before) = owned_before else {
-            return Ok(None);
+            return Ok(Judged::Accepted(claims));
         };
         let owned_after = Owned::read(doc);
         if &owned_after == owned_before {
-            return Ok(None);
+            return Ok(Judged::Accepted(claims));
         }
         // Whose decision a tag was: known from the actor that wrote it.
         let mut coordinator_actors = HashSet::new();
@@ -750,11 +777,14 @@ impl Hub {
         } else {
             ownership::Writer::FieldMember
         };
-        Ok(ownership::check(owned_before, &owned_after, writer, |a| {
-            coordinator_actors.contains(a)
-        })
-        .err()
-        .map(|v| Refusal::new(Refusal::NOT_YOURS, v.message())))
+        Ok(
+            match ownership::check(owned_before, &owned_after, writer, |a| {
+                coordinator_actors.contains(a)
+            }) {
+                Ok(()) => Judged::Accepted(claims),
+                Err(v) => Judged::Refused(Refusal::new(Refusal::NOT_YOURS, v.message())),
+            },
+        )
     }
 
     /// After a stored push: an approval is of a version. A coordinator's approval through sync
@@ -820,10 +850,23 @@ impl Hub {
         member: &Member,
         before: &[automerge::ChangeHash],
         after: &[automerge::ChangeHash],
+        claims: Vec<ActorClaim>,
     ) -> Result<(), SyncFailure> {
         let Some(doc) = slot.doc.as_ref() else {
             return Ok(());
         };
+        let claimed: Vec<(ActorId, ActorOwner)> = claims
+            .iter()
+            .filter_map(|c| {
+                let actor = ActorId::try_from(c.actor.as_str()).ok()?;
+                let owner = ActorOwner {
+                    member_id: c.member_id,
+                    writer: c.writer.clone(),
+                    coordinator: member.role == Role::Coordinator,
+                };
+                Some((actor, owner))
+            })
+            .collect();
         // A new document is stored as a whole document rather than as its list of changes: the
         // same content, but it loads about twice as fast (the columns are read as they are
         // instead of replaying every change), which is what a device catching up waits for.
@@ -847,13 +890,15 @@ impl Hub {
                     size: chunk.len() as i64,
                     deleted: false,
                 };
-                self.db.create_doc(&id_text, &meta, &chunk, &heads).await?;
+                self.db
+                    .create_doc_by(&id_text, &meta, &chunk, &heads, claims)
+                    .await?;
                 slot.meta = Some(meta);
                 slot.allowed.insert(member.id);
             }
             Some(meta) => match self
                 .db
-                .append_chunk(&id_text, &chunk, &heads, &doc_type)
+                .append_chunk_by(&id_text, &chunk, &heads, &doc_type, claims)
                 .await?
             {
                 Some(_) => {
@@ -867,6 +912,9 @@ impl Hub {
                     return Ok(());
                 }
             },
+        }
+        for (actor, owner) in claimed {
+            self.cache_owner(&actor, owner);
         }
         if slot.appended_since_compaction >= compact_after(id, self.limits.compact_after)
             && slot.doc.is_some()
