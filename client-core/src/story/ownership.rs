@@ -316,7 +316,12 @@ pub fn revert_owned(
         return Ok(false);
     }
     change(doc, now_ms, "undo refused change", |tx| {
-        put_or_delete_str(tx, "review", old.review.as_deref())?;
+        // A story the server never had goes back to a draft, not to no review state at all.
+        let review = old
+            .review
+            .as_deref()
+            .or(now.review.as_ref().map(|_| "draft"));
+        put_or_delete_str(tx, "review", review)?;
         put_or_delete_str(tx, "reviewedBy", old.reviewed_by.as_deref())?;
         match old.reviewed_at {
             Some(t) => tx.put(ROOT, "reviewedAt", ScalarValue::Timestamp(t))?,
@@ -346,12 +351,20 @@ pub fn revert_owned(
                 }
             }
         }
-        // Tags: every tag whose visible value changed gets its old value (or goes).
+        // Tags: what a field member may not write goes back to its old value (or goes): a tag
+        // written as the tagger, and a changed decision (which may have been a coordinator's).
+        // The member's own picks stay.
         let old_tags = super::tag_versions(&old_doc);
         let codes: std::collections::BTreeSet<String> =
             old.tags.keys().chain(now.tags.keys()).cloned().collect();
         for code in codes {
-            if same_tag(old.tags.get(&code), now.tags.get(&code)) {
+            let (was, is) = (old.tags.get(&code), now.tags.get(&code));
+            if same_tag(was, is) {
+                continue;
+            }
+            let as_tagger = is.is_some_and(|t| t.by == TAGGER);
+            let decision_changed = was.is_some_and(|t| t.state != "suggested");
+            if !as_tagger && !decision_changed {
                 continue;
             }
             let tags = super::ensure_map(tx, &ROOT, "tags")?;
