@@ -263,6 +263,49 @@ describe('coordinator workspace', () => {
     await dlg.waitFor({ state: 'detached', ...WAIT });
   });
 
+  it('marks a story changed after approval and keeps reporting the approved version', async () => {
+    // The story approved above is edited on the recorder's phone afterwards.
+    const list = await (await server.api('GET', '/api/v1/workspace/stories?activity=centering', { token: coordToken })).json();
+    const approved = list.stories.find((s) => s.title === 'Centering-groep: zes buiken in een kring');
+    assert.equal(approved.review, 'approved');
+    const before = await (await server.api('GET', '/api/v1/workspace/report?activity=centering', { token: coordToken })).text();
+    assert.match(before, /zes vrouwen die rond dezelfde tijd uitgerekend zijn/);
+    const { context, page } = await phone(browser);
+    try {
+      await page.goto(server.url);
+      await page.getByLabel('E-mailadres').fill('professional@dwo.example');
+      await page.getByLabel('Wachtwoord', { exact: true }).fill(DEMO_PASSWORD);
+      await page.getByRole('button', { name: 'Inloggen' }).click();
+      await page.waitForFunction((id) => window.vertel?.device?.views?.get(id)?.story?.review === 'approved', approved.id, WAIT);
+      await page.evaluate((id) => window.vertel.device.editStory(id, { body: 'Herschreven na de goedkeuring: dit stond er eerst niet.' }), approved.id);
+      // The server sends it back for review; the phone shows it submitted again.
+      await page.waitForFunction((id) => window.vertel.device.views.get(id)?.story?.review === 'submitted', approved.id, WAIT);
+    } finally {
+      await context.close();
+    }
+    await desk.goto(`${server.url}/werkruimte/#/verhalen?q=buiken`);
+    await ready(desk);
+    const card = desk.locator('#stories article.story[data-review="submitted"]', { hasText: 'Centering-groep' });
+    await card.waitFor(WAIT);
+    await card.locator('.badge.changed').waitFor(WAIT);
+    await card.click();
+    const dlg = desk.locator('dialog[open]');
+    await dlg.waitFor(WAIT);
+    await dlg.locator('.changed-after-approval').getByText('Gewijzigd na goedkeuring').waitFor(WAIT);
+    await dlg.locator('.changed-after-approval summary').click();
+    assert.match(await dlg.locator('#approved-body').textContent(), /zes vrouwen/);
+    assert.match(await dlg.locator('#story-body').textContent(), /Herschreven na de goedkeuring/);
+    await shot(desk, 'ws-06b-changed-after-approval');
+    // Reports keep the approved text until it is approved again.
+    const after = await (await server.api('GET', '/api/v1/workspace/report?activity=centering', { token: coordToken })).text();
+    assert.match(after, /zes vrouwen die rond dezelfde tijd uitgerekend zijn/);
+    assert.doesNotMatch(after, /Herschreven na de goedkeuring/);
+    await dlg.getByRole('button', { name: 'Goedkeuren voor rapportage' }).click();
+    await dlg.waitFor({ state: 'detached', ...WAIT });
+    const again = await (await server.api('GET', '/api/v1/workspace/report?activity=centering', { token: coordToken })).text();
+    assert.match(again, /Herschreven na de goedkeuring/);
+  });
+
   it('exports a report without the quote of a story that may not be quoted', async () => {
     // VoorZorg: "Kim en de aanmaningen" (Westland) is approved but anonymised-in-reports only.
     const list = await (await server.api('GET', '/api/v1/workspace/stories?activity=voorzorg', { token: coordToken })).json();

@@ -140,11 +140,14 @@ impl ReadStory {
     }
 }
 
+/// How the workspace names the server's own bookkeeping writers.
+pub const SERVER_WRITER: &str = "Vertel (server)";
+
 /// A person's name for an actor's recorded owner: the member's name, or the server's writer.
 pub fn writer_name(owner: &crate::db::actors::ActorOwner, member_name: Option<&str>) -> String {
     match (owner.writer.as_str(), member_name) {
         ("tagger", _) => "Vertel (automatische suggestie)".into(),
-        ("transcriber" | "review", _) => "Vertel (server)".into(),
+        ("transcriber" | "review", _) => SERVER_WRITER.into(),
         (_, Some(name)) => name.to_string(),
         _ => "onbekend lid".into(),
     }
@@ -167,7 +170,13 @@ pub fn attribute(
             .and_then(|a| names.get(a))
             .cloned();
     }
-    row.reviewed_by = authors.review.as_ref().and_then(|a| names.get(a)).cloned();
+    // The server's own "back to submitted" after an edit is not a review by anyone.
+    row.reviewed_by = authors
+        .review
+        .as_ref()
+        .and_then(|a| names.get(a))
+        .filter(|n| n.as_str() != SERVER_WRITER)
+        .cloned();
 }
 
 impl StoryRow {
