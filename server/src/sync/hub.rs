@@ -292,10 +292,7 @@ impl Hub {
     ) -> Result<Option<T>, SyncFailure> {
         let slot_arc = self.slot(id);
         let mut slot = slot_arc.lock().await;
-        if !slot.loaded {
-            slot.meta = self.db.doc_meta(&id.to_string(), 0).await?.map(|(m, _)| m);
-            slot.loaded = true;
-        }
+        self.load_meta(&id, &mut slot).await?;
         if slot.meta.as_ref().is_none_or(|m| m.deleted) {
             return Ok(None);
         }
@@ -334,10 +331,7 @@ impl Hub {
     ) -> Result<bool, SyncFailure> {
         self.claim_actor(&actor, owner).await?;
         let mut slot = self.slot(id).lock_owned().await;
-        if !slot.loaded {
-            slot.meta = self.db.doc_meta(&id.to_string(), 0).await?.map(|(m, _)| m);
-            slot.loaded = true;
-        }
+        self.load_meta(&id, &mut slot).await?;
         let Some(meta) = slot.meta.clone().filter(|m| !m.deleted) else {
             return Ok(false);
         };
@@ -376,6 +370,18 @@ impl Hub {
         })
         .await
         .map_err(|e| SyncFailure::BadMessage(format!("the write task failed: {e}")))?
+    }
+
+    /// Read the document's metadata unless it is known. "Does not exist" is never taken from
+    /// memory: the document may have been stored since (by another process, or by a device
+    /// whose first push this process only saw as a request), and a server write skipped on a
+    /// stale "does not exist" was a transcript lost with its job marked done.
+    async fn load_meta(&self, id: &DocumentId, slot: &mut Slot) -> Result<(), SyncFailure> {
+        if !slot.loaded || slot.meta.is_none() {
+            slot.meta = self.db.doc_meta(&id.to_string(), 0).await?.map(|(m, _)| m);
+            slot.loaded = true;
+        }
+        Ok(())
     }
 
     /// Make the document in memory current: loaded, and on PostgreSQL with every chunk other
