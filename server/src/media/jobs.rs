@@ -578,11 +578,35 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
                     }
                 })
                 .await;
+            // A job is done only when the story says so: "nothing written" can also mean the
+            // story is gone, or (a bug once) a write skipped; then the job must not read "done".
+            let written = match written {
+                Ok(false) => {
+                    media
+                        .hub
+                        .read(doc, |d| {
+                            story::StoryDetails::read(d)
+                                .transcriptions
+                                .iter()
+                                .any(|x| x.sha256 == sha && x.status == "done")
+                        })
+                        .await
+                }
+                Ok(true) => Ok(Some(true)),
+                Err(e) => Err(e),
+            };
             match written {
-                Ok(_) => {
+                Ok(Some(true)) => {
                     let _ = queue.complete(job, &t.language).await;
                     tracing::info!(job = job.id, seconds = t.audio_seconds, language = %t.language,
                         kept_persons_version = kept, "transcription done");
+                }
+                Ok(None) => {
+                    let _ = queue.fail(job, "the story no longer exists").await;
+                }
+                Ok(Some(false)) => {
+                    tracing::warn!(job = job.id, "the transcript is not in the story; retrying");
+                    let _ = queue.retry(job, "the transcript was not written").await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, job = job.id, "storing the transcript failed");
