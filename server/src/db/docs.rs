@@ -556,6 +556,30 @@ impl Db {
         Ok(())
     }
 
+    /// On PostgreSQL, this process's turn to make a server change to document `id`, held until
+    /// the returned transaction is dropped (a transaction-level advisory lock, released by the
+    /// rollback on drop, or by PostgreSQL when the process dies). `None` on SQLite, where one
+    /// process holds each document's lock in memory.
+    pub async fn document_turn(
+        &self,
+        id: &str,
+    ) -> Result<Option<Transaction<'static, Any>>, DbError> {
+        if self.backend != super::Backend::Postgres {
+            return Ok(None);
+        }
+        let mut tx = self.pool.begin().await?;
+        // A stable 64-bit key from the id (FNV-1a); a collision only makes two documents wait
+        // for each other.
+        let key = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        }) as i64;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        Ok(Some(tx))
+    }
+
     /// Replace all chunks up to `upto` by one snapshot of the whole document.
     pub async fn compact(&self, id: &str, snapshot: &[u8], upto: i64) -> Result<(), DbError> {
         let (mut tx, _turn) = self.begin_write().await?;

@@ -335,6 +335,11 @@ impl Hub {
         let Some(meta) = slot.meta.clone().filter(|m| !m.deleted) else {
             return Ok(false);
         };
+        // Server writers read, decide and write (a transcript's segments, tag suggestions): two
+        // processes doing that at once would write concurrent values and one would be lost.
+        // On PostgreSQL they take turns per document, across processes, until their change is
+        // stored; the catch-up after taking the turn sees the other's change.
+        let turn = self.db.document_turn(&id.to_string()).await?;
         self.load_latest(&id, &mut slot).await?;
         let Some(doc) = slot.doc.as_mut() else {
             return Ok(false);
@@ -365,6 +370,7 @@ impl Hub {
             )
             .await?;
             guard.stored();
+            drop(turn);
             hub.broadcast(id, &mut guard, None, true);
             Ok(true)
         })
