@@ -344,17 +344,9 @@ impl Hub {
         let Some(doc) = slot.doc.as_mut() else {
             return Ok(false);
         };
-        let before = doc.get_heads();
-        let previous_actor = doc.get_actor().clone();
-        doc.set_actor(actor);
-        // Whatever `f` says, a change it made is in the document now and must be stored: a change
-        // left in memory unstored would reach devices with the next sync and then be lost.
-        let _ = f(doc);
-        doc.set_actor(previous_actor);
-        let after = doc.get_heads();
-        if before == after {
+        let Some((before, after)) = apply_as(doc, actor, f) else {
             return Ok(false);
-        }
+        };
         // From here the change is in memory and not stored: finish in a task of its own, holding
         // the document's lock, so that cancelling the caller cannot leave it half done.
         let hub = Arc::clone(self);
@@ -415,17 +407,9 @@ impl Hub {
         let Some(doc) = slot.doc.as_mut() else {
             return Ok(false);
         };
-        let before = doc.get_heads();
-        let previous_actor = doc.get_actor().clone();
-        doc.set_actor(actor);
-        // Whatever `f` says, a change it made is in the document now and must be stored: a change
-        // left in memory unstored would reach devices with the next sync and then be lost.
-        let _ = f(doc);
-        doc.set_actor(previous_actor);
-        let after = doc.get_heads();
-        if before == after {
+        let Some((before, after)) = apply_as(doc, actor, f) else {
             return Ok(false);
-        }
+        };
         self.persist(id, slot, &recorder(&meta), &before, &after, Vec::new())
             .await?;
         Ok(true)
@@ -1115,6 +1099,23 @@ impl Hub {
         });
         before - map.len() + dropped
     }
+}
+
+/// Apply `f` to `doc` as `actor`; the heads before and after, or `None` when nothing changed.
+/// Whatever `f` returns, a change it made is in the document now and must be stored: a change left
+/// in memory unstored would reach devices with the next sync and then be lost.
+fn apply_as(
+    doc: &mut Automerge,
+    actor: ActorId,
+    f: impl FnOnce(&mut Automerge) -> bool,
+) -> Option<(Vec<ChangeHash>, Vec<ChangeHash>)> {
+    let before = doc.get_heads();
+    let previous_actor = doc.get_actor().clone();
+    doc.set_actor(actor);
+    let _ = f(doc);
+    doc.set_actor(previous_actor);
+    let after = doc.get_heads();
+    (before != after).then_some((before, after))
 }
 
 /// The recorder of a stored document, as [`Hub::persist`] needs a member for it (its changes are
