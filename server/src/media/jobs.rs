@@ -464,7 +464,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
     let lost = Arc::new(AtomicBool::new(false));
     // The heartbeat task writes progress into the story; it is asked to stop and awaited, never
     // aborted: an abort in the middle of a story write would cancel it between the change and
-    // its storing (see `Hub::change_as`).
+    // its storing.
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let beat = {
         let abort = abort.clone();
