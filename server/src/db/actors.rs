@@ -20,22 +20,8 @@ pub struct ActorOwner {
 impl Db {
     /// The recorded owner of `actor` (hex), if any.
     pub async fn actor_owner(&self, actor: &str) -> Result<Option<ActorOwner>, DbError> {
-        let row = sqlx::query(
-            "SELECT a.member_id, a.writer, m.role FROM actors a \
-             LEFT JOIN members m ON m.id = a.member_id WHERE a.actor = $1",
-        )
-        .bind(actor)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(ActorOwner {
-                member_id: r.opt_i64("member_id")?,
-                writer: r.string("writer")?,
-                coordinator: r.opt_string("role")?.as_deref() == Some("coordinator"),
-            })
-        })
-        .transpose()
-        .map_err(DbError::Sqlx)
+        let mut owners = self.actor_owners(&[actor.to_string()]).await?;
+        Ok(owners.remove(actor).map(|(owner, _)| owner))
     }
 
     /// Record `actor` (hex) as written by `member_id`/`writer` unless it is recorded already;

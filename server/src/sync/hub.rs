@@ -172,6 +172,18 @@ impl Writer {
             Writer::Coordinator(_) => "coordinator",
         }
     }
+
+    /// How the `actors` table records this writer's actors.
+    fn owner(self) -> ActorOwner {
+        ActorOwner {
+            member_id: match self {
+                Writer::Coordinator(m) => Some(m),
+                _ => None,
+            },
+            writer: self.code().to_string(),
+            coordinator: matches!(self, Writer::Coordinator(_)),
+        }
+    }
 }
 
 /// The prefix of every actor the server writes with; devices may not use it.
@@ -310,15 +322,8 @@ impl Hub {
         writer: Writer,
         f: impl FnOnce(&mut Automerge) -> bool,
     ) -> Result<bool, SyncFailure> {
-        let owner = ActorOwner {
-            member_id: match writer {
-                Writer::Coordinator(m) => Some(m),
-                _ => None,
-            },
-            writer: writer.code().to_string(),
-            coordinator: matches!(writer, Writer::Coordinator(_)),
-        };
-        self.change_as(id, self.actor(writer), owner, f).await
+        self.change_as(id, self.actor(writer), writer.owner(), f)
+            .await
     }
 
     /// [`Hub::server_change`] with an explicit actor, recorded for `owner`.
@@ -811,7 +816,7 @@ impl Hub {
         }
         let now = crate::db::now_ms();
         let actor = self.actor(Writer::Review);
-        self.claim_review_actor(&actor).await?;
+        self.claim_actor(&actor, Writer::Review.owner()).await?;
         let mut slot = Unstored::new(slot);
         self.write_locked(id, &mut slot, actor, |d| {
             if record_heads {
@@ -822,19 +827,6 @@ impl Hub {
         })
         .await?;
         slot.stored();
-        Ok(())
-    }
-
-    async fn claim_review_actor(&self, actor: &ActorId) -> Result<(), SyncFailure> {
-        self.claim_actor(
-            actor,
-            ActorOwner {
-                member_id: None,
-                writer: Writer::Review.code().into(),
-                coordinator: false,
-            },
-        )
-        .await?;
         Ok(())
     }
 
@@ -1162,11 +1154,7 @@ mod tests {
     }
 
     fn tagger() -> ActorOwner {
-        ActorOwner {
-            member_id: None,
-            writer: "tagger".into(),
-            coordinator: false,
-        }
+        Writer::Tagger.owner()
     }
 
     fn put_title(doc: &mut Automerge, title: &str) -> bool {
