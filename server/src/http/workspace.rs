@@ -781,7 +781,8 @@ async fn qdpx_export(
         .await?
         .map(|w| w.name)
         .unwrap_or_else(|| "Vertel".into());
-    let (_, zip) = qdpx::project(&workspace, crate::db::now_ms(), &activities, &stories);
+    let (_, zip) = qdpx::project(&workspace, crate::db::now_ms(), &activities, &stories)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     exported(&state, member, "project.qdpx").await?;
     Ok(download("application/zip", "vertel-project.qdpx", zip))
 }

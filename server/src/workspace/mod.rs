@@ -8,11 +8,11 @@
 //! in any export.
 
 pub mod csv;
+pub mod escape;
 pub mod export;
 pub mod qdpx;
 pub mod report;
 pub mod svg;
-pub mod zip;
 
 use crate::tagging::dutch;
 use client_core::story::{ConsentScope, ReviewState, Story, StoryDetails, TagState, ownership};

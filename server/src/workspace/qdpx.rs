@@ -4,9 +4,13 @@
 //! municipality, phase and kind are variables. Only stories whose consent allows reports are
 //! exported; the teller appears by pseudonym only.
 
-use super::svg::esc;
-use super::{StoryRow, iso_datetime, zip};
+use super::escape::xml as esc;
+use super::{StoryRow, iso_datetime};
 use sha2::{Digest, Sha256};
+use std::io::{Cursor, Write};
+use zip::result::ZipResult;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
 
 /// A stable GUID for `key` (so two exports of the same data name things alike).
 pub fn guid(key: &str) -> String {
@@ -40,7 +44,7 @@ pub fn project(
     now_ms: i64,
     activities: &[Activity<'_>],
     stories: &[StoryRow],
-) -> (String, Vec<u8>) {
+) -> ZipResult<(String, Vec<u8>)> {
     let user = guid("user/vertel");
     let now = iso_datetime(now_ms);
     let stories: Vec<&StoryRow> = stories.iter().filter(|s| s.in_reports()).collect();
@@ -144,16 +148,139 @@ pub fn project(
     x.push_str("</Project>\n");
     let mut all = vec![("project.qde".to_string(), x.clone().into_bytes())];
     all.extend(files);
-    (x, zip::write(&all))
+    let archive = archive(&all)?;
+    Ok((x, archive))
 }
+
+/// Write `files` (name, bytes) as a ZIP archive, deflated. The `zip` crate switches to ZIP64
+/// where the classic fields do not reach: past 65,535 entries or 4 GiB of offsets, and for an
+/// entry marked large (one that may pass 4 GiB).
+pub fn archive(files: &[(String, Vec<u8>)]) -> ZipResult<Vec<u8>> {
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, data) in files {
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            // Deflate can come out a little larger than its input: mark an entry large well
+            // before its size reaches the 32-bit limit.
+            .large_file(data.len() as u64 >= LARGE_ENTRY);
+        zip.start_file(name.as_str(), options)?;
+        zip.write_all(data)?;
+    }
+    Ok(zip.finish()?.into_inner())
+}
+
+/// Entries from this size on get ZIP64 sizes.
+const LARGE_ENTRY: u64 = u32::MAX as u64 - (64 << 20);
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use client_core::story::{
+        Consent, ConsentScope, NewStory, Story, StoryDetails, StoryKind, create_story,
+    };
+    use std::io::Read;
+    use zip::ZipArchive;
+
     #[test]
     fn guids_have_the_schema_shape() {
-        let g = super::guid("x");
+        let g = guid("x");
         assert_eq!(g.len(), 36);
         assert_eq!(g.matches('-').count(), 4);
         assert!(g.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+    }
+
+    fn row(title: &str, body: &str) -> StoryRow {
+        let mut doc = automerge::Automerge::new();
+        create_story(
+            &mut doc,
+            &NewStory {
+                kind: Some(StoryKind::ParentStory),
+                title: title.into(),
+                body: body.into(),
+                language: "nl".into(),
+                captured_at: 1_763_900_000_000,
+                consent: Some(Consent {
+                    given: true,
+                    how: None,
+                    scope: Some(ConsentScope::AnonymisedInReports),
+                    recorded_at: Some(1_763_900_000_000),
+                }),
+                ..NewStory::default()
+            },
+        )
+        .expect("story");
+        StoryRow::new(
+            "2J8NbrsrbAt2P6kSbxJtK3rjDzKu".into(),
+            &Story::read(&doc),
+            &StoryDetails::read(&doc),
+        )
+    }
+
+    fn read(archive: &mut ZipArchive<Cursor<Vec<u8>>>, name: &str) -> String {
+        let mut text = String::new();
+        archive
+            .by_name(name)
+            .expect("entry")
+            .read_to_string(&mut text)
+            .expect("UTF-8");
+        text
+    }
+
+    /// Issue 10, findings 11 and 15: U+FFFF in a title made `project.qde` invalid XML, and the
+    /// archive was written by hand, uncompressed. It reads back with the `zip` crate, deflated,
+    /// and only with characters XML 1.0 allows.
+    #[test]
+    fn project_reads_back_as_valid_xml_in_a_deflated_zip() {
+        let story = row(
+            "Titel\u{ffff} <b>\u{1}vet",
+            "Ze zei\u{fffe}: de groep gaf me moed.",
+        );
+        let (xml, bytes) = project("Delft\u{0}", 1_763_900_000_000, &[], &[story]).expect("zip");
+        let mut archive = ZipArchive::new(Cursor::new(bytes)).expect("a readable archive");
+        assert_eq!(archive.len(), 2);
+        let qde = read(&mut archive, "project.qde");
+        assert_eq!(qde, xml);
+        assert!(
+            qde.chars().all(xml_allowed),
+            "a character XML does not allow: {qde:?}"
+        );
+        assert!(qde.contains("name=\"Titel &lt;b&gt;vet\""), "{qde}");
+        assert!(qde.contains("name=\"Delft\""), "{qde}");
+        let source = names(&archive)
+            .into_iter()
+            .find(|n| n.starts_with("sources/"))
+            .expect("the story's text");
+        assert!(read(&mut archive, &source).contains("de groep gaf me moed."));
+        assert_eq!(
+            archive.by_name(&source).expect("entry").compression(),
+            CompressionMethod::Deflated
+        );
+    }
+
+    fn names(archive: &ZipArchive<Cursor<Vec<u8>>>) -> Vec<String> {
+        archive
+            .file_names()
+            .map(|n| n.expect("a UTF-8 name").into_owned())
+            .collect()
+    }
+
+    fn xml_allowed(c: char) -> bool {
+        matches!(c as u32, 0x9 | 0xa | 0xd | 0x20..=0xd7ff | 0xe000..=0xfffd | 0x10000..)
+    }
+
+    /// Issue 10, finding 15: the hand-written writer counted entries in 16 bits, so an archive
+    /// with more than 65,535 entries was silently corrupt. Past that count it needs ZIP64.
+    #[test]
+    fn more_than_65535_entries_read_back() {
+        let files: Vec<(String, Vec<u8>)> = (0..65_600)
+            .map(|i| (format!("sources/{i}.txt"), Vec::new()))
+            .collect();
+        let bytes = archive(&files).expect("zip");
+        let archive = ZipArchive::new(Cursor::new(bytes)).expect("a readable archive");
+        assert_eq!(archive.len(), 65_600);
+        assert_eq!(
+            names(&archive).last().map(String::as_str),
+            Some("sources/65599.txt")
+        );
     }
 }

@@ -6,7 +6,8 @@
 //! pseudonym only.
 
 use super::StoryRow;
-use super::svg::{esc, fmt_num, line_chart};
+use super::escape::{markdown as md, xml as esc};
+use super::svg::{fmt_num, line_chart};
 use crate::db::workspace::{Unit, WsFigure};
 use std::collections::BTreeMap;
 
@@ -270,13 +271,6 @@ impl Report {
 
     pub fn markdown(&self) -> String {
         let l = self.labels();
-        let md = |s: &str| {
-            s.replace('\\', "\\\\")
-                .replace(['\n', '\r'], " ")
-                .replace('|', "\\|")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
         let mut m = format!(
             "# {}\n\n{}\n\n## {}\n\n",
             md(&self.title),
