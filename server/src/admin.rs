@@ -87,10 +87,7 @@ pub async fn add_member(
         .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
     match password {
         Some(pw) => {
-            anyhow::ensure!(
-                pw.chars().count() >= 8,
-                "a password needs at least 8 characters"
-            );
+            auth::policy::check(pw)?;
             let hash = auth::hash_password(pw)?;
             let member = db
                 .create_member(ws.id, &email, &name, role, Some(&hash), None)

@@ -1,16 +1,28 @@
-//! Passwords, tokens, enrollment codes and the login rate limit.
+//! Passwords, tokens, enrollment codes, and what stands between a flood of logins and the CPU.
 //!
 //! Passwords are hashed with argon2id. Tokens and enrollment codes are random; only their SHA-256
 //! is stored, so a copy of the database does not let anyone log in.
+//!
+//! The design decision: **every password check costs the same, and only so many run at once.**
+//! argon2 takes 19 MiB and tens of milliseconds per check, on purpose. [`PasswordWork`] runs every
+//! hash and verification of the server behind one semaphore (`--password-hash-concurrency`) with
+//! a bounded queue (`--password-hash-queue`, beyond which callers are told to come back), and a
+//! login runs exactly one verification whatever the address: unknown, not yet enrolled, disabled
+//! or known. [`limits`] decides who may try at all; [`policy`] which new passwords are too weak.
 
+pub mod limits;
+pub mod policy;
+
+use crate::db::accounts::{Member, MemberAuth};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine as _;
+use clap::Args;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::Semaphore;
 
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt: [u8; 16] = rand::random();
@@ -30,12 +42,140 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A verification that costs as much as a real one, for unknown e-mail addresses, so response
-/// times do not reveal who has an account.
-pub fn burn_verification(password: &str) {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let hash = DUMMY.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default());
-    let _ = verify_password(password, hash);
+/// `vertel-server serve` flags for password checks and client addresses.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// Password hashes and verifications (argon2, 19 MiB each) that run at once
+    /// [default: the number of CPUs].
+    #[arg(long, env = "VERTEL_PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
+    /// Logins and enrollments that may wait for a password check; beyond this they are answered
+    /// 503 with Retry-After at once.
+    #[arg(long, env = "VERTEL_PASSWORD_HASH_QUEUE", default_value_t = 64)]
+    pub password_hash_queue: usize,
+    /// Take the client address for login limits from the last `X-Forwarded-For` entry. Set this
+    /// only behind exactly one reverse proxy that appends the address it saw; otherwise anyone
+    /// could claim any address.
+    #[arg(long, env = "VERTEL_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+}
+
+/// Too many password checks are waiting already.
+#[derive(Debug, thiserror::Error)]
+#[error("too many password checks waiting")]
+pub struct Busy;
+
+/// Every argon2 hash and verification of the server, behind one semaphore with a bounded queue.
+pub struct PasswordWork {
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    /// A hash of a password nobody has, with the same parameters as real ones: verified when the
+    /// address has no password to check, so that path costs what a real check costs.
+    dummy_hash: String,
+    verifications: AtomicU64,
+}
+
+/// Decrements the waiting count however the wait ends (granted, or the request dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl PasswordWork {
+    pub fn new(concurrency: usize, max_waiting: usize) -> anyhow::Result<PasswordWork> {
+        Ok(PasswordWork {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+            dummy_hash: hash_password(&new_token())?,
+            verifications: AtomicU64::new(0),
+        })
+    }
+
+    pub fn from_args(args: &AuthArgs) -> anyhow::Result<PasswordWork> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        PasswordWork::new(
+            args.password_hash_concurrency.unwrap_or(cpus),
+            args.password_hash_queue,
+        )
+    }
+
+    /// Run `work` on a blocking thread once a permit is free. The permit is held until the work
+    /// is done, even if the caller stops waiting (a client that hangs up does not free memory
+    /// that argon2 still uses).
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(Busy);
+                }
+                let _waiting = Waiting(&self.waiting);
+                self.permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Busy)?
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|_| Busy)
+    }
+
+    /// Verify `password` against `hash`, or against a dummy hash when there is none (an unknown
+    /// address, a member who has not enrolled yet, a disabled member): exactly one argon2
+    /// verification with the same parameters on every path. True only for a real hash that
+    /// matches.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, Busy> {
+        let dummy = self.dummy_hash.clone();
+        let ok = self
+            .run(move || match hash {
+                Some(h) => verify_password(&password, &h),
+                None => {
+                    let _ = verify_password(&password, &dummy);
+                    false
+                }
+            })
+            .await?;
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        Ok(ok)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<anyhow::Result<String>, Busy> {
+        self.run(move || hash_password(&password)).await
+    }
+
+    /// Verifications done so far (tests count them per login).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+}
+
+/// Check a login: one verification, whatever `found` is. The member when the password is right
+/// and the member may log in.
+pub async fn check_login(
+    work: &PasswordWork,
+    found: Option<MemberAuth>,
+    password: String,
+) -> Result<Option<Member>, Busy> {
+    let (member, hash) = match found {
+        Some(m) if !m.disabled => (Some(m.member), m.password_hash),
+        _ => (None, None),
+    };
+    let ok = work.verify(password, hash).await?;
+    Ok(member.filter(|_| ok))
 }
 
 /// A new random bearer token (256 bits, URL-safe).
@@ -69,54 +209,10 @@ pub fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-/// Limits failed logins per key (an e-mail address, and separately a client address): at most
-/// `max_failures` in a sliding `window`.
-pub struct LoginLimiter {
-    max_failures: usize,
-    window: Duration,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
-}
-
-impl LoginLimiter {
-    pub fn new(max_failures: usize, window: Duration) -> Self {
-        LoginLimiter {
-            max_failures,
-            window,
-            failures: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Whether another attempt for `key` is allowed now.
-    pub fn allowed(&self, key: &str, now: Instant) -> bool {
-        let Ok(mut map) = self.failures.lock() else {
-            return false;
-        };
-        let list = map.entry(key.to_string()).or_default();
-        list.retain(|t| now.duration_since(*t) < self.window);
-        list.len() < self.max_failures
-    }
-
-    pub fn record_failure(&self, key: &str, now: Instant) {
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() > 100_000 {
-                // Bound memory under a spray of distinct keys: forget everything old.
-                let window = self.window;
-                map.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < window));
-            }
-            map.entry(key.to_string()).or_default().push(now);
-        }
-    }
-
-    pub fn clear(&self, key: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(key);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::accounts::Role;
 
     #[test]
     fn passwords_verify_and_wrong_ones_do_not() {
@@ -126,17 +222,90 @@ mod tests {
         assert!(!verify_password("x", "not a hash"));
     }
 
-    #[test]
-    fn the_limiter_blocks_after_the_maximum_and_forgets_after_the_window() {
-        let l = LoginLimiter::new(3, Duration::from_secs(60));
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            assert!(l.allowed("a@x", t0));
-            l.record_failure("a@x", t0);
+    fn member(role: Role) -> Member {
+        Member {
+            id: 1,
+            workspace_id: 1,
+            email: "a@x".into(),
+            name: "A".into(),
+            role,
         }
-        assert!(!l.allowed("a@x", t0));
-        assert!(l.allowed("b@x", t0));
-        assert!(l.allowed("a@x", t0 + Duration::from_secs(61)));
+    }
+
+    /// Finding 14 of issue 10: a member who had not enrolled yet answered in 1–5 ms (no
+    /// verification), everyone else in 25–400 ms, so response times showed who had an account.
+    #[tokio::test]
+    async fn every_login_path_runs_exactly_one_verification() {
+        let work = PasswordWork::new(2, 8).unwrap();
+        let hash = hash_password("het goede wachtwoord").unwrap();
+        let known = |disabled| MemberAuth {
+            member: member(Role::Professional),
+            password_hash: Some(hash.clone()),
+            disabled,
+        };
+        let unenrolled = MemberAuth {
+            member: member(Role::Sleutelpersoon),
+            password_hash: None,
+            disabled: false,
+        };
+        let cases: Vec<(&str, Option<MemberAuth>, &str, bool)> = vec![
+            ("unknown address", None, "wat dan ook", false),
+            ("not enrolled yet", Some(unenrolled), "wat dan ook", false),
+            ("disabled", Some(known(true)), "het goede wachtwoord", false),
+            (
+                "wrong password",
+                Some(known(false)),
+                "fout wachtwoord",
+                false,
+            ),
+            (
+                "right password",
+                Some(known(false)),
+                "het goede wachtwoord",
+                true,
+            ),
+        ];
+        for (what, found, password, ok) in cases {
+            let before = work.verifications();
+            let got = check_login(&work, found, password.into()).await.unwrap();
+            assert_eq!(got.is_some(), ok, "{what}");
+            assert_eq!(work.verifications() - before, 1, "{what}: verifications");
+        }
+    }
+
+    /// Finding 3 of issue 10: 100 parallel logins ran 100 argon2 verifications (19 MiB each) at
+    /// once. Now they take turns, and beyond the queue they are turned away at once.
+    #[tokio::test]
+    async fn password_checks_take_turns_and_the_queue_is_bounded() {
+        let work = Arc::new(PasswordWork::new(1, 1).unwrap());
+        let held = work.permits.clone().try_acquire_owned().unwrap();
+        let queued = tokio::spawn({
+            let work = work.clone();
+            async move { work.verify("x".into(), None).await }
+        });
+        while work.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(work.verify("y".into(), None).await, Err(Busy)));
+        assert_eq!(
+            work.verifications(),
+            0,
+            "nothing ran while the permit was held"
+        );
+        drop(held);
+        assert!(matches!(queued.await.unwrap(), Ok(false)));
+        assert_eq!(work.verifications(), 1);
+        assert_eq!(work.waiting.load(Ordering::SeqCst), 0);
+        // A caller that stops waiting leaves the queue.
+        let held = work.permits.clone().try_acquire_owned().unwrap();
+        let gave_up = tokio::time::timeout(
+            std::time::Duration::from_millis(10),
+            work.verify("z".into(), None),
+        )
+        .await;
+        assert!(gave_up.is_err());
+        assert_eq!(work.waiting.load(Ordering::SeqCst), 0);
+        drop(held);
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct ServeConfig {
     pub media: crate::media::MediaConfig,
     #[command(flatten)]
     pub tagger: crate::tagging::worker::TaggerArgs,
+    #[command(flatten)]
+    pub sessions: crate::sessions::SessionArgs,
+    #[command(flatten)]
+    pub auth: crate::auth::AuthArgs,
 }
 
 #[derive(Debug, Clone, Args)]

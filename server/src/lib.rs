@@ -15,6 +15,7 @@ pub mod http;
 pub mod media;
 pub mod memory;
 pub mod serve;
+pub mod sessions;
 pub mod sync;
 pub mod tagging;
 pub mod workspace;

@@ -1,14 +1,16 @@
 //! `vertel-server serve`: open the database, start the hub and its housekeeping, serve HTTP until
 //! SIGTERM or Ctrl-C, then close sync connections and stop.
 
-use crate::auth::LoginLimiter;
+use crate::auth::PasswordWork;
 use crate::config::ServeConfig;
 use crate::db::{Backend, Db};
 use crate::http::{self, AppState};
+use crate::sessions::{SessionPolicy, Sessions};
 use crate::sync::conn::ConnLimits;
 use crate::sync::hub::{Hub, Limits};
 use crate::sync::notify;
 use anyhow::Context;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -65,10 +67,15 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         shutdown_rx.clone(),
     )
     .context("opening the media store")?;
+    let sessions = Sessions::new(db.clone(), SessionPolicy::from_args(&config.sessions));
+    sessions.spawn_checker();
     let state = AppState {
         db,
         hub,
-        login_limiter: Arc::new(LoginLimiter::new(10, Duration::from_secs(300))),
+        limits: Arc::new(crate::auth::limits::Limits::default()),
+        passwords: Arc::new(PasswordWork::from_args(&config.auth)?),
+        sessions,
+        trust_forwarded_for: config.auth.trust_forwarded_for,
         conn_limits: ConnLimits {
             max_frame_bytes: config.max_frame_bytes,
             messages_per_sec: config.max_messages_per_sec,
@@ -85,7 +92,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(%addr, "vertel-server listening");
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("listening on http://{addr}");
-    axum::serve(listener, http::router(state))
+    // With the peer address of every connection: login limits are per client address.
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");

@@ -137,7 +137,7 @@ impl Env {
         Ok(String::from_utf8(out.stdout)?)
     }
 
-    /// A workspace with members of each role, all with password `wachtwoord-123`.
+    /// A workspace with members of each role, all with password [`PASSWORD`].
     pub fn workspace(&self, slug: &str) -> Result<()> {
         self.cli(&["workspace", "add", slug, "--name", slug], None)?;
         for role in ["professional", "sleutelpersoon", "coordinator", "admin"] {
@@ -197,7 +197,8 @@ impl Drop for Env {
     }
 }
 
-pub const PASSWORD: &str = "wachtwoord-123";
+/// Long and uncommon enough for the password policy (`server/src/auth/policy.rs`).
+pub const PASSWORD: &str = "fietsbel-dinsdag-42";
 
 async fn create_pg_database() -> Result<String> {
     use sqlx::Connection;

@@ -3,6 +3,7 @@
 use super::{Db, DbError, RowExt, now_ms};
 use serde::Serialize;
 use sqlx::any::AnyRow;
+use std::collections::HashMap;
 
 /// What a member may do. See `ARCHITECTURE.md` for the access rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -173,6 +174,20 @@ impl Db {
         Ok(row.as_ref().map(member_from).transpose()?)
     }
 
+    /// Whether an enrollment code is waiting to be redeemed (not used, not expired, member not
+    /// disabled).
+    pub async fn enrollment_open(&self, code_hash: &str) -> Result<bool, DbError> {
+        let row = sqlx::query(
+            "SELECT id FROM members WHERE enrollment_hash = $1 AND enrollment_expires_at > $2 \
+             AND disabled = 0",
+        )
+        .bind(code_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Redeem a one-time enrollment code: set the password and forget the code.
     pub async fn redeem_enrollment(
         &self,
@@ -212,16 +227,83 @@ impl Db {
         Ok(())
     }
 
-    /// The member a live token belongs to.
-    pub async fn member_by_token(&self, token_hash: &str) -> Result<Option<Member>, DbError> {
+    /// The member a token belongs to, with its times, unless the token was revoked or the member
+    /// disabled. Whether it has expired is decided by `sessions` (lifetimes are configuration).
+    pub async fn token_session(&self, token_hash: &str) -> Result<Option<TokenSession>, DbError> {
         let row = sqlx::query(
-            "SELECT m.id, m.workspace_id, m.email, m.name, m.role FROM tokens t \
-             JOIN members m ON m.id = t.member_id \
+            "SELECT m.id, m.workspace_id, m.email, m.name, m.role, t.created_at, t.last_used_at \
+             FROM tokens t JOIN members m ON m.id = t.member_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND m.disabled = 0",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(member_from).transpose()?)
+        Ok(row.as_ref().map(token_session_from).transpose()?)
     }
+
+    /// [`Db::token_session`] for many tokens at once (token hash → session); revoked tokens and
+    /// those of disabled members are absent.
+    pub async fn token_sessions(
+        &self,
+        token_hashes: &[String],
+    ) -> Result<HashMap<String, TokenSession>, DbError> {
+        let mut out = HashMap::new();
+        for chunk in token_hashes.chunks(200) {
+            // Built from fixed fragments only; every value is bound.
+            let sql = format!(
+                "SELECT t.token_hash, m.id, m.workspace_id, m.email, m.name, m.role, t.created_at, \
+                 t.last_used_at FROM tokens t JOIN members m ON m.id = t.member_id \
+                 WHERE t.token_hash IN ({}) AND t.revoked_at IS NULL AND m.disabled = 0",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for h in chunk {
+                q = q.bind(h.as_str());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(r.string("token_hash")?, token_session_from(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record that these tokens were used at `now_ms`.
+    pub async fn touch_tokens(&self, token_hashes: &[String], now_ms: i64) -> Result<(), DbError> {
+        for chunk in token_hashes.chunks(200) {
+            let sql = format!(
+                "UPDATE tokens SET last_used_at = $1 WHERE token_hash IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms);
+            for h in chunk {
+                q = q.bind(h.as_str());
+            }
+            q.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A live token: whose it is and when it was made and last used (milliseconds since the epoch).
+#[derive(Debug, Clone)]
+pub struct TokenSession {
+    pub member: Member,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+fn token_session_from(row: &AnyRow) -> Result<TokenSession, sqlx::Error> {
+    Ok(TokenSession {
+        member: member_from(row)?,
+        created_at: row.i64("created_at")?,
+        last_used_at: row.opt_i64("last_used_at")?,
+    })
+}
+
+/// `$first, $first+1, …` for `n` bound values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

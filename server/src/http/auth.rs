@@ -2,13 +2,14 @@
 
 use super::json::ApiJson;
 use super::{ApiError, AppState};
-use crate::auth::{self as secrets};
+use crate::auth::{self as secrets, policy};
 use crate::db::accounts::{Member, Workspace};
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 pub fn router() -> Router<AppState> {
@@ -49,11 +50,44 @@ impl FromRequestParts<AppState> for AuthMember {
         let token = token_from(parts).ok_or(ApiError::Unauthorized)?;
         let token_hash = secrets::sha256_hex(&token);
         let member = state
-            .db
-            .member_by_token(&token_hash)
+            .sessions
+            .member(&token_hash)
             .await?
             .ok_or(ApiError::Unauthorized)?;
         Ok(AuthMember { member, token_hash })
+    }
+}
+
+/// The client's address for login limits: the peer of the TCP connection, or with
+/// `--trust-forwarded-for` the last `X-Forwarded-For` entry (the one the proxy appended).
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.trust_forwarded_for
+            && let Some(ip) = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|s| s.trim().parse::<IpAddr>().ok())
+        {
+            return Ok(ClientAddr(ip));
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            // Served without connection info (in-process router tests): one shared address.
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        Ok(ClientAddr(peer))
     }
 }
 
@@ -96,36 +130,37 @@ async fn session_for(state: &AppState, member: Member) -> Result<Session, ApiErr
     })
 }
 
+/// Longest e-mail address (RFC 5321); longer ones cannot be an account.
+const MAX_EMAIL: usize = 254;
+
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<Session>, ApiError> {
     let email = req.email.trim().to_lowercase();
-    let now = Instant::now();
-    if !state.login_limiter.allowed(&email, now) {
-        return Err(ApiError::TooManyRequests);
+    if email.len() > MAX_EMAIL {
+        return Err(ApiError::BadRequest("e-mail address too long".into()));
     }
+    let attempt = state
+        .limits
+        .begin_login(&email, client, Instant::now())
+        .map_err(ApiError::TooManyRequests)?;
     let found = state.db.member_by_email(&email).await?;
-    let password = req.password;
-    let ok_member = tokio::task::spawn_blocking(move || match found {
-        Some(m) if !m.disabled => match m.password_hash {
-            Some(hash) if secrets::verify_password(&password, &hash) => Some(m.member),
-            _ => None,
-        },
-        _ => {
-            secrets::burn_verification(&password);
-            None
+    let member = match secrets::check_login(&state.passwords, found, req.password).await {
+        Ok(m) => m,
+        Err(secrets::Busy) => {
+            attempt.not_checked();
+            return Err(ApiError::Busy);
         }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
-    match ok_member {
+    };
+    match member {
         Some(member) => {
-            state.login_limiter.clear(&email);
+            attempt.succeeded();
             Ok(Json(session_for(&state, member).await?))
         }
         None => {
-            state.login_limiter.record_failure(&email, now);
+            attempt.failed();
             Err(ApiError::Unauthorized)
         }
     }
@@ -134,53 +169,57 @@ async fn login(
 /// Redeem a one-time enrollment code: set a password and get a session.
 async fn enroll(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Json<Session>, ApiError> {
-    let code = secrets::normalise_code(&req.code);
-    let now = Instant::now();
-    let key = "enroll";
-    if !state.login_limiter.allowed(key, now) {
-        return Err(ApiError::TooManyRequests);
+    let attempt = state
+        .limits
+        .begin_enroll(client, Instant::now())
+        .map_err(ApiError::TooManyRequests)?;
+    if let Err(problem) = policy::check(&req.password) {
+        attempt.not_checked();
+        return Err(ApiError::WeakPassword(problem));
     }
-    if req.password.chars().count() < 8 {
-        return Err(ApiError::BadRequest(
-            "password must have at least 8 characters".into(),
-        ));
+    let code_hash = secrets::sha256_hex(&secrets::normalise_code(&req.code));
+    // A wrong code costs no password hash.
+    if !state.db.enrollment_open(&code_hash).await? {
+        attempt.failed();
+        return Err(ApiError::Unauthorized);
     }
-    let password = req.password;
-    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
-    match state
+    let hash = match state.passwords.hash(req.password).await {
+        Ok(hash) => hash?,
+        Err(secrets::Busy) => {
+            attempt.not_checked();
+            return Err(ApiError::Busy);
+        }
+    };
+    // The code may have been used meanwhile: redeeming is the one atomic step.
+    let Some(member) = state.db.redeem_enrollment(&code_hash, &hash).await? else {
+        attempt.failed();
+        return Err(ApiError::Unauthorized);
+    };
+    attempt.succeeded();
+    state
         .db
-        .redeem_enrollment(&secrets::sha256_hex(&code), &hash)
-        .await?
-    {
-        Some(member) => {
-            state
-                .db
-                .audit(
-                    Some(member.workspace_id),
-                    Some(member.id),
-                    "member.enrolled",
-                    None,
-                    None,
-                )
-                .await?;
-            Ok(Json(session_for(&state, member).await?))
-        }
-        None => {
-            state.login_limiter.record_failure(key, now);
-            Err(ApiError::Unauthorized)
-        }
-    }
+        .audit(
+            Some(member.workspace_id),
+            Some(member.id),
+            "member.enrolled",
+            None,
+            None,
+        )
+        .await?;
+    Ok(Json(session_for(&state, member).await?))
 }
 
+/// Revoke the caller's token and end its open sync connections on this process (other
+/// processes notice within `--session-check-secs`).
 async fn logout(
     State(state): State<AppState>,
     auth: AuthMember,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state.db.revoke_token(&auth.token_hash).await?;
+    state.sessions.end(&auth.token_hash);
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 

@@ -17,8 +17,10 @@ mod workspace;
 
 pub use error::ApiError;
 
-use crate::auth::LoginLimiter;
+use crate::auth::PasswordWork;
+use crate::auth::limits::Limits;
 use crate::db::Db;
+use crate::sessions::Sessions;
 use crate::sync::conn::ConnLimits;
 use crate::sync::hub::Hub;
 use axum::Router;
@@ -32,7 +34,14 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub db: Db,
     pub hub: Arc<Hub>,
-    pub login_limiter: Arc<LoginLimiter>,
+    /// Login and enrollment backoff per client address and account (`auth::limits`).
+    pub limits: Arc<Limits>,
+    /// Every password hash and verification, behind one semaphore.
+    pub passwords: Arc<PasswordWork>,
+    /// Token lifetimes and the open sync connections per token.
+    pub sessions: Arc<Sessions>,
+    /// Take client addresses from `X-Forwarded-For` (`--trust-forwarded-for`).
+    pub trust_forwarded_for: bool,
     pub conn_limits: ConnLimits,
     pub shutdown: watch::Receiver<bool>,
     /// The built mobile shell served at `/` (`--shell-dir`).

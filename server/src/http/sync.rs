@@ -1,4 +1,5 @@
-//! `GET /sync`: the websocket upgrade. The token is checked before the upgrade.
+//! `GET /sync`: the websocket upgrade. The token is checked before the upgrade; afterwards the
+//! connection ends with its session (`sessions`).
 
 use super::AppState;
 use super::auth::AuthMember;
@@ -23,5 +24,16 @@ async fn upgrade(
         // Small buffers: memory per idle connection matters with thousands of devices.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| conn::run(socket, state.hub, auth.member, limits, state.shutdown))
+        .on_upgrade(move |socket| {
+            // Registered under its token, so that logout and expiry end it (`sessions`).
+            let session = state.sessions.open(&auth.token_hash);
+            conn::run(
+                socket,
+                state.hub,
+                auth.member,
+                session,
+                limits,
+                state.shutdown,
+            )
+        })
 }

@@ -9,6 +9,7 @@
 
 use super::hub::{Caller, Hub, Outgoing, SyncFailure};
 use crate::db::accounts::Member;
+use crate::sessions::OpenSession;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use client_core::wire::{DocumentId, Message, PROTOCOL_V1, PeerMetadata};
 use futures_util::{SinkExt, StreamExt};
@@ -21,6 +22,9 @@ use tokio::sync::{Notify, mpsc, watch};
 const OUTBOX: usize = 16 * 1024;
 /// Most frames written before a flush.
 const WRITE_BATCH: usize = 64;
+/// The error a connection gets when its session ends (logout, expiry, revocation): the device
+/// should ask its person to log in again.
+pub const SESSION_ENDED: &str = "session ended; log in again";
 /// How long a client may take to send `join`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -66,6 +70,7 @@ pub async fn run(
     socket: WebSocket,
     hub: Arc<Hub>,
     member: Member,
+    session: OpenSession,
     limits: ConnLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -180,9 +185,13 @@ pub async fn run(
     let mut rate = RateLimit::new(limits.messages_per_sec, limits.burst);
     let failure: Option<String> = loop {
         let frame = tokio::select! {
-            f = stream.next() => f,
+            // Biased: a frame that arrives after logout is never handled, even when the signal
+            // and the frame are ready at once.
+            biased;
+            _ = session.ended.notified() => break Some(SESSION_ENDED.into()),
             _ = kill.notified() => break Some("connection too slow; closing".into()),
             _ = shutdown.changed() => break Some("server shutting down".into()),
+            f = stream.next() => f,
         };
         let bytes = match frame {
             None | Some(Ok(WsMessage::Close(_))) => break None,
