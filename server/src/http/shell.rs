@@ -6,6 +6,9 @@
 //! each fetch, so a new build reaches the service worker at its next update check, and the service
 //! worker — not the HTTP cache — is what keeps the app available offline. Gzipped copies (`*.gz`,
 //! written by the build) are sent to browsers that accept them.
+//!
+//! The security headers (Content-Security-Policy allowing the wasm module, blob: photos and voice
+//! notes, the microphone and camera) are set for every response in `http/headers.rs`.
 
 use super::AppState;
 use axum::Router;
@@ -33,10 +36,6 @@ fn files<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("service-worker-allowed"),

@@ -46,7 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/workspace/audit", get(audit_log))
 }
 
-/// The web app. Everything is embedded in the binary: nothing is fetched at run time.
+/// The web app. Everything is embedded in the binary: nothing is fetched at run time. Its
+/// Content-Security-Policy and other security headers come from `http/headers.rs`.
 pub fn ui_router() -> Router<AppState> {
     Router::new()
         .route(
@@ -99,18 +100,6 @@ fn asset(name: &str) -> Response {
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static(
-                        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; \
-                         script-src 'self'; connect-src 'self'; object-src 'none'; \
-                         base-uri 'none'; frame-ancestors 'none'",
-                    ),
-                ),
-                (
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ),
             ],
             *body,
         )
