@@ -5,6 +5,7 @@
 
 mod auth;
 mod error;
+mod headers;
 mod health;
 mod json;
 mod media;
@@ -67,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
         // Uploads stream to disk under their own limit (--max-upload-bytes), so after the layer.
         .merge(media::router())
+        // Content-Security-Policy, Permissions-Policy, Referrer-Policy, … on every response.
+        .layer(axum::middleware::from_fn(headers::security_headers))
         // Spans carry the path only: a query string may hold a bearer token.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
