@@ -14,9 +14,22 @@ pub struct ServeConfig {
     /// Largest websocket frame accepted, in bytes.
     #[arg(long, env = "VERTEL_MAX_FRAME_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_frame_bytes: usize,
-    /// Largest stored size of one document, in bytes.
+    /// Largest size of one document, in bytes uncompressed (what it holds, not what it takes on
+    /// the wire or on disk).
     #[arg(long, env = "VERTEL_MAX_DOC_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_doc_bytes: i64,
+    /// Most operations (a character typed, a field set) in one document.
+    #[arg(long, env = "VERTEL_MAX_DOC_OPS", default_value_t = 2_000_000)]
+    pub max_doc_ops: u64,
+    /// Most uncompressed bytes one sync message may add to a document.
+    #[arg(long, env = "VERTEL_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_message_bytes: u64,
+    /// Most operations one sync message may carry.
+    #[arg(long, env = "VERTEL_MAX_MESSAGE_OPS", default_value_t = 1_000_000)]
+    pub max_message_ops: u64,
+    /// Most changes one sync message may carry.
+    #[arg(long, env = "VERTEL_MAX_MESSAGE_CHANGES", default_value_t = 100_000)]
+    pub max_message_changes: u64,
     /// Sustained sync messages per second per connection.
     #[arg(long, env = "VERTEL_MAX_MESSAGES_PER_SEC", default_value_t = 2_000)]
     pub max_messages_per_sec: u32,

@@ -7,7 +7,8 @@ use crate::db::{Backend, Db};
 use crate::http::{self, AppState};
 use crate::sessions::{SessionPolicy, Sessions};
 use crate::sync::conn::ConnLimits;
-use crate::sync::hub::{Hub, Limits};
+use crate::sync::hub::{self, Hub};
+use crate::sync::measure::Caps;
 use crate::sync::notify;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -29,8 +30,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let storage_id = db.storage_id().await.context("reading the storage id")?;
     let hub = Hub::new(
         db.clone(),
-        Limits {
+        hub::Limits {
             max_doc_bytes: config.max_doc_bytes,
+            max_doc_ops: config.max_doc_ops,
+            message: Caps {
+                bytes: config.max_message_bytes,
+                ops: config.max_message_ops,
+                changes: config.max_message_changes,
+            },
             idle: Duration::from_secs(config.doc_idle_secs),
             compact_after: config.compact_after,
         },

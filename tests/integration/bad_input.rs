@@ -315,3 +315,111 @@ async fn message_floods_are_cut_off(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 both!(message_floods_are_cut_off);
+
+/// A sync message for a new story whose one change sets `title` to `text` (or, with `typed`,
+/// types it into the body one character per operation).
+fn new_story_message(server_peer: &str, id: DocumentId, text: &str, typed: bool) -> Vec<u8> {
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ObjType, ROOT};
+    let mut doc = AutoCommit::new();
+    let put = if typed {
+        doc.put_object(ROOT, "body", ObjType::Text)
+            .and_then(|body| doc.splice_text(&body, 0, 0, text))
+    } else {
+        doc.put(ROOT, "title", text)
+    };
+    put.expect("local edit");
+    // The changes themselves, as a device sends them once it knows the server lacks them.
+    let mut change = doc.get_last_local_change().expect("a change").clone();
+    let data = automerge::sync::Message {
+        heads: doc.get_heads(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: vec![change.bytes().to_vec()].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode();
+    Message::Sync {
+        document_id: id,
+        sender_id: "raw-peer".into(),
+        target_id: server_peer.into(),
+        data,
+    }
+    .encode()
+}
+
+/// A story is measured by what it holds, not by what it takes on the wire: a few kilobytes of
+/// compressed change that expand to megabytes, or a handful of bytes that say "this operation,
+/// a hundred thousand times", are refused for that story before anything is applied; the
+/// connection goes on and nothing of them is stored.
+async fn compressed_bombs_are_refused_before_they_grow_a_story(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = Server::start(
+        &env,
+        &["--max-doc-bytes", "2000000", "--max-doc-ops", "50000"],
+    )
+    .await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let mut ws = raw(&server, &prof.token).await?;
+    let server_peer = join(&mut ws).await?;
+
+    let cases = [
+        // 8 MB of one letter: about 8 KB once deflated, four times the document limit.
+        ("deflate", "a".repeat(8_000_000), false),
+        // 100,000 characters typed at once: small on the wire, twice the operation limit.
+        ("operations", "ab".repeat(50_000), true),
+    ];
+    let mut refused_ids = Vec::new();
+    for (what, text, typed) in cases {
+        let id = DocumentId::from_bytes(rand::random());
+        let frame = new_story_message(&server_peer, id, &text, typed);
+        assert!(
+            frame.len() < 400_000,
+            "{what}: {} bytes on the wire",
+            frame.len()
+        );
+        ws.send(Ws::Binary(frame.into())).await?;
+        match next_message(&mut ws).await? {
+            Some(Message::DocUnavailable {
+                document_id,
+                refused: Some(refusal),
+                ..
+            }) => {
+                assert_eq!(document_id, id, "{what}");
+                assert_eq!(
+                    refusal.code,
+                    client_core::wire::Refusal::TOO_LARGE,
+                    "{what}"
+                );
+            }
+            other => anyhow::bail!("{what}: expected a refusal, got {other:?}"),
+        }
+        refused_ids.push(id.to_string());
+    }
+
+    // The connection goes on: a story within the limits is taken on it.
+    let fine = DocumentId::from_bytes(rand::random());
+    ws.send(Ws::Binary(
+        new_story_message(&server_peer, fine, &"b".repeat(20_000), true).into(),
+    ))
+    .await?;
+    match next_message(&mut ws).await? {
+        Some(Message::Sync { document_id, .. }) => assert_eq!(document_id, fine),
+        other => anyhow::bail!("a story within the limits: expected sync, got {other:?}"),
+    }
+    let feed = server.feed(&prof.token).await?;
+    let ids: Vec<String> = feed
+        .iter()
+        .map(|c| c["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(ids.contains(&fine.to_string()), "{ids:?}");
+    for id in &refused_ids {
+        assert!(!ids.contains(id), "refused story {id} was stored");
+    }
+    Ok(())
+}
+both!(compressed_bombs_are_refused_before_they_grow_a_story);

@@ -22,12 +22,13 @@
 //! Memory stays bounded: a document nobody syncs is evicted after an idle period, and a document
 //! whose peers are idle keeps only their shared heads, not its content.
 
+use super::measure::{self, Caps, MeasureError};
 use crate::db::accounts::{Member, Role};
 pub use crate::db::actors::ActorOwner;
 use crate::db::docs::{ActorClaim, DocMeta};
 use crate::db::{Backend, Db, DbError};
 use automerge::sync::{self, SyncDoc};
-use automerge::{ActorId, Automerge, ChangeHash};
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use client_core::story::ownership::{self, Owned};
 use client_core::story::{self, DocType, ReviewState};
 use client_core::wire::{DocumentId, Message, Refusal};
@@ -73,6 +74,9 @@ struct Slot {
     doc: Option<Automerge>,
     /// Highest chunk id read from the database into `doc`.
     last_chunk: i64,
+    /// Uncompressed bytes of the stored chunks in `doc` ([`measure`]): what the document's size
+    /// limit is about. Compressed sizes say little: deflate expands about 1000:1.
+    expanded: u64,
     appended_since_compaction: usize,
     peers: HashMap<ConnId, PeerLink>,
     touched: Option<Instant>,
@@ -125,10 +129,32 @@ impl Drop for Unstored<'_> {
 
 #[derive(Debug, Clone)]
 pub struct Limits {
+    /// Most uncompressed bytes of one document.
     pub max_doc_bytes: i64,
+    /// Most operations in one document.
+    pub max_doc_ops: u64,
+    /// Most one sync message may carry (uncompressed bytes, operations, changes).
+    pub message: Caps,
     pub idle: Duration,
     /// Appended chunks that trigger a compaction (0: [`COMPACT_AFTER`], staggered per document).
     pub compact_after: usize,
+}
+
+impl Default for Limits {
+    /// The server's defaults (`vertel-server serve --help`).
+    fn default() -> Self {
+        Limits {
+            max_doc_bytes: 32 * 1024 * 1024,
+            max_doc_ops: 2_000_000,
+            message: Caps {
+                bytes: 16 * 1024 * 1024,
+                ops: 1_000_000,
+                changes: 100_000,
+            },
+            idle: Duration::from_secs(30),
+            compact_after: 0,
+        }
+    }
 }
 
 /// Why a sync message failed in a way that ends the connection. Refusals of one document are
@@ -472,6 +498,16 @@ impl Hub {
     /// Refuse what `caller` pushed for this one document: drop it from memory (the stored
     /// document is unchanged), forget the caller's sync state for it, and tell the caller why.
     /// The connection and its other documents go on.
+    fn too_large(&self) -> Refusal {
+        let mb = self.limits.max_doc_bytes / (1024 * 1024);
+        Refusal::new(
+            Refusal::TOO_LARGE,
+            format!(
+                "Dit verhaal wordt te groot voor de server (meer dan {mb} MB tekst). Maak het korter of begin een nieuw verhaal."
+            ),
+        )
+    }
+
     fn refuse(&self, caller: &Caller, id: DocumentId, slot: &mut Slot, refusal: Refusal) {
         tracing::info!(doc = %id, member = caller.member.id, code = %refusal.code, "refused a document's changes");
         slot.doc = None;
@@ -489,6 +525,7 @@ impl Hub {
         let mut doc = Automerge::new();
         let mut last = 0;
         let mut chunks: usize = 0;
+        let mut expanded = 0;
         if slot.meta.is_some() {
             for (chunk_id, data) in self.db.doc_chunks(&id.to_string(), 0).await? {
                 doc.load_incremental(&data).map_err(|e| {
@@ -496,10 +533,12 @@ impl Hub {
                 })?;
                 last = chunk_id;
                 chunks += 1;
+                expanded += stored_cost(&data);
             }
         }
         slot.doc = Some(doc);
         slot.last_chunk = last;
+        slot.expanded = expanded;
         // Count what is stored, not what this process appended since it loaded the document: a
         // story edited in short sessions (evicted or restarted in between) must still compact.
         slot.appended_since_compaction = chunks.saturating_sub(1);
@@ -521,6 +560,7 @@ impl Hub {
             doc.load_incremental(&data)
                 .map_err(|e| SyncFailure::BadMessage(format!("stored document unreadable: {e}")))?;
             slot.last_chunk = chunk_id;
+            slot.expanded += stored_cost(&data);
         }
         Ok(())
     }
@@ -627,26 +667,38 @@ impl Hub {
                 return Ok(());
             }
         };
-        let size = slot.meta.as_ref().map(|m| m.size).unwrap_or(0);
-        if size + data.len() as i64 > self.limits.max_doc_bytes {
-            let mb = self.limits.max_doc_bytes / (1024 * 1024);
-            let text = format!(
-                "Dit verhaal wordt te groot voor de server (meer dan {mb} MB). Haal een opname of foto weg."
-            );
-            self.refuse(
-                caller,
-                id,
-                &mut slot,
-                Refusal::new(Refusal::TOO_LARGE, text),
-            );
-            return Ok(());
-        }
+        // Measured before anything is applied: what the chunks hold uncompressed, not what they
+        // take on the wire, against the limits per message and per document.
+        let cost = match measure::measure(
+            &message.changes.iter().collect::<Vec<_>>(),
+            self.limits.message,
+        ) {
+            Ok(cost) => cost,
+            Err(e) => {
+                tracing::info!(doc = %id, member = member.id, error = %e, "sync message refused");
+                let refusal = match e {
+                    MeasureError::Exceeds { .. } => self.too_large(),
+                    MeasureError::Invalid(_) => Refusal::new(Refusal::INVALID, INVALID_MESSAGE),
+                };
+                self.refuse(caller, id, &mut slot, refusal);
+                return Ok(());
+            }
+        };
         if message.changes.is_empty() {
             self.ensure_loaded(&id, &mut slot).await?;
         } else {
             // Changes judged against a stale copy would be misjudged (a change another process
             // stored, relayed by a device, would look new), and recorded with stale heads.
             self.load_latest(&id, &mut slot).await?;
+            let ops = slot.doc.as_ref().map_or(0, |d| d.stats().num_ops);
+            if slot.expanded.saturating_add(cost.bytes) > self.limits.max_doc_bytes.max(0) as u64
+                || ops.saturating_add(cost.ops) > self.limits.max_doc_ops
+            {
+                tracing::info!(doc = %id, member = member.id, bytes = slot.expanded, ops, ?cost, "document would grow past its limit");
+                let refusal = self.too_large();
+                self.refuse(caller, id, &mut slot, refusal);
+                return Ok(());
+            }
         }
 
         let mut guard = Unstored::new(&mut slot);
@@ -863,6 +915,7 @@ impl Hub {
         } else {
             doc.save_after(before)
         };
+        let chunk_cost = stored_cost(&chunk);
         let heads: Vec<String> = after.iter().map(|h| h.to_string()).collect();
         let doc_type = story::doc_type(doc)
             .map(|t| t.code())
@@ -883,6 +936,7 @@ impl Hub {
                     .await?;
                 slot.meta = Some(meta);
                 slot.allowed.insert(member.id);
+                slot.expanded = chunk_cost;
             }
             Some(meta) => match self
                 .db
@@ -891,6 +945,7 @@ impl Hub {
             {
                 Some(_) => {
                     meta.size += chunk.len() as i64;
+                    slot.expanded += chunk_cost;
                     meta.doc_type = doc_type;
                     slot.appended_since_compaction += 1;
                 }
@@ -912,9 +967,11 @@ impl Hub {
             // chunk is in this snapshot before the chunks it replaces are deleted.
             self.catch_up(id, slot).await?;
             if let Some(doc) = slot.doc.as_ref() {
+                let snapshot = doc.save();
                 self.db
-                    .compact(&id_text, &doc.save(), slot.last_chunk)
+                    .compact(&id_text, &snapshot, slot.last_chunk)
                     .await?;
+                slot.expanded = stored_cost(&snapshot);
             }
             slot.appended_since_compaction = 0;
             if let Some(meta) = slot.meta.as_mut()
@@ -1110,8 +1167,15 @@ fn apply_as(
     (before != after).then_some((before, after))
 }
 
+/// The uncompressed size of a stored chunk. What automerge stored and loaded measures; the
+/// fallback (its stored size) is for nothing that automerge writes.
+fn stored_cost(chunk: &[u8]) -> u64 {
+    measure::measure(&[chunk], Caps::NONE).map_or(chunk.len() as u64, |c| c.bytes)
+}
+
 /// The recorder of a stored document, as [`Hub::persist`] needs a member for it (its changes are
 /// appended to an existing document, so only the ids matter).
+
 fn recorder(meta: &DocMeta) -> Member {
     Member {
         id: meta.recorder_id,
@@ -1145,6 +1209,7 @@ mod tests {
             max_doc_bytes: 1 << 20,
             idle: Duration::from_secs(600),
             compact_after,
+            ..Limits::default()
         };
         Hub::new(db, limits, "test-storage".into())
     }

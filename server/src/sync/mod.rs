@@ -2,4 +2,5 @@
 
 pub mod conn;
 pub mod hub;
+pub mod measure;
 pub mod notify;

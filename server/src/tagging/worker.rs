@@ -435,6 +435,7 @@ mod tests {
                     max_doc_bytes: 1 << 24,
                     idle: Duration::from_secs(30),
                     compact_after: 0,
+                    ..Limits::default()
                 },
                 "test-storage".into(),
             );
