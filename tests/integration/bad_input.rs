@@ -423,3 +423,81 @@ async fn compressed_bombs_are_refused_before_they_grow_a_story(
     Ok(())
 }
 both!(compressed_bombs_are_refused_before_they_grow_a_story);
+
+/// Who may take part in a story that is not stored yet is decided by who is logged in, not by the
+/// peer id a client chose: a member of another workspace joining with the recorder's peer id
+/// learns nothing of it, before or after it is stored.
+async fn a_borrowed_peer_id_does_not_open_a_new_story(backend: Backend) -> anyhow::Result<()> {
+    use automerge::transaction::Transactable;
+    let env = Env::new(backend).await?;
+    env.workspace("a")?;
+    env.workspace("b")?;
+    let server = env.start().await?;
+    let recorder = server.login_as("professional", "a").await?;
+    let other = server.login_as("professional", "b").await?;
+
+    // The recorder's device offers a new story: its first message has heads, not yet changes.
+    let id = DocumentId::from_bytes(rand::random());
+    let mut doc = automerge::AutoCommit::new();
+    doc.put(automerge::ROOT, "title", "Alleen voor werkruimte a")?;
+    let mut ws = raw(&server, &recorder.token).await?;
+    let server_peer = join(&mut ws).await?;
+    let offer = automerge::sync::SyncDoc::generate_sync_message(
+        doc.document(),
+        &mut automerge::sync::State::new(),
+    )
+    .map(|m| m.encode())
+    .unwrap_or_default();
+    let sync = |data: Vec<u8>| {
+        Message::Sync {
+            document_id: id,
+            sender_id: "raw-peer".into(),
+            target_id: server_peer.clone(),
+            data,
+        }
+        .encode()
+    };
+    ws.send(Ws::Binary(sync(offer).into())).await?;
+    assert!(matches!(
+        next_message(&mut ws).await?,
+        Some(Message::Sync { .. })
+    ));
+
+    // Another workspace joins with the same peer id ("raw-peer") and asks for the same story.
+    let mut spy = raw(&server, &other.token).await?;
+    join(&mut spy).await?;
+    let empty = automerge::sync::SyncDoc::generate_sync_message(
+        &automerge::Automerge::new(),
+        &mut automerge::sync::State::new(),
+    )
+    .map(|m| m.encode())
+    .unwrap_or_default();
+    spy.send(Ws::Binary(sync(empty).into())).await?;
+    match next_message(&mut spy).await? {
+        Some(Message::DocUnavailable {
+            document_id,
+            refused: None,
+            ..
+        }) => assert_eq!(document_id, id),
+        other => anyhow::bail!("the other workspace was answered {other:?}"),
+    }
+
+    // The recorder stores it; the spy is sent nothing.
+    ws.send(Ws::Binary(
+        new_story_message(&server_peer, id, "Alleen voor werkruimte a", false).into(),
+    ))
+    .await?;
+    assert!(matches!(
+        next_message(&mut ws).await?,
+        Some(Message::Sync { .. })
+    ));
+    let feed = server.feed(&recorder.token).await?;
+    assert!(feed.iter().any(|c| c["id"] == id.to_string()), "{feed:?}");
+    if let Ok(Some(Ok(Ws::Binary(b)))) =
+        tokio::time::timeout(std::time::Duration::from_secs(1), spy.next()).await
+    {
+        anyhow::bail!("the spy was sent {:?}", Message::decode(&b, usize::MAX));
+    }
+    Ok(())
+}
+both!(a_borrowed_peer_id_does_not_open_a_new_story);

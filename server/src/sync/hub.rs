@@ -71,6 +71,11 @@ struct Slot {
     meta: Option<DocMeta>,
     /// Members known to be allowed; denials are not cached.
     allowed: HashSet<i64>,
+    /// For a document not stored yet: the member whose device first offered it. Only that
+    /// member's connections may take part until it is stored and the stored record decides. (It
+    /// used to be decided by the peer id, which the client chooses: another workspace joining
+    /// with the recorder's peer id was sent the story.)
+    tentative: Option<Member>,
     doc: Option<Automerge>,
     /// Highest chunk id read from the database into `doc`.
     last_chunk: i64,
@@ -495,9 +500,21 @@ impl Hub {
         );
     }
 
-    /// Refuse what `caller` pushed for this one document: drop it from memory (the stored
-    /// document is unchanged), forget the caller's sync state for it, and tell the caller why.
-    /// The connection and its other documents go on.
+    /// Tell a peer already linked to the document that it is not there for them.
+    fn tell_unavailable(&self, peer: &PeerLink, id: DocumentId) {
+        send(
+            &peer.tx,
+            &peer.kill,
+            Message::DocUnavailable {
+                document_id: id,
+                sender_id: self.peer_id.clone(),
+                target_id: peer.peer_id.clone(),
+                refused: None,
+            }
+            .encode(),
+        );
+    }
+
     fn too_large(&self) -> Refusal {
         let mb = self.limits.max_doc_bytes / (1024 * 1024);
         Refusal::new(
@@ -508,6 +525,9 @@ impl Hub {
         )
     }
 
+    /// Refuse what `caller` pushed for this one document: drop it from memory (the stored
+    /// document is unchanged), forget the caller's sync state for it, and tell the caller why.
+    /// The connection and its other documents go on.
     fn refuse(&self, caller: &Caller, id: DocumentId, slot: &mut Slot, refusal: Refusal) {
         tracing::info!(doc = %id, member = caller.member.id, code = %refusal.code, "refused a document's changes");
         slot.doc = None;
@@ -636,16 +656,15 @@ impl Hub {
                     }
                     // A new document: it will belong to the member who first stores changes for
                     // it. Until then another member asking for it learns nothing (the access
-                    // check above runs again once it exists).
-                    if slot
-                        .peers
-                        .get(&caller.conn)
-                        .is_none_or(|p| p.peer_id != caller.peer_id)
-                        && let Some(first) = slot.peers.values().next()
-                        && first.peer_id != caller.peer_id
-                    {
-                        self.unavailable(caller, id);
-                        return Ok(());
+                    // check above runs again once it exists). Decided by who is logged in,
+                    // never by the peer id a client chose.
+                    match &slot.tentative {
+                        Some(first) if first.id != member.id => {
+                            self.unavailable(caller, id);
+                            return Ok(());
+                        }
+                        Some(_) => {}
+                        None => slot.tentative = Some(member.clone()),
                     }
                 }
             }
@@ -1032,6 +1051,9 @@ impl Hub {
                 let mut slot = slot.lock().await;
                 slot.peers.remove(&conn);
                 slot.touched = Some(Instant::now());
+                if slot.peers.is_empty() && slot.meta.is_none() {
+                    slot.tentative = None;
+                }
             }
         }
     }
@@ -1047,11 +1069,25 @@ impl Hub {
             return Ok(());
         }
         if slot.meta.is_none() {
-            // We only knew it as a tentative new document; it exists now.
+            // We only knew it as a tentative new document; it exists now, stored by another
+            // process. Our peers are the tentative member's: they stay only if the stored
+            // record lets that member see it.
             slot.loaded = false;
             slot.allowed.clear();
-            if let Some((meta, _)) = self.db.doc_meta(&id.to_string(), 0).await? {
+            let tentative = slot.tentative.take();
+            let viewer = tentative.as_ref().map_or(0, |m| m.id);
+            if let Some((meta, shared)) = self.db.doc_meta(&id.to_string(), viewer).await? {
+                let visible = tentative
+                    .as_ref()
+                    .is_some_and(|m| meta.visible_to(m, shared));
                 slot.meta = Some(meta);
+                if !visible {
+                    for (_, peer) in slot.peers.drain() {
+                        self.tell_unavailable(&peer, id);
+                    }
+                    slot.doc = None;
+                    return Ok(());
+                }
             }
         }
         if let Some(doc) = slot.doc.as_ref() {
