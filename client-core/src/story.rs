@@ -774,6 +774,9 @@ pub struct TranscriptionStatus {
     /// 0–100.
     pub progress: Option<i64>,
     pub error: Option<String>,
+    /// Why the recording cannot be transcribed, as a code shells put in the person's language
+    /// (`too-long`, `no-sound`, `unsupported`, `damaged`); `error` says it in English.
+    pub reason: Option<String>,
 }
 
 /// The story fields the shells add beside [`Story`]: read with [`StoryDetails::read`].
@@ -809,6 +812,7 @@ impl StoryDetails {
                             status: get_str(doc, &t, "status")?,
                             progress: get_i64(doc, &t, "progress"),
                             error: get_str(doc, &t, "error"),
+                            reason: get_str(doc, &t, "reason"),
                         })
                     })
                     .collect()
@@ -1371,15 +1375,17 @@ fn delete_if_present(tx: &mut Transaction<'_>, obj: &ObjId, key: &str) -> Result
 }
 
 /// Write an audio attachment's transcription progress: `transcription: {status, progress,
-/// error?}` with status `queued`, `running`, `done` or `failed` and progress 0–100. Nothing is
-/// written when the values are already there. Returns false when the story has no attachment with
-/// that hash.
+/// error?, reason?}` with status `queued`, `running`, `done` or `failed`, progress 0–100, and for
+/// a recording that cannot be transcribed a `reason` code ([`TranscriptionStatus::reason`]).
+/// Nothing is written when the values are already there. Returns false when the story has no
+/// attachment with that hash.
 pub fn set_transcription_status(
     doc: &mut Automerge,
     sha256: &str,
     status: &str,
     progress: i64,
     error: Option<&str>,
+    reason: Option<&str>,
     now_ms: i64,
 ) -> Result<bool, StoryError> {
     let found = !attachments_with(doc, sha256).is_empty();
@@ -1391,12 +1397,14 @@ pub fn set_transcription_status(
             let t = ensure_map(tx, &a, "transcription")?;
             put_if_changed(tx, &t, "status", ScalarValue::Str(status.into()))?;
             put_if_changed(tx, &t, "progress", ScalarValue::Int(progress.clamp(0, 100)))?;
-            match error {
-                Some(e) => {
-                    put_if_changed(tx, &t, "error", ScalarValue::Str(e.into()))?;
-                }
-                None => {
-                    delete_if_present(tx, &t, "error")?;
+            for (key, value) in [("error", error), ("reason", reason)] {
+                match value {
+                    Some(v) => {
+                        put_if_changed(tx, &t, key, ScalarValue::Str(v.into()))?;
+                    }
+                    None => {
+                        delete_if_present(tx, &t, key)?;
+                    }
                 }
             }
         }
@@ -1596,15 +1604,35 @@ mod media_tests {
     #[test]
     fn progress_is_written_into_the_attachment_and_only_when_it_changes() {
         let mut doc = story_with_audio(&["aa"]);
-        assert!(set_transcription_status(&mut doc, "aa", "running", 40, None, 3).unwrap());
+        assert!(set_transcription_status(&mut doc, "aa", "running", 40, None, None, 3).unwrap());
         let heads = doc.get_heads();
-        set_transcription_status(&mut doc, "aa", "running", 40, None, 4).unwrap();
+        set_transcription_status(&mut doc, "aa", "running", 40, None, None, 4).unwrap();
         assert_eq!(doc.get_heads(), heads, "nothing new, no change");
-        set_transcription_status(&mut doc, "aa", "failed", 40, Some("kapot"), 5).unwrap();
+        set_transcription_status(
+            &mut doc,
+            "aa",
+            "failed",
+            40,
+            Some("kapot"),
+            Some("damaged"),
+            5,
+        )
+        .unwrap();
         let d = StoryDetails::read(&doc);
         assert_eq!(d.transcriptions[0].status, "failed");
         assert_eq!(d.transcriptions[0].error.as_deref(), Some("kapot"));
-        assert!(!set_transcription_status(&mut doc, "bb", "queued", 0, None, 6).unwrap());
+        assert_eq!(d.transcriptions[0].reason.as_deref(), Some("damaged"));
+        // Queued again: the failure's error and reason go.
+        set_transcription_status(&mut doc, "aa", "queued", 0, None, None, 6).unwrap();
+        let d = StoryDetails::read(&doc);
+        assert_eq!(
+            (
+                d.transcriptions[0].error.as_deref(),
+                d.transcriptions[0].reason.as_deref()
+            ),
+            (None, None)
+        );
+        assert!(!set_transcription_status(&mut doc, "bb", "queued", 0, None, None, 7).unwrap());
     }
 
     #[test]
@@ -1662,7 +1690,7 @@ mod media_tests {
             .unwrap()
             .with_actor(ActorId::from(b"phone".as_slice()));
         correct_transcript(&mut phone, "Door een mens", TranscriptState::Corrected, 4).unwrap();
-        set_transcription_status(&mut server, "aa", "done", 100, None, 5).unwrap();
+        set_transcription_status(&mut server, "aa", "done", 100, None, None, 5).unwrap();
         server.merge(&mut phone).unwrap();
         let t = Story::read(&server).transcript.unwrap();
         assert_eq!(t.text, "Door een mens");

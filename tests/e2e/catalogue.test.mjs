@@ -47,6 +47,8 @@ test('every key the app asks for is in the catalogue', async () => {
     ...['online', 'connecting', 'offline'].map((s) => `conn.${s}`),
     ...['list', 'capture', 'story', 'personas', 'persona', 'persona-form', 'settings', 'login'].map((r) => `title.${r}`),
     ...['automatic', 'corrected', 'approved'].map((s) => `transcript.state.${s}`),
+    // The server's reasons a recording cannot be transcribed (TranscribeError::reason).
+    ...['too-long', 'no-sound', 'unsupported', 'damaged'].map((r) => `transcript.failed.${r}`),
     ...['suggested', 'confirmed', 'rejected'].map((s) => `tag.${s}`),
     ...['confirmed', 'rejected'].map((s) => `tag.done.${s}`),
     ...['phase', 'theme', 'group'].map((d) => `tag.dim.${d}`),

@@ -51,7 +51,7 @@ fn approve_transcript(d: &mut Automerge) -> Result<(), StoryError> {
 }
 
 fn write_transcription_status(d: &mut Automerge) -> Result<(), StoryError> {
-    story::set_transcription_status(d, SHA, "done", 100, None, 10).map(|_| ())
+    story::set_transcription_status(d, SHA, "done", 100, None, None, 10).map(|_| ())
 }
 
 const SHA: &str = "5f1c0bf6a7d2c0a1b4f0e6d9c3b2a19087f6e5d4c3b2a1908f7e6d5c4b3a2910";

@@ -708,7 +708,8 @@ mod tests {
         };
         story::add_attachment(&mut before, &a, 5).unwrap();
         let mut status = before.clone();
-        story::set_transcription_status(&mut status, &a.sha256, "done", 100, None, 6).unwrap();
+        story::set_transcription_status(&mut status, &a.sha256, "done", 100, None, None, 6)
+            .unwrap();
         assert_eq!(field(&before, &status), Err(Violation::Transcription));
         assert_eq!(
             check(

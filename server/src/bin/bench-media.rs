@@ -139,8 +139,9 @@ async fn main() -> Result<()> {
 
     // whisper.cpp alone gets the samples of the same file, decoded beforehand: the same audio,
     // so the same tokens and the same work; only decoding and the server's glue differ.
-    let wav_samples = audio::decode_file(&wav, Some("audio/wav"), &mut |_| {})?;
-    let opus_samples = audio::decode_file(&opus, Some("audio/ogg"), &mut |_| {})?;
+    let limits = audio::AudioLimits::default();
+    let wav_samples = audio::decode_file(&wav, Some("audio/wav"), limits)?;
+    let opus_samples = audio::decode_file(&opus, Some("audio/ogg"), limits)?;
     let seconds = wav_samples.len() as f64 / 16_000.0;
     let model = Arc::new(
         transcribe::Model::load(&model_path)
@@ -199,6 +200,7 @@ async fn main() -> Result<()> {
                             Some(mime),
                             lang,
                             threads,
+                            limits,
                             |_| {},
                             Arc::new(AtomicBool::new(false)),
                         )
@@ -215,7 +217,7 @@ async fn main() -> Result<()> {
         job.run_once().await?;
         record(4, t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
         let (c0, t0) = (cpu_seconds(), Instant::now());
-        audio::decode_file(&opus, Some("audio/ogg"), &mut |_| {})?;
+        audio::decode_file(&opus, Some("audio/ogg"), limits)?;
         record(5, t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
         eprintln!("round {round} done");
     }
@@ -291,6 +293,7 @@ impl JobBench {
                 max_doc_bytes: 64 * 1024 * 1024,
                 idle: Duration::from_secs(3600),
                 compact_after: 0,
+                ..Limits::default()
             },
             "bench".into(),
         );
@@ -299,6 +302,8 @@ impl JobBench {
             transcribe_threads: Some(threads),
             job_poll_ms: 20,
             retention_sweep_secs: 3600,
+            // Every run queues the recording again.
+            max_transcription_requeues: u64::MAX,
             ..MediaConfig::default()
         };
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -386,7 +391,7 @@ impl JobBench {
 
     /// Queue the recording again and wait until the transcript is in the stored story.
     async fn run_once(&self) -> Result<()> {
-        anyhow::ensure!(self.media.queue.requeue_story(&self.doc).await? == 1);
+        anyhow::ensure!(self.media.queue.requeue_story(&self.doc).await?.requeued == 1);
         self.wait_done().await?;
         let id = self.doc.parse()?;
         let has = self

@@ -53,9 +53,9 @@ impl From<MediaError> for Failure {
             MediaError::ChecksumMismatch => {
                 StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
             }
-            MediaError::Photo(PhotoError::TooManyPixels { .. } | PhotoError::TooMuchMemory) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            MediaError::Photo(
+                PhotoError::TooManyPixels { .. } | PhotoError::TooMuchMemory { .. },
+            ) => StatusCode::PAYLOAD_TOO_LARGE,
             MediaError::Photo(_) => StatusCode::UNPROCESSABLE_ENTITY,
             MediaError::Db(_) | MediaError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -322,14 +322,24 @@ async fn transcription(
 }
 
 /// Transcribe a story's recordings again (after a failure, or with a new model). A transcript a
-/// person corrected or approved is still never overwritten.
+/// person corrected or approved is still never overwritten. Each recording may be queued again
+/// `--max-transcription-requeues` times: when that stops every finished one, `409` says so.
 async fn retranscribe(
     State(state): State<AppState>,
     auth: AuthMember,
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
     let id = visible_story(&state, &auth, &id).await?;
-    let requeued = state.media.queue.requeue_story(&id).await?;
+    let outcome = state.media.queue.requeue_story(&id).await?;
+    if outcome.requeued == 0 && outcome.at_limit > 0 {
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            format!(
+                "this story's recordings were already transcribed again {} times, the most allowed",
+                outcome.limit
+            ),
+        ));
+    }
     if let Ok(doc) = id.parse::<DocumentId>() {
         for job in state.media.queue.for_story(&id).await? {
             if job.status == "queued" {
@@ -340,11 +350,17 @@ async fn retranscribe(
                     "queued",
                     0,
                     job.error.as_deref(),
+                    None,
                 )
                 .await;
             }
         }
     }
     state.media.queue.open(&id).await?;
-    Ok(axum::Json(json!({ "story": id, "requeued": requeued })).into_response())
+    Ok(axum::Json(json!({
+        "story": id,
+        "requeued": outcome.requeued,
+        "at_limit": outcome.at_limit,
+    }))
+    .into_response())
 }

@@ -252,14 +252,17 @@ pub async fn refs_of(db: &Db, sha256: &str) -> Result<Vec<String>, DbError> {
 
 /// Bytes a member has stored or reserved: blobs they uploaded whose bytes are kept, plus the
 /// declared length of their unfinished uploads.
-pub async fn member_usage(db: &Db, member_id: i64) -> Result<i64, DbError> {
+pub async fn member_usage<'e, E>(exec: E, member_id: i64) -> Result<i64, DbError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     // SUM over BIGINT is NUMERIC in PostgreSQL, which the Any driver cannot read: cast it.
     let row = sqlx::query(
         "SELECT CAST((SELECT COALESCE(SUM(size), 0) FROM blobs WHERE uploaded_by = $1 AND bytes_deleted_at IS NULL) \
          + (SELECT COALESCE(SUM(length), 0) FROM uploads WHERE member_id = $1 AND completed_at IS NULL) AS BIGINT) AS used",
     )
     .bind(member_id)
-    .fetch_one(&db.pool)
+    .fetch_one(exec)
     .await?;
     Ok(row.i64("used")?)
 }

@@ -10,6 +10,11 @@
 //!
 //! Failures that may pass (I/O, a model that would not load) are retried with exponential backoff;
 //! a recording that cannot be decoded fails at once with its reason, which the story shows.
+//!
+//! **Workspaces take turns:** the claim picks the oldest due job of the workspace served least
+//! recently (`media_turns`), so one workspace queueing many recordings does not keep another's
+//! waiting behind them. A person may queue a recording again only `--max-transcription-requeues`
+//! times.
 
 use super::Media;
 use super::MediaConfig;
@@ -65,6 +70,17 @@ fn status_from(row: &AnyRow) -> Result<JobStatus, sqlx::Error> {
     })
 }
 
+/// What [`Queue::requeue_story`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requeued {
+    /// Jobs queued again.
+    pub requeued: u64,
+    /// Finished or failed jobs left alone: they were queued again as often as allowed.
+    pub at_limit: u64,
+    /// `--max-transcription-requeues`.
+    pub limit: u64,
+}
+
 /// A job a worker holds: `attempts` is its fencing token.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -80,6 +96,7 @@ pub struct Queue {
     lease_ms: i64,
     max_attempts: i64,
     retry_ms: i64,
+    max_requeues: i64,
     pub poll: Duration,
     /// A model file was found at start: without one, jobs wait (and say so).
     pub model_present: bool,
@@ -94,6 +111,7 @@ impl Queue {
             lease_ms: (config.job_lease_secs.max(1) * 1000) as i64,
             max_attempts: config.job_max_attempts.max(1),
             retry_ms: (config.job_retry_secs * 1000) as i64,
+            max_requeues: i64::try_from(config.max_transcription_requeues).unwrap_or(i64::MAX),
             poll: Duration::from_millis(config.job_poll_ms.max(50)),
             model_present,
             worker_prefix: process_tag.to_string(),
@@ -112,8 +130,9 @@ impl Queue {
         let now = now_ms();
         let error = (!self.model_present).then_some(NO_MODEL);
         let done = sqlx::query(
-            "INSERT INTO media_jobs (doc_id, sha256, state, attempts, run_after, progress, error, created_at, updated_at) \
-             VALUES ($1, $2, 'queued', 0, $3, 0, $4, $5, $5) ON CONFLICT (doc_id, sha256) DO NOTHING",
+            "INSERT INTO media_jobs (doc_id, sha256, state, attempts, run_after, progress, error, created_at, updated_at, workspace_id) \
+             VALUES ($1, $2, 'queued', 0, $3, 0, $4, $5, $5, (SELECT workspace_id FROM documents WHERE id = $1)) \
+             ON CONFLICT (doc_id, sha256) DO NOTHING",
         )
         .bind(doc_id)
         .bind(sha256)
@@ -142,40 +161,59 @@ impl Queue {
     }
 
     /// Queue a story's finished or failed jobs again (a person asked for a new transcription),
-    /// held until [`Queue::open`] like new ones.
-    pub async fn requeue_story(&self, doc_id: &str) -> Result<u64, DbError> {
+    /// held until [`Queue::open`] like new ones. Each recording may be queued again at most
+    /// `--max-transcription-requeues` times; those that reached it stay as they are.
+    pub async fn requeue_story(&self, doc_id: &str) -> Result<Requeued, DbError> {
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE media_jobs SET state = 'queued', attempts = 0, run_after = $1, progress = 0, \
-             error = $2, worker = NULL, lease_until = NULL, updated_at = $4, finished_at = NULL \
-             WHERE doc_id = $3 AND state IN ('done', 'failed')",
+             error = $2, worker = NULL, lease_until = NULL, updated_at = $4, finished_at = NULL, \
+             requeues = requeues + 1 \
+             WHERE doc_id = $3 AND state IN ('done', 'failed') AND requeues < $5",
         )
         .bind(now + HOLD_MS)
         .bind((!self.model_present).then_some(NO_MODEL))
         .bind(doc_id)
         .bind(now)
+        .bind(self.max_requeues)
         .execute(&self.db.pool)
         .await?;
-        Ok(done.rows_affected())
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM media_jobs \
+             WHERE doc_id = $1 AND state IN ('done', 'failed') AND requeues >= $2",
+        )
+        .bind(doc_id)
+        .bind(self.max_requeues)
+        .fetch_one(&self.db.pool)
+        .await?;
+        Ok(Requeued {
+            requeued: done.rows_affected(),
+            at_limit: row.i64("n")?.max(0) as u64,
+            limit: self.max_requeues.max(0) as u64,
+        })
     }
 
-    /// Claim the next job that is due, or one whose holder's lease ran out.
+    /// Claim the next job that is due, or one whose holder's lease ran out: the oldest of the
+    /// workspace whose turn came longest ago (workspaces take turns), then that workspace's turn
+    /// is taken.
     pub async fn claim(&self, worker: &str) -> Result<Option<Claimed>, DbError> {
         let now = now_ms();
-        let pick = "SELECT id FROM media_jobs \
-                    WHERE (state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3) \
-                    ORDER BY run_after, id LIMIT 1";
+        // Jobs whose story was gone when queued (no workspace) share turn 0's group.
+        let pick = "SELECT j.id FROM media_jobs j \
+                    LEFT JOIN media_turns t ON t.workspace_id = COALESCE(j.workspace_id, 0) \
+                    WHERE (j.state = 'queued' AND j.run_after <= $3) OR (j.state = 'running' AND j.lease_until < $3) \
+                    ORDER BY COALESCE(t.turn, 0), j.run_after, j.id LIMIT 1";
         let sql = match self.db.backend {
             Backend::Postgres => format!(
                 "UPDATE media_jobs SET state = 'running', worker = $1, lease_until = $2, \
                  attempts = attempts + 1, updated_at = $3, progress = 0 \
-                 WHERE id = ({pick} FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, doc_id, sha256, attempts"
+                 WHERE id = ({pick} FOR UPDATE OF j SKIP LOCKED) \
+                 RETURNING id, doc_id, sha256, attempts, workspace_id"
             ),
             Backend::Sqlite => format!(
                 "UPDATE media_jobs SET state = 'running', worker = $1, lease_until = $2, \
                  attempts = attempts + 1, updated_at = $3, progress = 0 \
-                 WHERE id = ({pick}) RETURNING id, doc_id, sha256, attempts"
+                 WHERE id = ({pick}) RETURNING id, doc_id, sha256, attempts, workspace_id"
             ),
         };
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -184,17 +222,29 @@ impl Queue {
             .bind(now)
             .fetch_optional(&self.db.pool)
             .await?;
-        row.map(|r| {
-            Ok(Claimed {
-                id: r.i64("id")?,
-                doc_id: r.string("doc_id")?,
-                sha256: r.string("sha256")?,
-                attempts: r.i64("attempts")?,
-                worker: worker.to_string(),
-            })
-        })
-        .transpose()
-        .map_err(DbError::Sqlx)
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let job = Claimed {
+            id: row.i64("id")?,
+            doc_id: row.string("doc_id")?,
+            sha256: row.string("sha256")?,
+            attempts: row.i64("attempts")?,
+            worker: worker.to_string(),
+        };
+        let workspace = row.opt_i64("workspace_id")?.unwrap_or(0);
+        // The workspace's turn is taken: its next job waits until every other workspace with a
+        // due job had one. Two processes claiming at once may draw the same number; that only
+        // makes their workspaces equal for a moment.
+        sqlx::query(
+            "INSERT INTO media_turns (workspace_id, turn) \
+             VALUES ($1, (SELECT COALESCE(MAX(turn), 0) + 1 FROM media_turns)) \
+             ON CONFLICT (workspace_id) DO UPDATE SET turn = excluded.turn",
+        )
+        .bind(workspace)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(Some(job))
     }
 
     /// Renew the lease and record progress. False when the job is no longer this worker's.
@@ -341,7 +391,8 @@ impl Pool {
     }
 }
 
-/// Write an attachment's transcription status into the story as the server.
+/// Write an attachment's transcription status into the story as the server. `reason`: the code
+/// of why a recording cannot be transcribed ([`TranscribeError::reason`]).
 pub async fn write_status(
     media: &Media,
     doc: DocumentId,
@@ -349,11 +400,12 @@ pub async fn write_status(
     status: &str,
     progress: i64,
     error: Option<&str>,
+    reason: Option<&str>,
 ) {
     let result = media
         .hub
         .server_change(doc, Writer::Transcriber, |d| {
-            story::set_transcription_status(d, sha256, status, progress, error, now_ms())
+            story::set_transcription_status(d, sha256, status, progress, error, reason, now_ms())
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "could not write transcription status");
                     false
@@ -408,7 +460,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
             job.attempts - 1
         );
         if queue.fail(job, &reason).await.unwrap_or(false) {
-            write_status(media, doc, &job.sha256, "failed", 0, Some(&reason)).await;
+            write_status(media, doc, &job.sha256, "failed", 0, Some(&reason), None).await;
         }
         return;
     }
@@ -444,7 +496,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
         Ok(_) => {
             let reason = "the recording is no longer stored on the server";
             if queue.fail(job, reason).await.unwrap_or(false) {
-                write_status(media, doc, &job.sha256, "failed", 0, Some(reason)).await;
+                write_status(media, doc, &job.sha256, "failed", 0, Some(reason), None).await;
             }
             return;
         }
@@ -456,7 +508,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
     };
     let language = whisper_language(language.as_deref());
     let mime = mime.unwrap_or(blob.mime);
-    write_status(media, doc, &job.sha256, "running", 0, None).await;
+    write_status(media, doc, &job.sha256, "running", 0, None, None).await;
 
     // Progress from whisper's thread → heartbeat and story, at most every few seconds.
     let (progress_tx, mut progress_rx) = watch::channel(0i32);
@@ -502,7 +554,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
                 {
                     written = p;
                     written_at = Instant::now();
-                    write_status(&media, doc, &sha, "running", p, None).await;
+                    write_status(&media, doc, &sha, "running", p, None, None).await;
                 }
             }
         })
@@ -512,6 +564,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
         Ok(model) => {
             let path = media.store.blob_path(&job.sha256);
             let threads = pool.threads;
+            let limits = media.config.audio_limits();
             let abort = abort.clone();
             tokio::task::spawn_blocking(move || {
                 model.transcribe_file(
@@ -519,6 +572,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
                     Some(&mime),
                     language.as_deref(),
                     threads,
+                    limits,
                     move |p| {
                         let _ = progress_tx.send(p);
                     },
@@ -616,20 +670,29 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
         }
         Err(TranscribeError::Aborted) if *shutdown.borrow() => {
             let _ = queue.release(job).await;
-            write_status(media, doc, &job.sha256, "queued", 0, None).await;
+            write_status(media, doc, &job.sha256, "queued", 0, None, None).await;
         }
         Err(e) if e.is_transient() && job.attempts < queue.max_attempts => {
             let reason = e.to_string();
             tracing::warn!(job = job.id, attempt = job.attempts, error = %reason, "transcription will be retried");
             if queue.retry(job, &reason).await.unwrap_or(false) {
-                write_status(media, doc, &job.sha256, "queued", 0, Some(&reason)).await;
+                write_status(media, doc, &job.sha256, "queued", 0, Some(&reason), None).await;
             }
         }
         Err(e) => {
             let reason = e.to_string();
             tracing::info!(job = job.id, error = %reason, "transcription failed");
             if queue.fail(job, &reason).await.unwrap_or(false) {
-                write_status(media, doc, &job.sha256, "failed", 0, Some(&reason)).await;
+                write_status(
+                    media,
+                    doc,
+                    &job.sha256,
+                    "failed",
+                    0,
+                    Some(&reason),
+                    e.reason(),
+                )
+                .await;
             }
         }
     }
@@ -683,5 +746,93 @@ mod tests {
     #[tokio::test]
     async fn held_until_opened_postgres() {
         held_until_opened(Backend::Postgres).await;
+    }
+
+    /// Issue 10: one workspace's many recordings kept another's waiting. The claim takes
+    /// workspaces in turn: Delft's first, then Leiden's (queued after all of Delft's), then the
+    /// rest of Delft's.
+    async fn workspaces_take_turns(backend: Backend) {
+        use crate::db::docs::DocMeta;
+        let t = testing::db(backend).await;
+        let leiden =
+            t.db.create_workspace("leiden", "Leiden")
+                .await
+                .expect("workspace");
+        for (doc, workspace) in [("delft-story", t.workspace), ("leiden-story", leiden.id)] {
+            let meta = DocMeta {
+                workspace_id: workspace,
+                recorder_id: t.member,
+                doc_type: "story".into(),
+                size: 1,
+                deleted: false,
+            };
+            t.db.create_doc(doc, &meta, b"x", &[]).await.expect("story");
+        }
+        let config = Flags::parse_from(["test"]).media;
+        let queue = Queue::new(t.db.clone(), &config, true, "test");
+        for sha in ["d1", "d2", "d3"] {
+            queue.enqueue("delft-story", sha).await.expect("enqueue");
+        }
+        queue.open("delft-story").await.expect("open");
+        queue.enqueue("leiden-story", "l1").await.expect("enqueue");
+        queue.open("leiden-story").await.expect("open");
+        let mut order = Vec::new();
+        while let Some(job) = queue.claim("w").await.expect("claim") {
+            order.push(job.sha256.clone());
+            assert!(queue.complete(&job, "nl").await.expect("complete"));
+        }
+        assert_eq!(order, ["d1", "l1", "d2", "d3"]);
+    }
+
+    #[tokio::test]
+    async fn workspaces_take_turns_sqlite() {
+        workspaces_take_turns(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn workspaces_take_turns_postgres() {
+        workspaces_take_turns(Backend::Postgres).await;
+    }
+
+    /// A recording may be queued again `--max-transcription-requeues` times, then no more.
+    async fn requeues_are_bounded(backend: Backend) {
+        let t = testing::db(backend).await;
+        let config = Flags::parse_from(["test", "--max-transcription-requeues", "2"]).media;
+        let queue = Queue::new(t.db.clone(), &config, true, "test");
+        queue.enqueue("story-1", "abc").await.expect("enqueue");
+        for round in 0..3 {
+            queue.open("story-1").await.expect("open");
+            let job = queue.claim("w").await.expect("claim").expect("claimable");
+            assert!(queue.fail(&job, "too long").await.expect("fail"));
+            let outcome = queue.requeue_story("story-1").await.expect("requeue");
+            let expected = if round < 2 {
+                Requeued {
+                    requeued: 1,
+                    at_limit: 0,
+                    limit: 2,
+                }
+            } else {
+                Requeued {
+                    requeued: 0,
+                    at_limit: 1,
+                    limit: 2,
+                }
+            };
+            assert_eq!(outcome, expected, "round {round}");
+        }
+        assert_eq!(
+            queue.for_story("story-1").await.expect("jobs")[0].status,
+            "failed"
+        );
+    }
+
+    #[tokio::test]
+    async fn requeues_are_bounded_sqlite() {
+        requeues_are_bounded(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn requeues_are_bounded_postgres() {
+        requeues_are_bounded(Backend::Postgres).await;
     }
 }

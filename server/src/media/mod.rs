@@ -35,9 +35,24 @@ pub struct MediaConfig {
     /// Most bytes of stored media per member (uploads in progress count with their full length).
     #[arg(long, env = "VERTEL_MEMBER_QUOTA_BYTES", default_value_t = 2 * 1024 * 1024 * 1024)]
     pub member_quota_bytes: u64,
-    /// Most pixels (width × height) of a photo; larger ones are refused before decoding.
-    #[arg(long, env = "VERTEL_MAX_IMAGE_PIXELS", default_value_t = 50_000_000)]
+    /// Most pixels (width × height) of a photo; larger ones are refused before decoding. The
+    /// default is what fits the decode budget in the worst case (`docs/media.md`, "Photos").
+    #[arg(long, env = "VERTEL_MAX_IMAGE_PIXELS", default_value_t = photos::DEFAULT_MAX_PIXELS)]
     pub max_image_pixels: u64,
+    /// Most bytes one photo may need while it is decoded, turned and re-encoded; a photo that
+    /// would need more is refused before it is decoded.
+    #[arg(long, env = "VERTEL_IMAGE_DECODE_BUDGET_BYTES", default_value_t = photos::DEFAULT_BUDGET_BYTES)]
+    pub image_decode_budget_bytes: u64,
+    /// Photos decoded at the same time per process; further uploads wait for their turn.
+    #[arg(long, env = "VERTEL_IMAGE_DECODE_WORKERS", default_value_t = 2)]
+    pub image_decode_workers: usize,
+    /// Longest recording transcribed, in seconds; longer ones fail with that reason. Read from
+    /// the file's headers before decoding and enforced again while decoding.
+    #[arg(long, env = "VERTEL_MAX_RECORDING_SECS", default_value_t = 30 * 60)]
+    pub max_recording_secs: u64,
+    /// How often a person may have one recording transcribed again (`POST …/transcription`).
+    #[arg(long, env = "VERTEL_MAX_TRANSCRIPTION_REQUEUES", default_value_t = 3)]
+    pub max_transcription_requeues: u64,
     /// The Whisper model in ggml format [default: ${VERTEL_MODEL_DIR:-~/.cache/vertel/models}/ggml-base.bin].
     #[arg(long, env = "VERTEL_MODEL_PATH")]
     pub model_path: Option<PathBuf>,
@@ -78,7 +93,11 @@ impl Default for MediaConfig {
         MediaConfig {
             max_upload_bytes: 64 * 1024 * 1024,
             member_quota_bytes: 2 * 1024 * 1024 * 1024,
-            max_image_pixels: 50_000_000,
+            max_image_pixels: photos::DEFAULT_MAX_PIXELS,
+            image_decode_budget_bytes: photos::DEFAULT_BUDGET_BYTES,
+            image_decode_workers: 2,
+            max_recording_secs: 30 * 60,
+            max_transcription_requeues: 3,
             model_path: None,
             transcribe_workers: 1,
             transcribe_threads: None,
@@ -106,6 +125,21 @@ impl MediaConfig {
         self.fake_transcriber.map(Duration::from_millis)
     }
 
+    /// What one recording may cost to decode.
+    pub fn audio_limits(&self) -> audio::AudioLimits {
+        audio::AudioLimits {
+            max_seconds: self.max_recording_secs.max(1),
+        }
+    }
+
+    /// What one photo may cost to decode.
+    pub fn photo_limits(&self) -> photos::PhotoLimits {
+        photos::PhotoLimits {
+            max_pixels: self.max_image_pixels,
+            budget_bytes: self.image_decode_budget_bytes,
+        }
+    }
+
     pub fn threads(&self) -> usize {
         self.transcribe_threads
             .filter(|t| *t > 0)
@@ -125,6 +159,9 @@ pub struct Media {
     pub config: MediaConfig,
     pub uploads: uploads::Locks,
     pub queue: jobs::Queue,
+    /// Turns to decode a photo (`--image-decode-workers`): each decode may use up to
+    /// `--image-decode-budget-bytes`, so this bounds what photos take together.
+    pub photo_decodes: tokio::sync::Semaphore,
 }
 
 impl Media {
@@ -163,6 +200,7 @@ impl Media {
             config: config.clone(),
             uploads: uploads::Locks::default(),
             queue,
+            photo_decodes: tokio::sync::Semaphore::new(config.image_decode_workers.max(1)),
         });
         if model_present {
             let pool = Arc::new(jobs::Pool::new(media.clone(), model_path));

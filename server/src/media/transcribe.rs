@@ -3,16 +3,46 @@
 //! The model (a ggml file, `fixtures/models/fetch-whisper-base.sh`) is loaded once per process and
 //! shared; every transcription creates its own whisper state, so several workers can run at once.
 //! All of this is blocking work: callers run it on blocking threads.
+//!
+//! A recording is decoded and transcribed in windows of [`WINDOW_SECONDS`]
+//! ([`audio::Recording::fill`]), one `whisper_full` call each, with the segments' times shifted by
+//! the window's offset: a transcription holds one window of samples (and whisper.cpp one window's
+//! spectrogram), whatever the recording's length. A window ends at the quietest moment of its
+//! last seconds, so words are seldom cut in two; whisper.cpp's context does not carry over from
+//! one window to the next.
 
-use crate::media::audio::{self, AudioError};
+use crate::media::audio::{self, AudioError, AudioLimits};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 /// The language used when a story names none (the coalitions work in Dutch).
 pub const DEFAULT_LANGUAGE: &str = "nl";
+
+/// Seconds of audio per whisper.cpp call (19 MB of 16 kHz samples).
+pub const WINDOW_SECONDS: usize = 300;
+/// A window ends at the quietest 100 ms of its last this many seconds.
+const CUT_SEARCH_SECONDS: usize = 3;
+
+/// Where to end a full window of samples: the middle of the quietest 100 ms block in its last
+/// [`CUT_SEARCH_SECONDS`].
+fn quiet_cut(samples: &[f32], window: usize) -> usize {
+    let block = audio::SAMPLE_RATE as usize / 10;
+    let end = window.min(samples.len());
+    let start = end.saturating_sub(CUT_SEARCH_SECONDS * audio::SAMPLE_RATE as usize);
+    let mut best = (f32::INFINITY, end);
+    let mut at = start;
+    while at + block <= end {
+        let energy: f32 = samples[at..at + block].iter().map(|s| s * s).sum();
+        if energy < best.0 {
+            best = (energy, at + block / 2);
+        }
+        at += block;
+    }
+    best.1
+}
 
 /// One timed piece of a transcript.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -51,6 +81,19 @@ pub enum TranscribeError {
 }
 
 impl TranscribeError {
+    /// A code for why the recording cannot be transcribed, which shells show in the person's
+    /// language (`docs/schema.md`, the attachment's `transcription.reason`); `None` for failures
+    /// of the server rather than of the recording.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            TranscribeError::Audio(AudioError::TooLong { .. }) => Some("too-long"),
+            TranscribeError::Audio(AudioError::Empty) => Some("no-sound"),
+            TranscribeError::Audio(AudioError::Unsupported(_)) => Some("unsupported"),
+            TranscribeError::Audio(AudioError::Corrupt(_)) => Some("damaged"),
+            _ => None,
+        }
+    }
+
     /// Whether trying again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -159,24 +202,19 @@ impl Model {
         &self.ctx
     }
 
-    /// Transcribe 16 kHz mono samples. `progress` gets whisper's percentage (0–100); `abort`
-    /// stops the work between steps.
-    pub fn transcribe(
-        &self,
+    /// Transcribe one window of 16 kHz mono samples that starts `offset_ms` into the recording.
+    /// `progress` gets whisper's percentage (0–100); `abort` stops the work between steps.
+    /// Returns the window's segments (times from the recording's start) and the language
+    /// whisper.cpp used.
+    fn transcribe_window(
+        state: &mut whisper_rs::WhisperState,
         samples: &[f32],
+        offset_ms: i64,
         language: Option<&str>,
         threads: usize,
         progress: impl FnMut(i32) + 'static,
-        abort: Arc<AtomicBool>,
-    ) -> Result<Transcription, TranscribeError> {
-        let audio_seconds = samples.len() as f64 / f64::from(audio::SAMPLE_RATE);
-        if samples.len() < audio::SAMPLE_RATE as usize / 10 {
-            return Err(TranscribeError::Audio(AudioError::Empty));
-        }
-        let mut state = self
-            .ctx
-            .create_state()
-            .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+        abort: &Arc<AtomicBool>,
+    ) -> Result<(Vec<Segment>, Option<String>), TranscribeError> {
         let mut params = full_params(threads, language);
         params.set_progress_callback_safe(progress);
         // whisper-rs 0.16's `set_abort_callback_safe` hands whisper.cpp a pointer of the wrong type
@@ -185,7 +223,7 @@ impl Model {
         // because `abort` is held until `full` returns.
         unsafe {
             params.set_abort_callback(Some(abort_requested));
-            params.set_abort_callback_user_data(Arc::as_ptr(&abort) as *mut std::ffi::c_void);
+            params.set_abort_callback_user_data(Arc::as_ptr(abort) as *mut std::ffi::c_void);
         }
         let result = state.full(params, samples);
         if abort.load(Ordering::Relaxed) {
@@ -203,52 +241,115 @@ impl Model {
             }
             segments.push(Segment {
                 // whisper.cpp counts in centiseconds.
-                start_ms: seg.start_timestamp() * 10,
-                end_ms: seg.end_timestamp() * 10,
+                start_ms: offset_ms + seg.start_timestamp() * 10,
+                end_ms: offset_ms + seg.end_timestamp() * 10,
                 text,
             });
         }
-        let text = segments
-            .iter()
-            .map(|s| s.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let detected =
-            whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_string);
-        let language = language
-            .map(str::to_string)
-            .or(detected)
-            .unwrap_or_else(|| "und".to_string());
-        Ok(Transcription {
-            text,
-            language,
-            segments,
-            model: self.name.clone(),
-            audio_seconds,
-        })
+        let used = whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_string);
+        Ok((segments, used))
     }
 
-    /// Decode a recording and transcribe it: the path every transcription takes (the job worker,
-    /// `vertel-server transcribe` and the benchmark). `progress` gets 0–100 over the whole run.
+    /// Decode a recording and transcribe it, window by window: the path every transcription takes
+    /// (the job worker, `vertel-server transcribe` and the benchmark). `progress` gets 0–100 over
+    /// the whole run (estimated from the declared duration, when there is one). A recording longer
+    /// than `limits` allow fails, by its headers before anything is decoded, or once decoding
+    /// passes the limit.
+    #[allow(clippy::too_many_arguments)]
     pub fn transcribe_file(
         &self,
         path: &Path,
         mime: Option<&str>,
         language: Option<&str>,
         threads: usize,
-        mut progress: impl FnMut(i32) + Send + 'static,
+        limits: AudioLimits,
+        progress: impl FnMut(i32) + Send + 'static,
         abort: Arc<AtomicBool>,
     ) -> Result<Transcription, TranscribeError> {
-        let samples = audio::decode_file(path, mime, &mut |f| progress((f * 5.0) as i32))?;
-        progress(5);
-        let out = self.transcribe(
-            &samples,
-            language,
-            threads,
-            move |p| progress(5 + p.clamp(0, 100) * 90 / 100),
-            abort,
-        )?;
-        Ok(out)
+        let rate = audio::SAMPLE_RATE as usize;
+        let mut recording = audio::Recording::open(path, mime, limits)?;
+        let declared = recording
+            .declared_seconds
+            .map(|s| (s * rate as f64) as u64)
+            .unwrap_or(0);
+        let mut state = self
+            .ctx
+            .create_state()
+            .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+        let progress: Arc<Mutex<dyn FnMut(i32) + Send>> = Arc::new(Mutex::new(progress));
+        let report = |p: i32| {
+            if let Ok(mut f) = progress.lock() {
+                f(p.clamp(0, 100));
+            }
+        };
+        report(0);
+        let window = WINDOW_SECONDS * rate;
+        let mut samples: Vec<f32> = Vec::new();
+        // Samples transcribed before `samples[0]`.
+        let mut offset = 0usize;
+        let mut language = language.map(str::to_string);
+        let mut segments = Vec::new();
+        loop {
+            if abort.load(Ordering::Relaxed) {
+                return Err(TranscribeError::Aborted);
+            }
+            let more = recording.fill(&mut samples, window)?;
+            if offset == 0 && !more && samples.len() < rate / 10 {
+                return Err(TranscribeError::Audio(AudioError::Empty));
+            }
+            let cut = if more {
+                quiet_cut(&samples, window)
+            } else {
+                samples.len()
+            };
+            if cut >= rate / 10 || offset == 0 {
+                // Progress over the recording: what its headers declare, or at least what is known.
+                let total = (declared as usize)
+                    .max(offset + samples.len() + if more { window } else { 0 })
+                    .max(1);
+                let (done_before, this) = (offset, cut);
+                let progress = progress.clone();
+                let window_progress = move |p: i32| {
+                    let done = done_before + this * p.clamp(0, 100) as usize / 100;
+                    if let Ok(mut f) = progress.lock() {
+                        f((5 + done * 90 / total) as i32);
+                    }
+                };
+                let offset_ms = (offset * 1000 / rate) as i64;
+                let (found, used) = Self::transcribe_window(
+                    &mut state,
+                    &samples[..cut],
+                    offset_ms,
+                    language.as_deref(),
+                    threads,
+                    window_progress,
+                    &abort,
+                )?;
+                segments.extend(found);
+                // Auto-detected once, then kept: every window in the same language.
+                if language.is_none() {
+                    language = used;
+                }
+            }
+            offset += cut;
+            samples.drain(..cut);
+            if !more {
+                break;
+            }
+        }
+        report(95);
+        let text = segments
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Transcription {
+            text,
+            language: language.unwrap_or_else(|| "und".to_string()),
+            segments,
+            model: self.name.clone(),
+            audio_seconds: offset as f64 / rate as f64,
+        })
     }
 }
 
@@ -301,18 +402,22 @@ impl Transcriber {
     }
 
     /// Like [`Model::transcribe_file`], with either engine.
+    #[allow(clippy::too_many_arguments)]
     pub fn transcribe_file(
         &self,
         path: &Path,
         mime: Option<&str>,
         language: Option<&str>,
         threads: usize,
+        limits: AudioLimits,
         progress: impl FnMut(i32) + Send + 'static,
         abort: Arc<AtomicBool>,
     ) -> Result<Transcription, TranscribeError> {
         match &self.engine {
-            Engine::Whisper(m) => m.transcribe_file(path, mime, language, threads, progress, abort),
-            Engine::Fake(d) => fake_transcribe(path, language, *d, progress, &abort),
+            Engine::Whisper(m) => {
+                m.transcribe_file(path, mime, language, threads, limits, progress, abort)
+            }
+            Engine::Fake(d) => fake_transcribe(path, mime, language, *d, limits, progress, &abort),
         }
     }
 }
@@ -321,18 +426,25 @@ impl Transcriber {
 pub const FAKE_MODEL: &str = "nep-transcriber";
 
 /// The fake transcriber's work: read the recording (as Whisper would; a missing blob fails the
-/// same way), then sleep `duration` in short steps, reporting progress and honouring `abort` like
-/// whisper.cpp does, and return `nep-transcript <first 8 hex digits of the SHA-256>` as one
-/// segment. Deterministic, so a test knows which transcript each recording must get.
+/// same way), refuse it when its headers declare more than `limits` allow (as the real path does
+/// before decoding; what is not audio is not judged), then sleep `duration` in short steps,
+/// reporting progress and honouring `abort` like whisper.cpp does, and return `nep-transcript
+/// <first 8 hex digits of the SHA-256>` as one segment. Deterministic, so a test knows which
+/// transcript each recording must get.
 fn fake_transcribe(
     path: &Path,
+    mime: Option<&str>,
     language: Option<&str>,
     duration: Duration,
+    limits: AudioLimits,
     mut progress: impl FnMut(i32),
     abort: &AtomicBool,
 ) -> Result<Transcription, TranscribeError> {
     use sha2::{Digest, Sha256};
     let bytes = std::fs::read(path).map_err(|e| TranscribeError::Audio(AudioError::Io(e)))?;
+    if let Err(e @ AudioError::TooLong { .. }) = audio::Recording::open(path, mime, limits) {
+        return Err(e.into());
+    }
     let hash: String = Sha256::digest(&bytes)
         .iter()
         .take(4)
@@ -389,6 +501,7 @@ pub fn transcribe_path(
         mime_for_path(file),
         language.as_deref(),
         threads,
+        AudioLimits::default(),
         |_| {},
         Arc::new(AtomicBool::new(false)),
     )
@@ -441,6 +554,7 @@ mod tests {
                 None,
                 Some("nl"),
                 1,
+                AudioLimits::default(),
                 move |p| {
                     if let Ok(mut l) = log.lock() {
                         l.push(p);
@@ -469,6 +583,7 @@ mod tests {
             None,
             None,
             1,
+            AudioLimits::default(),
             |_| {},
             Arc::new(AtomicBool::new(true)),
         );
@@ -483,5 +598,61 @@ mod tests {
             .expect("no model there");
         assert!(matches!(err, TranscribeError::NoModel));
         assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn a_window_ends_in_its_quietest_moment() {
+        let rate = audio::SAMPLE_RATE as usize;
+        let window = 10 * rate;
+        // Loud everywhere but 200 ms starting 1.5 s before the window's end.
+        let mut samples = vec![0.5f32; window + rate];
+        let quiet = window - 3 * rate / 2;
+        samples[quiet..quiet + rate / 5].fill(0.0);
+        let cut = quiet_cut(&samples, window);
+        assert!((quiet..quiet + rate / 5).contains(&cut), "{cut} vs {quiet}");
+        // Never beyond the window, never before its last seconds.
+        let flat = vec![0.1f32; window + rate];
+        let cut = quiet_cut(&flat, window);
+        assert!(
+            cut <= window && cut >= window - CUT_SEARCH_SECONDS * rate,
+            "{cut}"
+        );
+    }
+
+    /// The fake transcriber refuses what the real one refuses before decoding: a recording whose
+    /// headers declare more than the limit.
+    #[test]
+    fn the_fake_transcriber_refuses_a_declared_duration_over_the_limit() {
+        let dir = std::env::temp_dir().join(format!("vertel-fake-long-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("long.wav");
+        // A 16 kHz mono WAV header declaring 2 hours, with one second of silence.
+        let declared: u32 = 2 * 3600 * 32_000;
+        let mut wav = b"RIFF".to_vec();
+        wav.extend_from_slice(&(36 + declared).to_le_bytes());
+        wav.extend_from_slice(b"WAVEfmt ");
+        for v in [16u32, 0x0001_0001, 16_000, 32_000, 0x0010_0002] {
+            wav.extend_from_slice(&v.to_le_bytes());
+        }
+        wav.extend_from_slice(b"data");
+        wav.extend_from_slice(&declared.to_le_bytes());
+        wav.extend_from_slice(&vec![0u8; 32_000]);
+        std::fs::write(&file, &wav).expect("write");
+        let t = Transcriber::load(Path::new("/nonexistent"), Some(Duration::from_millis(10)))
+            .expect("fake");
+        let err = t
+            .transcribe_file(
+                &file,
+                Some("audio/wav"),
+                None,
+                1,
+                AudioLimits { max_seconds: 60 },
+                |_| {},
+                Arc::new(AtomicBool::new(false)),
+            )
+            .expect_err("refused");
+        assert_eq!(err.reason(), Some("too-long"), "{err}");
+        assert!(!err.is_transient());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

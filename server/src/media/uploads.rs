@@ -9,9 +9,9 @@
 
 use super::Media;
 use super::blobs::{self, BlobKind, BlobStore, NewBlob, is_sha256_hex};
-use super::photos::{self, PhotoError, PhotoLimits};
+use super::photos::{self, PhotoError};
 use crate::db::accounts::Member;
-use crate::db::{Db, DbError, RowExt, now_ms};
+use crate::db::{Backend, Db, DbError, RowExt, now_ms};
 use base64::Engine;
 use client_core::wire::DocumentId;
 use futures_util::{Stream, StreamExt};
@@ -246,7 +246,38 @@ pub async fn create(
             complete: true,
         });
     }
-    let used = blobs::member_usage(&media.db, member.id).await?.max(0) as u64;
+    reserve(media, member, &id, &doc_id, meta, length, now).await?;
+    Ok(UploadInfo {
+        id,
+        length,
+        offset: 0,
+        complete: false,
+    })
+}
+
+/// Record a new upload if the member's quota has room for its full length. Checking and
+/// recording are one step per member: on SQLite this process's writers take turns
+/// ([`Db::begin_write`]); on PostgreSQL the member's row stays locked until the upload is
+/// recorded, across server processes. (Checked in one query and recorded in another, six of
+/// twelve parallel creations of a third of the quota each once passed the check.)
+async fn reserve(
+    media: &Media,
+    member: &Member,
+    id: &str,
+    doc_id: &str,
+    meta: &Metadata,
+    length: u64,
+    now: i64,
+) -> Result<(), MediaError> {
+    let (mut tx, _turn) = media.db.begin_write().await?;
+    if media.db.backend == Backend::Postgres {
+        sqlx::query("SELECT id FROM members WHERE id = $1 FOR UPDATE")
+            .bind(member.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(DbError::from)?;
+    }
+    let used = blobs::member_usage(&mut *tx, member.id).await?.max(0) as u64;
     if used.saturating_add(length) > media.config.member_quota_bytes {
         return Err(MediaError::QuotaExceeded(media.config.member_quota_bytes));
     }
@@ -254,22 +285,18 @@ pub async fn create(
         "INSERT INTO uploads (id, member_id, doc_id, sha256, mime, length, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
-    .bind(&id)
+    .bind(id)
     .bind(member.id)
-    .bind(&doc_id)
+    .bind(doc_id)
     .bind(&meta.sha256)
     .bind(&meta.mime)
     .bind(length as i64)
     .bind(now)
-    .execute(&media.db.pool)
+    .execute(&mut *tx)
     .await
     .map_err(DbError::from)?;
-    Ok(UploadInfo {
-        id,
-        length,
-        offset: 0,
-        complete: false,
-    })
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(())
 }
 
 /// `HEAD`: how far an upload got.
@@ -473,15 +500,20 @@ async fn finish(media: &Media, up: &UploadRow, path: &Path) -> Result<(), MediaE
                 .await?;
             }
             BlobKind::Photo => {
-                let limits = PhotoLimits {
-                    max_pixels: media.config.max_image_pixels,
-                    ..PhotoLimits::default()
-                };
+                let limits = media.config.photo_limits();
+                // One of a few decodes at a time: each may use up to the budget.
+                let _turn = media
+                    .photo_decodes
+                    .acquire()
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
                 let store = media.store.clone();
                 let (p, sha) = (path.to_path_buf(), up.sha256.clone());
                 let sanitised = tokio::task::spawn_blocking(move || {
-                    let bytes = std::fs::read(&p)?;
-                    let s = match photos::sanitise(&bytes, limits) {
+                    let file = std::fs::File::open(&p)?;
+                    let len = file.metadata()?.len();
+                    let reader = std::io::BufReader::new(file);
+                    let s = match photos::sanitise(reader, len, limits) {
                         Ok(s) => s,
                         Err(e) => return Ok(Err(e)),
                     };
@@ -546,7 +578,7 @@ async fn linked(
     if kind == BlobKind::Audio && media.queue.enqueue(doc_id, sha256).await? {
         if let Ok(doc) = doc_id.parse::<DocumentId>() {
             let note = (!media.queue.model_present).then_some(super::jobs::NO_MODEL);
-            super::jobs::write_status(media, doc, sha256, "queued", 0, note).await;
+            super::jobs::write_status(media, doc, sha256, "queued", 0, note, None).await;
         }
         media.queue.open(doc_id).await?;
         tracing::info!(doc = doc_id, "voice note queued for transcription");

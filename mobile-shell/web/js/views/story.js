@@ -229,7 +229,8 @@ export function storyView(app, main, { id }) {
     } else if (running) {
       transcript = `<p>${icon('hourglass')} ${t('status.transcribing', { percent: running.progress ?? 0 })}</p>`;
     } else if (failed) {
-      transcript = `<p>${icon('warning')} ${t('transcript.failed')}</p>`;
+      const why = failed.reason && has(`transcript.failed.${failed.reason}`) ? ` ${t(`transcript.failed.${failed.reason}`)}` : '';
+      transcript = `<p>${icon('warning')} ${t('transcript.failed')}${why}</p>`;
     } else if (audio.length) {
       transcript = `<p class="hint">${t('transcript.waiting')}</p>`;
     }
