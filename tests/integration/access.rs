@@ -188,3 +188,65 @@ async fn field_members_cannot_approve_their_own_stories(backend: Backend) -> any
     Ok(())
 }
 both!(field_members_cannot_approve_their_own_stories);
+
+/// A story sent over `/sync` to someone other than its recorder is a read, in the audit log as
+/// `story.opened` (detail `sync`), once per connection and story; the recorder's own sync is not.
+async fn stories_read_over_sync_are_in_the_audit_log(backend: Backend) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = env.start().await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let coord = server.login_as("coordinator", "delft").await?;
+    let admin = server.login_as("admin", "delft").await?;
+
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    let id = phone
+        .create_story(&parent_story("Gelezen", "Over de eerste weken."))
+        .await?;
+    all_confirmed(&phone).await?;
+
+    let laptop = device(&env, "laptop").await?;
+    laptop.connect(&server.ws_url(), &coord.token).await?;
+    laptop.want([id]).await?;
+    laptop
+        .wait_for("story on the laptop", WAIT, |d| async move {
+            d.story(&id).await.is_some()
+        })
+        .await?;
+
+    // The batch writer runs beside the sync: wait for the entry rather than for a fixed time.
+    let mut entries = Vec::new();
+    for _ in 0..50 {
+        let (status, log) = crate::workspace::get_json(
+            &server,
+            &admin.token,
+            "/workspace/audit?action=story.opened",
+        )
+        .await?;
+        assert_eq!(status, 200);
+        entries = log["entries"].as_array().context("entries")?.clone();
+        if !entries.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let reads: Vec<(i64, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["member_id"].as_i64().unwrap_or_default(),
+                e["doc_id"].as_str().unwrap_or_default(),
+                e["detail"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reads,
+        [(coord.member_id, id.to_string().as_str(), "sync")],
+        "one read by the coordinator, none by the recorder"
+    );
+    Ok(())
+}
+both!(stories_read_over_sync_are_in_the_audit_log);

@@ -25,6 +25,7 @@
 use super::measure::{self, Caps, MeasureError};
 use crate::db::accounts::{Member, Role};
 pub use crate::db::actors::ActorOwner;
+use crate::db::audit::AuditEntry;
 use crate::db::docs::{ActorClaim, DocMeta};
 use crate::db::{Backend, Db, DbError};
 use automerge::sync::{self, SyncDoc};
@@ -249,6 +250,9 @@ pub struct Hub {
     /// Owners of the actors seen so far (the `actors` table is the record; this is its cache).
     actors: std::sync::Mutex<HashMap<ActorId, ActorOwner>>,
     next_conn: AtomicU64,
+    /// `story.opened` entries for stories sent to someone other than their recorder, written in
+    /// batches by a task of their own (a coordinator's laptop catching up opens thousands).
+    reads: mpsc::UnboundedSender<AuditEntry>,
 }
 
 /// What refusing a push tells the device (Dutch; `docs/schema.md`).
@@ -263,7 +267,19 @@ impl Hub {
     pub fn new(db: Db, limits: Limits, storage_id: String) -> Arc<Hub> {
         let tag = format!("{:016x}", rand::random::<u64>());
         let (changes, _) = tokio::sync::broadcast::channel(4096);
+        let (reads, mut queued) = mpsc::unbounded_channel::<AuditEntry>();
+        let audit_db = db.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while queued.recv_many(&mut batch, 1000).await > 0 {
+                if let Err(e) = audit_db.audit_many(&batch).await {
+                    tracing::error!(error = %e, entries = batch.len(), "writing story reads to the audit log failed");
+                }
+                batch.clear();
+            }
+        });
         Arc::new(Hub {
+            reads,
             db,
             changes,
             peer_id: format!("vertel-server-{tag}"),
@@ -720,6 +736,21 @@ impl Hub {
             }
         }
 
+        if !slot.peers.contains_key(&caller.conn)
+            && let Some(meta) = slot.meta.as_ref()
+            && meta.recorder_id != member.id
+        {
+            // Someone else's story goes to this connection from now on: a read, for the audit
+            // log, once per connection and story.
+            let _ = self.reads.send(AuditEntry {
+                at: crate::db::now_ms(),
+                workspace_id: Some(meta.workspace_id),
+                member_id: Some(member.id),
+                action: "story.opened",
+                doc_id: Some(id.to_string()),
+                detail: Some("sync".into()),
+            });
+        }
         let mut guard = Unstored::new(&mut slot);
         let s: &mut Slot = &mut guard;
         let peer = s.peers.entry(caller.conn).or_insert_with(|| PeerLink {
