@@ -24,6 +24,7 @@ mod bad_input;
 mod chaos;
 mod durability;
 mod erasure;
+mod exports;
 mod interop;
 mod lifecycle;
 mod media;

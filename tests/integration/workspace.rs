@@ -334,17 +334,24 @@ async fn review_consent_and_access(backend: Backend) -> anyhow::Result<()> {
             && !csv.contains("@delft.test"),
         "{csv}"
     );
-    let (_, qdpx) = call(
-        &server,
-        &coord.token,
-        reqwest::Method::GET,
-        "/workspace/export/project.qdpx",
-        None,
-        None,
-    )
-    .await?;
-    assert!(qdpx.starts_with("PK") && qdpx.contains("urn:QDA-XML:project:1.0"));
-    assert!(!qdpx.contains("interne notitie"));
+    let qdpx =
+        crate::exports::download(&server, &coord.token, "/workspace/export/project.qdpx").await?;
+    let entries = crate::exports::qdpx_entries(qdpx)?;
+    assert!(
+        entries
+            .iter()
+            .any(|(name, text)| name == "project.qde" && text.contains("urn:QDA-XML:project:1.0"))
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|(_, text)| text.contains("de groep gaf me moed."))
+    );
+    assert!(
+        !entries
+            .iter()
+            .any(|(_, text)| text.contains("interne notitie"))
+    );
 
     // Search is Dutch-aware: "groepen" finds "groep".
     let (_, found) = get_json(&server, &coord.token, "/workspace/stories?q=groepen").await?;
@@ -364,8 +371,14 @@ async fn review_consent_and_access(backend: Backend) -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(s, 200);
+    // The answers to the tag and review decisions carried the whole story: each is a read
+    // (`via` tag or review, issue 10 finding 13). Listing and searching are not.
+    let entries = log["entries"].as_array().context("entries")?;
+    assert_eq!(entries.len(), 7, "3 tags, 3 approvals, 1 return: {log}");
     assert!(
-        log["entries"].as_array().is_some_and(|e| e.is_empty()),
+        entries
+            .iter()
+            .all(|e| matches!(e["detail"].as_str(), Some("tag" | "review"))),
         "listing is not opening: {log}"
     );
     assert_eq!(get_json(&server, &coord.token, &path).await?.0, 200);
@@ -377,6 +390,7 @@ async fn review_consent_and_access(backend: Backend) -> anyhow::Result<()> {
     .await?;
     let e = log["entries"].get(0).context("an entry")?;
     assert_eq!(e["doc_id"], quoted.to_string());
+    assert_eq!(e["detail"], Value::Null);
     assert_eq!(e["member_id"], json!(coord.member_id));
     assert!(e["at"].as_i64().is_some_and(|at| at > 0));
     assert_eq!(

@@ -2,8 +2,10 @@
 //! `/werkruimte/` (static files embedded from `server/workspace-ui/`).
 //!
 //! Coordinators only, except the audit log (admins). A story the caller may not see answers 404.
-//! Opening a story is logged (`story.opened`); review and tag decisions are written into the story
-//! document through the hub with the coordinator's own actor, so devices receive them.
+//! Every answer that carries a whole story is logged as `story.opened` (opening it, and the story
+//! returned after a review or tag decision), every export as `workspace.exported`; review and tag
+//! decisions are written into the story document through the hub with the coordinator's own
+//! actor, so devices receive them.
 
 use super::auth::AuthMember;
 use super::json::ApiJson;
@@ -272,17 +274,29 @@ async fn open(
     Path(id): Path<String>,
 ) -> Result<Json<StoryRow>, ApiError> {
     let (_, row) = visible_story(&state, &auth.member, &id).await?;
+    opened(&state, &auth.member, &id, None).await?;
+    Ok(Json(row))
+}
+
+/// Log that `member` received the whole of story `id` (`story.opened`): every answer that
+/// carries a story's content writes it, `via` naming the answer when it is not `open`.
+async fn opened(
+    state: &AppState,
+    member: &Member,
+    id: &str,
+    via: Option<&str>,
+) -> Result<(), ApiError> {
     state
         .db
         .audit(
-            Some(auth.member.workspace_id),
-            Some(auth.member.id),
+            Some(member.workspace_id),
+            Some(member.id),
             "story.opened",
-            Some(&id),
-            None,
+            Some(id),
+            via,
         )
         .await?;
-    Ok(Json(row))
+    Ok(())
 }
 
 /// Write into a story as the coordinator, with their own actor, so the field member's device
@@ -382,6 +396,7 @@ async fn review(
         )
         .await?;
     let (_, row) = visible_story(&state, member, &id).await?;
+    opened(&state, member, &id, Some("review")).await?;
     Ok(Json(row))
 }
 
@@ -435,6 +450,7 @@ async fn decide_tag(
         )
         .await?;
     let (_, row) = visible_story(&state, member, &id).await?;
+    opened(&state, member, &id, Some("tag")).await?;
     Ok(Json(row))
 }
 
@@ -740,6 +756,7 @@ async fn figures_csv(
         .db
         .ws_figures(auth.member.workspace_id, q.activity.as_deref())
         .await?;
+    exported(&state, &auth.member, "figures.csv").await?;
     Ok(download(
         "text/csv; charset=utf-8",
         "cijfers.csv",
