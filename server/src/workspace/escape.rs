@@ -50,37 +50,37 @@ pub fn xml(s: &str) -> String {
 }
 
 /// Text for one line of Markdown (a heading, a table cell, a list item, a quote), as literal
-/// text. Line breaks become spaces. Every ASCII punctuation character that can start or close a
-/// Markdown construct is backslash-escaped (CommonMark shows an escaped punctuation character as
+/// text. Line breaks become spaces. Every ASCII punctuation character that can open or close an
+/// inline construct is backslash-escaped (CommonMark shows an escaped punctuation character as
 /// itself): `[ ] ( ) !` (links, images, footnotes), `< >` (HTML, autolinks, quotes), `` ` ``
 /// (code), `* _ ~` (emphasis, strikethrough), `|` (tables), `#`, `&` (entities), `\`, `$` (maths
-/// in some renderers), `{ }`, `=`, `+`, `:` and `@` (the scheme and address autolinks of GitHub
-/// Markdown: `http://…`, `javascript:…`, `name@host`), and the dot of `www.`. Ordinary prose
-/// punctuation (`. , ; ? ' " / % -`) stays as it is, except a `-` or a number's `.` that would
-/// start a list at the beginning of the text.
+/// in some renderers), `{ }` and `@` (address autolinks). So is a `:` followed by anything but a
+/// space (the scheme of an autolink: `http://…`, `javascript:…`, `mailto:…`) and the dot of
+/// `www.`. At the start of the text, where a line may begin, so are `-`, `+`, `=` and the `.` or
+/// `)` after a number (lists, setext headings). Prose stays readable: `Ze zei: ja.` is unchanged.
 pub fn markdown(s: &str) -> String {
+    let chars: Vec<char> = s
+        .chars()
+        .map(|c| if matches!(c, '\n' | '\r') { ' ' } else { c })
+        .collect();
     let mut out = String::with_capacity(s.len() + s.len() / 8);
-    let chars: Vec<char> = s.chars().collect();
     let leading_digits = chars.iter().take_while(|c| c.is_ascii_digit()).count();
     for (i, &c) in chars.iter().enumerate() {
         let escape = match c {
             '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '(' | ')' | '!' | '<' | '>' | '#' | '|'
-            | '&' | '$' | '{' | '}' | '=' | '+' | ':' | '@' => true,
-            '-' => i == 0,
+            | '&' | '$' | '{' | '}' | '@' => true,
+            ':' => chars.get(i + 1).is_some_and(|n| !n.is_whitespace()),
+            '-' | '+' | '=' => i == 0,
             '.' => {
                 (i > 0 && i == leading_digits)
                     || (i >= 3 && chars[i - 3..i].iter().all(|w| w.eq_ignore_ascii_case(&'w')))
             }
             _ => false,
         };
-        match c {
-            '\n' | '\r' => out.push(' '),
-            c if escape => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
+        if escape {
+            out.push('\\');
         }
+        out.push(c);
     }
     out
 }
@@ -156,16 +156,19 @@ mod tests {
         );
         assert_eq!(
             markdown("<img src=x onerror=alert(1)>"),
-            r"\<img src\=x onerror\=alert\(1\)\>"
+            r"\<img src=x onerror=alert\(1\)\>"
         );
         // Prose stays readable; line breaks cannot start a block.
         assert_eq!(
             markdown("Ze zei: ja, goed.\n# kop"),
-            r"Ze zei\: ja, goed. \# kop"
+            r"Ze zei: ja, goed. \# kop"
         );
+        assert_eq!(markdown("a:b 1 + 1 = 2"), r"a\:b 1 + 1 = 2");
         // At the start of a line: no list item.
         assert_eq!(markdown("- item"), r"\- item");
         assert_eq!(markdown("12. item"), r"12\. item");
+        assert_eq!(markdown("+ item"), r"\+ item");
+        assert_eq!(markdown("==="), r"\===");
         assert_eq!(markdown("2025-Q3 ok-ja"), "2025-Q3 ok-ja");
         assert_eq!(markdown("a\\b"), r"a\\b");
     }
