@@ -10,6 +10,7 @@ const t = (key, vars = {}) => String((CATALOGUES[lang] || nl)[key] ?? nl[key] ??
 
 let session = JSON.parse(sessionStorage.getItem('vertel-ws') || 'null');
 let meta = null; // overview + taxonomy, loaded once per session
+let expired = false; // the session ended (expired, or logged out elsewhere): say so on the login
 const main = document.getElementById('main');
 
 /** Make an element: attributes (on* functions become listeners), children (strings as text). */
@@ -41,7 +42,7 @@ async function api(method, path, body, raw = false) {
   if (typeof body === 'string') { headers['content-type'] = 'text/csv'; payload = body; }
   else if (body !== undefined) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body); }
   const resp = await fetch(`/api/v1${path}`, { method, headers, body: payload });
-  if (resp.status === 401) { logout(); throw new Error('401'); }
+  if (resp.status === 401) { expired = true; logout(); throw new Error('401'); }
   if (raw) return resp;
   const data = await resp.json().catch(() => ({}));
   if (!resp.ok) { const e = new Error(data.error || t('error')); e.data = data; e.status = resp.status; throw e; }
@@ -91,7 +92,8 @@ function loginView() {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email: fd.get('email'), password: fd.get('password') }),
       });
-      if (!resp.ok) { err.textContent = t('login_failed'); return; }
+      if (!resp.ok) { err.textContent = loginFailure(resp); return; }
+      expired = false;
       const data = await resp.json();
       session = { token: data.token, role: data.member.role, name: data.member.name, workspace: data.workspace?.name };
       sessionStorage.setItem('vertel-ws', JSON.stringify(session));
@@ -102,7 +104,16 @@ function loginView() {
   h('label', {}, t('email'), h('input', { name: 'email', type: 'email', autocomplete: 'username', required: true })),
   h('label', {}, t('password'), h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
   h('button', { type: 'submit' }, t('login')), err);
-  return h('div', { class: 'login card' }, h('h1', {}, t('title')), form);
+  return h('div', { class: 'login card' }, h('h1', {}, t('title')),
+    expired ? h('p', { class: 'notice', role: 'status' }, t('session_expired')) : null, form);
+}
+
+/** Why a login was refused, with the wait the server asks for (Retry-After, seconds). */
+function loginFailure(resp) {
+  const wait = Number.parseInt(resp.headers.get('retry-after') || '', 10) || 0;
+  if (resp.status === 429) return wait >= 120 ? t('login_wait_minutes', { n: Math.ceil(wait / 60) }) : t('login_wait_seconds', { n: wait || 60 });
+  if (resp.status === 503) return t('login_busy');
+  return t('login_failed');
 }
 
 async function loadMeta() {

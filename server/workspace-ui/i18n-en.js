@@ -1,6 +1,8 @@
 export default {
   title: 'Vertel workspace', lang: 'Language', logout: 'Log out',
   email: 'Email address', password: 'Password', login: 'Log in', login_failed: 'Could not log in. Check the email address and password.',
+  login_wait_seconds: 'Too many attempts. Try again in {n} seconds.', login_wait_minutes: 'Too many attempts. Try again in {n} minutes.',
+  login_busy: 'The server is busy. Try again in a moment.', session_expired: 'Your session has ended. Please log in again.',
   not_coordinator: 'This workspace is for coordinators.',
   nav_overview: 'Overview', nav_activity: 'Figures and stories', nav_stories: 'Stories', nav_personas: 'Personas', nav_figures: 'Figures', nav_audit: 'Access log',
   overview: 'Overview per activity', activity: 'Activity', stories: 'Stories', confirmed: 'confirmed', suggested: 'suggested', rejected: 'rejected',

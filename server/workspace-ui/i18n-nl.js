@@ -1,6 +1,8 @@
 export default {
   title: 'Vertel werkruimte', lang: 'Taal', logout: 'Uitloggen',
   email: 'E-mailadres', password: 'Wachtwoord', login: 'Inloggen', login_failed: 'Inloggen lukte niet. Controleer e-mailadres en wachtwoord.',
+  login_wait_seconds: 'Te veel pogingen. Probeer het over {n} seconden opnieuw.', login_wait_minutes: 'Te veel pogingen. Probeer het over {n} minuten opnieuw.',
+  login_busy: 'De server is even druk. Probeer het zo opnieuw.', session_expired: 'Je sessie is verlopen. Log opnieuw in.',
   not_coordinator: 'Deze werkruimte is voor coördinatoren.',
   nav_overview: 'Overzicht', nav_activity: 'Tellen en vertellen', nav_stories: 'Verhalen', nav_personas: "Persona's", nav_figures: 'Cijfers', nav_audit: 'Logboek',
   overview: 'Overzicht per activiteit', activity: 'Activiteit', stories: 'Verhalen', confirmed: 'bevestigd', suggested: 'voorgesteld', rejected: 'afgewezen',

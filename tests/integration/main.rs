@@ -31,6 +31,7 @@ mod media;
 mod multiprocess;
 mod notify;
 mod ownership;
+mod sessions;
 mod sync;
 mod tagging;
 mod workspace;

@@ -1,11 +1,15 @@
-// REST calls to vertel-server (README: API v1) and the session kept in localStorage.
+// REST calls to vertel-server (README: API v1) and the session kept in localStorage (a bearer token,
+// not a cookie: ARCHITECTURE.md "Sessions and tokens" says why).
 
 const SESSION_KEY = 'vertel.session';
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  /** `code`: the server's reason code (a refused password); `retryAfter`: seconds to wait (429, 503). */
+  constructor(status, message, { code = null, retryAfter = 0 } = {}) {
     super(message || `HTTP ${status}`);
     this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -42,7 +46,10 @@ async function call(method, path, { token, body } = {}) {
   } catch {
     data = null;
   }
-  if (!resp.ok) throw new ApiError(resp.status, data?.error);
+  if (!resp.ok) {
+    const retryAfter = Number.parseInt(resp.headers.get('retry-after') ?? '', 10) || 0;
+    throw new ApiError(resp.status, data?.error, { code: data?.code ?? null, retryAfter });
+  }
   return data;
 }
 

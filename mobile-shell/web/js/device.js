@@ -6,7 +6,8 @@
 //
 // Emits (as DOM events on the device): `change` {detail: {id}} when a document's view changed
 // (also when the server refused it: the view then carries `refused: {code, message}`),
-// `connected`, `purged` {id}, `error` {error}.
+// `connected`, `purged` {id}, `error` {error}, `remote-error` {message} (the server's `error`
+// message before it closes the connection, e.g. "session ended; log in again").
 
 import init, { Core, newDocumentId, sha256Hex } from '../pkg/vertel_shell.js';
 import { randomHex } from './dom.js';
@@ -71,6 +72,7 @@ export class Device extends EventTarget {
         break;
       case 'remote-error':
         console.warn('server reported', e.message);
+        this.dispatchEvent(new CustomEvent('remote-error', { detail: { message: e.message } }));
         break;
       default:
         this.refresh(e.id);

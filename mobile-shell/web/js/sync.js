@@ -28,6 +28,11 @@ export class Sync extends EventTarget {
       this.setState('online');
       this.catchUp();
     });
+    // The server ends the connection when the session ends (logout elsewhere, expiry): ask at
+    // once whether the token still works, instead of after a few failed reconnects.
+    device.addEventListener('remote-error', (e) => {
+      if (/session ended/.test(e.detail.message)) this.checkToken({ now: true });
+    });
     this.onOnline = () => this.connectNow();
     this.onOffline = () => this.drop('offline');
     addEventListener('online', this.onOnline);
@@ -143,9 +148,9 @@ export class Sync extends EventTarget {
     }
   }
 
-  /** A failing socket may mean the token was revoked: ask once, cheaply. */
-  async checkToken() {
-    if (this.attempt < 2 || !navigator.onLine) return;
+  /** A failing socket may mean the token was revoked or expired: ask once, cheaply. */
+  async checkToken({ now = false } = {}) {
+    if ((!now && this.attempt < 2) || !navigator.onLine) return;
     try {
       await api.me(this.session.token);
     } catch (e) {

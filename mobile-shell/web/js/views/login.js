@@ -1,10 +1,21 @@
 // Logging in (e-mail and password) and enrolling (the one-time code from `vertel-server member add`
-// plus a new password). The session token is kept in localStorage.
+// plus a new password). The session token is kept in localStorage. Logging in again after the
+// session expired keeps what this device holds when it is the same member.
 
 import { t, setLanguage, language } from '../i18n.js';
 import { icon } from '../icons.js';
 import { $ } from '../dom.js';
 import { api, saveSession, ApiError } from '../api.js';
+
+/** The server's minimum (server/src/auth/policy.rs); it also refuses the commonest passwords. */
+const MIN_PASSWORD = 10;
+
+/** "Try again in …", from the server's Retry-After (seconds). */
+function tooMany(seconds) {
+  if (!seconds) return t('login.too-many');
+  if (seconds < 120) return t('login.too-many-seconds', { n: seconds });
+  return t('login.too-many-minutes', { n: Math.ceil(seconds / 60) });
+}
 
 export function loginView(app, main, mode = 'login') {
   $('#top').hidden = true;
@@ -33,10 +44,10 @@ export function loginView(app, main, mode = 'login') {
         <label for="code">${icon('key')} ${t('enroll.code')}</label>
         <input id="code" name="code" autocomplete="one-time-code" required autocapitalize="characters">
         <label for="new-password">${icon('shield')} ${t('enroll.password')}</label>
-        <input id="new-password" type="password" autocomplete="new-password" minlength="8" required aria-describedby="pw-hint">
+        <input id="new-password" type="password" autocomplete="new-password" minlength="${MIN_PASSWORD}" required aria-describedby="pw-hint">
         <p class="hint" id="pw-hint">${t('enroll.password-hint')}</p>
         <label for="repeat-password">${icon('shield')} ${t('enroll.repeat')}</label>
-        <input id="repeat-password" type="password" autocomplete="new-password" minlength="8" required>
+        <input id="repeat-password" type="password" autocomplete="new-password" minlength="${MIN_PASSWORD}" required>
         <button type="submit" class="big primary">${icon('check')}<span>${t('enroll.submit')}</span></button>
       </form>
       <p id="login-error" class="error" role="alert"></p>
@@ -60,9 +71,12 @@ export function loginView(app, main, mode = 'login') {
   }
 
   function fail(e) {
-    if (e instanceof ApiError && e.status === 401) error.textContent = t(mode === 'login' ? 'login.bad' : 'enroll.bad');
-    else if (e instanceof ApiError && e.status === 429) error.textContent = t('login.too-many');
-    else if (e instanceof ApiError && e.status === 400) error.textContent = t('enroll.password-hint');
+    if (!(e instanceof ApiError)) error.textContent = t('login.unreachable');
+    else if (e.status === 401) error.textContent = t(mode === 'login' ? 'login.bad' : 'enroll.bad');
+    else if (e.status === 429) error.textContent = tooMany(e.retryAfter);
+    else if (e.status === 503) error.textContent = t('login.busy');
+    else if (e.status === 400 && e.code === 'password-too-common') error.textContent = t('enroll.password-common');
+    else if (e.status === 400) error.textContent = t('enroll.password-hint');
     else error.textContent = t('login.unreachable');
   }
 
@@ -79,7 +93,7 @@ export function loginView(app, main, mode = 'login') {
     ev.preventDefault();
     error.textContent = '';
     const pw = $('#new-password').value;
-    if (pw.length < 8) {
+    if ([...pw].length < MIN_PASSWORD) {
       error.textContent = t('enroll.password-hint');
       return;
     }
