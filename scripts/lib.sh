@@ -49,7 +49,7 @@ start_throwaway_pg() {
     fi
     "${run[@]}" "$bin/initdb" -D "$PG_DIR/data" -U vertel --auth=trust -E UTF8 >"$PG_DIR/initdb.log"
     "${run[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w start \
-        -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" >/dev/null
+        -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400 -c wal_recycle=off" >/dev/null
     export VERTEL_TEST_PG_URL="postgres://vertel@127.0.0.1:$port/postgres"
     PG_STOP=("${run[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate stop)
     say "throwaway PostgreSQL on port $port"

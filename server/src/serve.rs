@@ -43,6 +43,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         },
         storage_id,
     );
+    // Erasures a previous run could not verify yet: keep at them.
+    for id in db
+        .pending_erasures()
+        .await
+        .context("reading pending erasures")?
+    {
+        crate::db::erasure::finish_in_background(db.clone(), id);
+    }
     if db.backend == Backend::Postgres {
         notify::start(&db, hub.clone())
             .await

@@ -26,6 +26,17 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
     hits
 }
 
+/// The PostgreSQL cluster's data directory (the test's role may read it: it runs the cluster).
+async fn pg_data_directory(env: &Env) -> anyhow::Result<std::path::PathBuf> {
+    use sqlx::Connection;
+    let url = env.database_url.clone().unwrap_or_default();
+    let mut conn = sqlx::PgConnection::connect(&url).await?;
+    let dir: String = sqlx::query_scalar("SHOW data_directory")
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(dir.into())
+}
+
 async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
     let env = Env::new(backend).await?;
     env.workspace("delft")?;
@@ -75,7 +86,10 @@ async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
         .bearer_auth(&prof.token)
         .send()
         .await?;
-    assert!(resp.status().is_success(), "erase: {}", resp.status());
+    // Nothing holds the database: verified at once.
+    assert_eq!(resp.status(), 200, "erase: {}", server.log());
+    let body: serde_json::Value = resp.json().await?;
+    assert_eq!(body["verified"], true, "{body}");
 
     // The connected device purges its copy at once.
     phone
@@ -88,6 +102,13 @@ async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
     let hits = files_containing(env.data_dir(), marker.as_bytes());
     assert!(hits.is_empty(), "marker still in {hits:?}");
     if backend == Backend::Postgres {
+        // Nor in the cluster's files: tables, indexes and the write-ahead log (the test cluster
+        // runs with wal_recycle = off, as SECURITY.md asks of operators).
+        let hits = files_containing(&pg_data_directory(&env).await?, marker.as_bytes());
+        assert!(
+            hits.is_empty(),
+            "marker still in the PostgreSQL cluster: {hits:?}"
+        );
         // Nothing readable through the database either.
         use sqlx::Connection;
         let url = env.database_url.clone().unwrap_or_default();
@@ -150,3 +171,77 @@ async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 both!(erased_stories_leave_no_trace);
+
+/// An erasure is done when the bytes are gone, not when the DELETE returned. A reader that holds
+/// an old snapshot of the SQLite database keeps the erased pages in the write-ahead log: the
+/// erasure is answered "in progress" (202) and completes, verified, once the reader lets go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_is_verified_only_when_the_bytes_are_gone() -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let env = Env::new(Backend::Sqlite).await?;
+    env.workspace("delft")?;
+    let server = env.start().await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let marker = format!("Tekst die verdwijnen moet {:016x}.", rand::random::<u64>());
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    let id = phone
+        .create_story(&parent_story("Wordt gewist", &marker))
+        .await?;
+    all_confirmed(&phone).await?;
+    assert!(!files_containing(env.data_dir(), marker.as_bytes()).is_empty());
+
+    // Someone reads the database (a backup, a report) and keeps the snapshot open.
+    let path = env.data_dir().join("vertel.db");
+    let mut reader =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
+    sqlx::query("BEGIN").execute(&mut reader).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM doc_chunks")
+        .fetch_one(&mut reader)
+        .await?;
+    assert!(n > 0);
+
+    let client = reqwest::Client::new();
+    let resp = client
+        .delete(server.url(&format!("/api/v1/stories/{id}")))
+        .bearer_auth(&prof.token)
+        .send()
+        .await?;
+    assert_eq!(
+        resp.status(),
+        202,
+        "in progress while the reader holds the log"
+    );
+    let body: serde_json::Value = resp.json().await?;
+    assert_eq!(body["verified"], false, "{body}");
+    let status = |token: String| {
+        let (client, url) = (
+            client.clone(),
+            server.url(&format!("/api/v1/stories/{id}/erasure")),
+        );
+        async move {
+            let r = client.get(url).bearer_auth(token).send().await?;
+            anyhow::ensure!(r.status() == 200, "status: {}", r.status());
+            Ok::<_, anyhow::Error>(r.json::<serde_json::Value>().await?)
+        }
+    };
+    assert_eq!(status(prof.token.clone()).await?["verified"], false);
+
+    // The reader lets go: the erasure completes on its own, and then no byte is left.
+    sqlx::query("ROLLBACK").execute(&mut reader).await?;
+    reader.close().await?;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if status(prof.token.clone()).await?["verified"] == true {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "erasure never verified"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let hits = files_containing(env.data_dir(), marker.as_bytes());
+    assert!(hits.is_empty(), "verified, yet the marker is in {hits:?}");
+    Ok(())
+}

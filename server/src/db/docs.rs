@@ -67,7 +67,7 @@ fn heads_from_text(s: &str) -> Vec<String> {
         .collect()
 }
 
-async fn next_seq(tx: &mut Transaction<'static, Any>) -> Result<i64, DbError> {
+pub(super) async fn next_seq(tx: &mut Transaction<'static, Any>) -> Result<i64, DbError> {
     // The row lock on the counter is held until commit, so sequence order is commit order and a
     // feed reader never skips a change that commits late.
     let row =
@@ -678,28 +678,6 @@ impl Db {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Erase a document: its history goes, a tombstone stays. Then scrub freed bytes from disk.
-    pub async fn erase_doc(&self, id: &str, by: i64) -> Result<(), DbError> {
-        let (mut tx, turn) = self.begin_write().await?;
-        sqlx::query("DELETE FROM doc_chunks WHERE doc_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let seq = next_seq(&mut tx).await?;
-        sqlx::query(
-            "UPDATE documents SET deleted_at = $1, deleted_by = $2, heads = '', size = 0, seq = $3 WHERE id = $4",
-        )
-        .bind(now_ms())
-        .bind(by)
-        .bind(seq)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        drop(turn);
-        self.scrub().await
     }
 }
 

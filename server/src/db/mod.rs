@@ -9,6 +9,7 @@ pub mod actors;
 pub mod audit;
 pub mod check;
 pub mod docs;
+pub mod erasure;
 pub mod tagging;
 pub mod workspace;
 
@@ -147,27 +148,6 @@ impl Db {
             }
             Backend::Postgres => Ok((self.pool.begin().await?, None)),
         }
-    }
-
-    /// After erasing content: make sure freed bytes are gone from every file of the database.
-    pub async fn scrub(&self) -> Result<(), DbError> {
-        match self.backend {
-            Backend::Sqlite => {
-                // secure_delete zeroed the freed pages in the WAL; checkpointing with TRUNCATE copies
-                // them into the main file and empties the WAL, which still held the old page images.
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&self.pool)
-                    .await?;
-            }
-            Backend::Postgres => {
-                // Rewrite the tables that held the content so no dead tuple keeps its bytes.
-                sqlx::query("VACUUM FULL doc_chunks")
-                    .execute(&self.pool)
-                    .await?;
-                sqlx::query("CHECKPOINT").execute(&self.pool).await?;
-            }
-        }
-        Ok(())
     }
 }
 

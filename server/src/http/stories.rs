@@ -6,6 +6,7 @@ use super::{ApiError, AppState};
 use crate::db::accounts::{Member, Role};
 use crate::db::docs::{FeedEntry, Viewer};
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use client_core::wire::DocumentId;
@@ -15,6 +16,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/stories/changes", get(changes))
         .route("/stories/{id}", delete(erase))
+        .route("/stories/{id}/erasure", get(erasure))
         .route("/stories/{id}/shares", post(share))
 }
 
@@ -85,30 +87,80 @@ async fn managed(state: &AppState, member: &Member, id: &DocumentId) -> Result<(
 }
 
 /// Erase a story with its whole history. A tombstone remains so devices purge their copy and a
-/// stale device cannot upload it again.
+/// stale device cannot upload it again. The answer says whether the bytes are verified gone from
+/// the database's files (200, `verified: true`) or the erasure is still in progress (202): then
+/// it completes in the background and `GET /stories/{id}/erasure` tells when it is verified.
 async fn erase(
     State(state): State<AppState>,
     auth: AuthMember,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let id = parse_id(&id)?;
     managed(&state, &auth.member, &id).await?;
-    state.db.erase_doc(&id.to_string(), auth.member.id).await?;
+    let doc = id.to_string();
+    let mut verified = state.db.erase_doc(&doc, auth.member.id).await?;
     state.hub.erased(id).await;
-    state.media.story_erased(&id.to_string()).await;
-    state.hub.publish(&id.to_string(), true).await;
+    state.media.story_erased(&doc).await;
+    state.hub.publish(&doc, true).await;
     state
         .db
         .audit(
             Some(auth.member.workspace_id),
             Some(auth.member.id),
             "story.erased",
-            Some(&id.to_string()),
+            Some(&doc),
             None,
         )
         .await?;
-    tracing::info!(member = auth.member.id, doc = %id, "story erased");
-    Ok(Json(serde_json::json!({ "erased": id.to_string() })))
+    // A reader may hold the old pages a moment: a few more tries before answering "in progress".
+    for _ in 0..2 {
+        if verified {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        verified = state.db.verify_erasure(&doc).await?;
+    }
+    tracing::info!(member = auth.member.id, doc = %id, verified, "story erased");
+    if !verified {
+        crate::db::erasure::finish_in_background(state.db.clone(), doc.clone());
+    }
+    let status = if verified {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((
+        status,
+        Json(serde_json::json!({ "erased": doc, "verified": verified })),
+    ))
+}
+
+/// Where an erasure stands: for the member who erased the story and the workspace's
+/// coordinators.
+async fn erasure(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?.to_string();
+    let (meta, _) = state
+        .db
+        .doc_meta(&id, auth.member.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let erased_by = state.db.erased_by(&id).await?;
+    let may = meta.workspace_id == auth.member.workspace_id
+        && (auth.member.role == Role::Coordinator || erased_by == Some(auth.member.id));
+    let status = state.db.erasure_status(&id).await?;
+    match status {
+        Some(s) if may => Ok(Json(serde_json::json!({
+            "erased": id,
+            "requested_at": s.requested_at,
+            "verified": s.verified_at.is_some(),
+            "verified_at": s.verified_at,
+        }))),
+        _ => Err(ApiError::NotFound),
+    }
 }
 
 #[derive(Deserialize)]
