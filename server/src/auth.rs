@@ -14,32 +14,91 @@ pub mod limits;
 pub mod policy;
 
 use crate::db::accounts::{Member, MemberAuth};
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
 use clap::Args;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
+/// argon2's working memory (19 MiB with the default parameters). The server keeps one per
+/// concurrent check and reuses it: argon2's own allocation per check left every blocking thread's
+/// malloc arena holding 19 MiB after the check was done (BENCHMARKS.md, "Login flood").
+type Memory = Vec<Block>;
+
+fn blocks<'m>(memory: &'m mut Memory, params: &Params) -> &'m mut [Block] {
+    let n = params.block_count();
+    if memory.len() < n {
+        memory.resize(n, Block::default());
+    }
+    &mut memory[..n]
+}
+
+fn hash_with(password: &str, memory: &mut Memory) -> anyhow::Result<String> {
+    let params = Params::default();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let salt: [u8; 16] = rand::random();
-    let hash: PasswordHash = Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), &salt)
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            &salt,
+            &mut out,
+            blocks(memory, &params),
+        )
         .map_err(|e| anyhow::anyhow!("hash: {e}"))?;
-    Ok(hash.to_string())
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("hash: {e}"))?,
+        salt: Some(Salt::new(&salt).map_err(|e| anyhow::anyhow!("hash: {e}"))?),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("hash: {e}"))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Verify with the parameters the stored hash names (so hashes made with other parameters still
+/// verify). The comparison is constant-time (`Output`'s equality).
+fn verify_with(password: &str, hash: &str, memory: &mut Memory) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    argon
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut out,
+            blocks(memory, &params),
+        )
+        .is_ok()
+        && Output::new(&out).is_ok_and(|computed| &computed == expected)
+}
+
+/// Hash a new password (argon2id, default parameters) with memory of its own. The server hashes
+/// through [`PasswordWork`]; this is for the command line.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    hash_with(password, &mut Memory::new())
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    verify_with(password, hash, &mut Memory::new())
 }
 
 /// `vertel-server serve` flags for password checks and client addresses.
@@ -68,6 +127,8 @@ pub struct Busy;
 /// Every argon2 hash and verification of the server, behind one semaphore with a bounded queue.
 pub struct PasswordWork {
     permits: Arc<Semaphore>,
+    /// argon2 memory, one per check running; at most `--password-hash-concurrency` of them.
+    memory: Arc<Mutex<Vec<Memory>>>,
     waiting: AtomicUsize,
     max_waiting: usize,
     /// A hash of a password nobody has, with the same parameters as real ones: verified when the
@@ -89,6 +150,7 @@ impl PasswordWork {
     pub fn new(concurrency: usize, max_waiting: usize) -> anyhow::Result<PasswordWork> {
         Ok(PasswordWork {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            memory: Arc::new(Mutex::new(Vec::new())),
             waiting: AtomicUsize::new(0),
             max_waiting,
             dummy_hash: hash_password(&new_token())?,
@@ -104,12 +166,12 @@ impl PasswordWork {
         )
     }
 
-    /// Run `work` on a blocking thread once a permit is free. The permit is held until the work
-    /// is done, even if the caller stops waiting (a client that hangs up does not free memory
-    /// that argon2 still uses).
+    /// Run `work` on a blocking thread once a permit is free, with argon2 memory of its own. The
+    /// permit is held until the work is done, even if the caller stops waiting (a client that
+    /// hangs up does not let another check start while argon2 still runs).
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> Result<T, Busy> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
@@ -126,9 +188,19 @@ impl PasswordWork {
                     .map_err(|_| Busy)?
             }
         };
+        let pool = self.memory.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            work()
+            let mut memory = pool
+                .lock()
+                .ok()
+                .and_then(|mut p| p.pop())
+                .unwrap_or_default();
+            let out = work(&mut memory);
+            if let Ok(mut p) = pool.lock() {
+                p.push(memory);
+            }
+            out
         })
         .await
         .map_err(|_| Busy)
@@ -141,10 +213,10 @@ impl PasswordWork {
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, Busy> {
         let dummy = self.dummy_hash.clone();
         let ok = self
-            .run(move || match hash {
-                Some(h) => verify_password(&password, &h),
+            .run(move |memory| match hash {
+                Some(h) => verify_with(&password, &h, memory),
                 None => {
-                    let _ = verify_password(&password, &dummy);
+                    let _ = verify_with(&password, &dummy, memory);
                     false
                 }
             })
@@ -154,7 +226,7 @@ impl PasswordWork {
     }
 
     pub async fn hash(&self, password: String) -> Result<anyhow::Result<String>, Busy> {
-        self.run(move || hash_password(&password)).await
+        self.run(move |memory| hash_with(&password, memory)).await
     }
 
     /// Verifications done so far (tests count them per login).
@@ -220,6 +292,40 @@ mod tests {
         assert!(verify_password("geheim wachtwoord", &h));
         assert!(!verify_password("geheim", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    /// Stored hashes were made by the argon2 crate's own hasher; ours must read them, and it must
+    /// read ours (a downgrade, another tool).
+    #[test]
+    fn hashes_are_the_argon2_crates_own_format() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let theirs = Argon2::default()
+            .hash_password_with_salt(b"geheim wachtwoord", &[7u8; 16])
+            .unwrap()
+            .to_string();
+        assert!(verify_password("geheim wachtwoord", &theirs));
+        assert!(!verify_password("geheim wachtwoorD", &theirs));
+        let ours = hash_password("geheim wachtwoord").unwrap();
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"geheim wachtwoord", &parsed)
+                .is_ok()
+        );
+        // Other parameters (a cheaper hash from an older release) still verify.
+        let cheap = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8 * 1024, 1, 1, None).unwrap(),
+        )
+        .hash_password_with_salt(b"ander wachtwoord", &[9u8; 16])
+        .unwrap()
+        .to_string();
+        assert!(verify_password("ander wachtwoord", &cheap));
     }
 
     fn member(role: Role) -> Member {
@@ -306,6 +412,13 @@ mod tests {
         assert!(gave_up.is_err());
         assert_eq!(work.waiting.load(Ordering::SeqCst), 0);
         drop(held);
+        // One argon2 memory per permit, reused.
+        for _ in 0..3 {
+            work.verify("w".into(), None).await.unwrap();
+        }
+        let pool = work.memory.lock().unwrap();
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool[0].len(), Params::default().block_count());
     }
 
     #[test]
