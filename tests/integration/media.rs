@@ -1162,3 +1162,297 @@ async fn a_job_interrupted_by_a_kill_completes_once_after_restart() -> Result<()
     assert!(t.text.to_lowercase().contains("nurse"), "{}", t.text);
     Ok(())
 }
+
+/// Issue 10, finding 9: the quota was checked in one query and the upload recorded in another, so
+/// parallel creations all passed the check (quota 3,000,000 bytes, twelve parallel creations of
+/// 1,000,000 bytes: six accepted). Reserved in one step per member, exactly three are.
+async fn parallel_upload_creations_cannot_exceed_the_quota(backend: Backend) -> Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let mut args = NO_MODEL.to_vec();
+    args.extend(["--member-quota-bytes", "3000000"]);
+    let server = Server::start(&env, &args).await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let (_phone, id) = story_on_phone(&env, &server, &prof.token, "phone", "nl").await?;
+    let creations = (0..12u32).map(|n| {
+        let (server, token) = (&server, &prof.token);
+        async move {
+            let sha = sha256_hex(format!("recording {n}").as_bytes());
+            create_upload(server, token, id, &sha, "audio/ogg", 1_000_000)
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    let statuses = futures_util::future::join_all(creations)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let accepted = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 413).count();
+    assert_eq!((accepted, refused), (3, 9), "{statuses:?}");
+    Ok(())
+}
+both!(parallel_upload_creations_cannot_exceed_the_quota);
+
+async fn job_statuses(server: &Server, token: &str, story: DocumentId) -> Result<Vec<Value>> {
+    let s = transcription(server, token, story).await?;
+    Ok(s["jobs"].as_array().cloned().unwrap_or_default())
+}
+
+/// Issue 10, finding 6: one worker served the queue in order of arrival, so a workspace that
+/// queued many recordings kept every other workspace's waiting behind them. Workspaces take
+/// turns: Leiden's one recording, queued after Delft's eight, is transcribed before most of
+/// Delft's (the fake transcriber, 500 ms each, one worker).
+async fn workspaces_take_turns_in_the_transcription_queue(backend: Backend) -> Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    env.workspace("leiden")?;
+    let server = Server::start(
+        &env,
+        &[
+            "--fake-transcriber",
+            "500",
+            "--transcribe-workers",
+            "1",
+            "--job-poll-ms",
+            "100",
+        ],
+    )
+    .await?;
+    let delft = server.login_as("professional", "delft").await?;
+    let leiden = server.login_as("professional", "leiden").await?;
+    let (phone_a, story_a) = story_on_phone(&env, &server, &delft.token, "delft", "nl").await?;
+    let (phone_b, story_b) = story_on_phone(&env, &server, &leiden.token, "leiden", "nl").await?;
+    let notes: Vec<Vec<u8>> = (0..8u8)
+        .map(|n| format!("voice note {n} from Delft").into_bytes())
+        .collect();
+    for bytes in &notes {
+        attach(&phone_a, story_a, bytes, "audio/ogg").await?;
+    }
+    let leiden_note = b"voice note from Leiden".to_vec();
+    attach(&phone_b, story_b, &leiden_note, "audio/ogg").await?;
+    all_confirmed(&phone_a).await?;
+    all_confirmed(&phone_b).await?;
+
+    // Delft queues eight at once; then Leiden one.
+    let uploads = notes.iter().map(|bytes| {
+        let (server, token) = (&server, &delft.token);
+        async move { upload(server, token, story_a, bytes, "audio/ogg").await }
+    });
+    for r in futures_util::future::join_all(uploads).await {
+        assert_eq!(r?.status(), 204);
+    }
+    let done = |jobs: &[Value]| jobs.iter().filter(|j| j["status"] == "done").count();
+    let resp = upload(&server, &leiden.token, story_b, &leiden_note, "audio/ogg").await?;
+    assert_eq!(resp.status(), 204);
+    let delft_done_when_leiden_queued = done(&job_statuses(&server, &delft.token, story_a).await?);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (delft_jobs, leiden_jobs) = loop {
+        let a = job_statuses(&server, &delft.token, story_a).await?;
+        let b = job_statuses(&server, &leiden.token, story_b).await?;
+        if done(&a) == 8 && done(&b) == 1 {
+            break (a, b);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "not all done: {a:?} {b:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Done jobs are not touched again: `updated_at` is when each finished.
+    let finished = |j: &Value| j["updated_at"].as_i64().unwrap_or(i64::MAX);
+    let leiden_at = finished(&leiden_jobs[0]);
+    let delft_before = delft_jobs
+        .iter()
+        .filter(|j| finished(j) < leiden_at)
+        .count();
+    // What was done when Leiden queued, and the one running then: nothing more.
+    assert!(
+        delft_before <= delft_done_when_leiden_queued + 1,
+        "Delft had {delft_done_when_leiden_queued} done when Leiden queued, and {delft_before} done before Leiden's"
+    );
+    assert!(
+        delft_before < 4,
+        "Leiden's recording waited behind {delft_before} of Delft's 8"
+    );
+    Ok(())
+}
+both!(workspaces_take_turns_in_the_transcription_queue);
+
+/// A 16 kHz mono WAV whose header declares two hours; it holds one second of silence.
+fn wav_declaring_two_hours() -> Vec<u8> {
+    let declared: u32 = 2 * 3600 * 32_000;
+    let mut wav = b"RIFF".to_vec();
+    wav.extend_from_slice(&(36 + declared).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&16_000u32.to_le_bytes());
+    wav.extend_from_slice(&32_000u32.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&declared.to_le_bytes());
+    wav.extend_from_slice(&[0u8; 32_000]);
+    wav
+}
+
+/// Issue 10, finding 6: a recording longer than `--max-recording-secs` fails at once, with a
+/// reason in REST and in the story (its code `too-long`, which the shell shows in Dutch or
+/// English); and `POST …/transcription` queues a recording again at most
+/// `--max-transcription-requeues` times, then answers 409 with the reason.
+async fn too_long_recordings_fail_with_a_reason_and_requeues_are_bounded(
+    backend: Backend,
+) -> Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = Server::start(
+        &env,
+        &[
+            "--fake-transcriber",
+            "50",
+            "--max-recording-secs",
+            "60",
+            "--max-transcription-requeues",
+            "2",
+            "--job-poll-ms",
+            "100",
+        ],
+    )
+    .await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let (phone, id) = story_on_phone(&env, &server, &prof.token, "phone", "nl").await?;
+    let watched = watch(&phone, id);
+    let wav = wav_declaring_two_hours();
+    attach(&phone, id, &wav, "audio/wav").await?;
+    all_confirmed(&phone).await?;
+    assert_eq!(
+        upload(&server, &prof.token, id, &wav, "audio/wav")
+            .await?
+            .status(),
+        204
+    );
+    let failed = |attempts: i64| {
+        let (server, token) = (&server, &prof.token);
+        async move {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let jobs = job_statuses(server, token, id).await?;
+                if jobs[0]["status"] == "failed" {
+                    assert_eq!(jobs[0]["attempts"], attempts, "{jobs:?}");
+                    return Ok::<_, anyhow::Error>(
+                        jobs[0]["error"].as_str().unwrap_or_default().to_string(),
+                    );
+                }
+                anyhow::ensure!(Instant::now() < deadline, "not failed: {jobs:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let reason = failed(1).await?;
+    assert_eq!(
+        reason,
+        "the recording is longer than 1 minute, the most this server transcribes (it is 2 hours)"
+    );
+    phone
+        .wait_for("the failure and its reason in the story", WAIT, |_| {
+            let s = seen(&watched);
+            let reason = reason.clone();
+            async move {
+                s.details.transcriptions.first().is_some_and(|t| {
+                    t.status == "failed"
+                        && t.error.as_deref() == Some(reason.as_str())
+                        && t.reason.as_deref() == Some("too-long")
+                })
+            }
+        })
+        .await?;
+
+    let requeue = || {
+        http()
+            .post(server.url(&format!("/api/v1/stories/{id}/transcription")))
+            .bearer_auth(&prof.token)
+            .send()
+    };
+    for _ in 0..2 {
+        let r = requeue().await?;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await?;
+        assert_eq!(body["requeued"], 1, "{body}");
+        failed(1).await?;
+    }
+    let refused = requeue().await?;
+    assert_eq!(refused.status(), 409);
+    let body: Value = refused.json().await?;
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains("2 times"), "{error}");
+    assert_eq!(
+        job_statuses(&server, &prof.token, id).await?[0]["status"],
+        "failed"
+    );
+    Ok(())
+}
+both!(too_long_recordings_fail_with_a_reason_and_requeues_are_bounded);
+
+/// A PNG of `side` × `side` pixels of one colour: a few hundred kilobytes that decode to
+/// `side`² × 3 bytes.
+fn one_colour_png(side: u32) -> Result<Vec<u8>> {
+    let img = image::RgbImage::from_pixel(side, side, image::Rgb([200, 120, 40]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
+    Ok(out)
+}
+
+/// Issue 10, finding 7: a 143 KB PNG of 7000 × 7000 was within the pixel limit, cost 290 MB to
+/// decode, and parallel uploads were not limited (four took the server from 236 MB to 1.39 GB).
+/// Four parallel uploads of it are now refused before decoding: by the default pixel limit, and
+/// with that raised, by the decode budget. Memory under load: BENCHMARKS.md ("Photos under load").
+async fn parallel_large_photos_are_refused_before_decoding(backend: Backend) -> Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let png = one_colour_png(7000)?;
+    assert!(png.len() < 1_000_000, "{} bytes", png.len());
+    for (round, extra) in [&[][..], &["--max-image-pixels", "50000000"][..]]
+        .into_iter()
+        .enumerate()
+    {
+        let mut args = NO_MODEL.to_vec();
+        args.extend(extra);
+        let server = Server::start(&env, &args).await?;
+        let prof = server.login_as("professional", "delft").await?;
+        let (phone, id) = story_on_phone(&env, &server, &prof.token, "phone", "nl").await?;
+        attach(&phone, id, &png, "image/png").await?;
+        all_confirmed(&phone).await?;
+        let uploads = (0..4).map(|_| {
+            let (server, token, png) = (&server, &prof.token, &png);
+            async move {
+                let r = upload(server, token, id, png, "image/png").await?;
+                Ok::<_, anyhow::Error>((r.status().as_u16(), r.text().await?))
+            }
+        });
+        for r in futures_util::future::join_all(uploads).await {
+            let (status, body) = r?;
+            assert_eq!(status, 413, "{extra:?}: {body}");
+            let expected = if extra.is_empty() {
+                "7000 × 7000 pixels (at most 20000000 pixels)"
+            } else {
+                "would need more memory than allowed"
+            };
+            assert!(body.contains(expected), "{extra:?}: {body}");
+        }
+        // A photo within the limits is still taken.
+        let small = jpeg_with_gps(64 + round as u32, 48)?;
+        attach(&phone, id, &small, "image/jpeg").await?;
+        all_confirmed(&phone).await?;
+        assert_eq!(
+            upload(&server, &prof.token, id, &small, "image/jpeg")
+                .await?
+                .status(),
+            204
+        );
+        drop(phone);
+        drop(server);
+    }
+    Ok(())
+}
+both!(parallel_large_photos_are_refused_before_decoding);

@@ -137,20 +137,15 @@ pub fn sanitise<R: BufRead + Seek>(
         _ => return Err(PhotoError::Unsupported),
     };
     let mut reader = reader;
+    // The decoders' own allocations (the PNG decoder's buffers) within the budget from the start;
+    // the sides are checked below, with the declared size in the message.
     let mut l = Limits::default();
     l.max_alloc = Some(limits.budget_bytes);
-    l.max_image_width = Some(MAX_SIDE);
-    l.max_image_height = Some(MAX_SIDE);
-    reader.limits(l);
+    reader.limits(l.clone());
     // Only the header is read here.
-    let decoder = reader.into_decoder().map_err(|e| match e {
-        image::ImageError::Limits(_) => PhotoError::TooManyPixels {
-            width: 0,
-            height: 0,
-            max: limits.max_pixels,
-        },
-        other => map_err(other, 0, 0, limits.budget_bytes),
-    })?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| map_err(e, 0, 0, limits.budget_bytes))?;
     // Refuse by the declared size, before a single pixel is decompressed.
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
@@ -174,7 +169,11 @@ pub fn sanitise<R: BufRead + Seek>(
             budget: limits.budget_bytes,
         });
     }
-    let mut decoder = decoder;
+    l.max_image_width = Some(MAX_SIDE);
+    l.max_image_height = Some(MAX_SIDE);
+    decoder
+        .set_limits(l)
+        .map_err(|e| map_err(e, width, height, limits.budget_bytes))?;
     let err = |e| map_err(e, width, height, limits.budget_bytes);
     let orientation = decoder.orientation().map_err(err)?;
     let decoded = DynamicImage::from_decoder(decoder).map_err(err)?;

@@ -266,8 +266,22 @@ impl Model {
         progress: impl FnMut(i32) + Send + 'static,
         abort: Arc<AtomicBool>,
     ) -> Result<Transcription, TranscribeError> {
+        let recording = audio::Recording::open(path, mime, limits)?;
+        let window = WINDOW_SECONDS * audio::SAMPLE_RATE as usize;
+        self.transcribe_windows(recording, window, language, threads, progress, abort)
+    }
+
+    /// [`Model::transcribe_file`] with windows of `window` samples.
+    fn transcribe_windows(
+        &self,
+        mut recording: audio::Recording,
+        window: usize,
+        language: Option<&str>,
+        threads: usize,
+        progress: impl FnMut(i32) + Send + 'static,
+        abort: Arc<AtomicBool>,
+    ) -> Result<Transcription, TranscribeError> {
         let rate = audio::SAMPLE_RATE as usize;
-        let mut recording = audio::Recording::open(path, mime, limits)?;
         let declared = recording
             .declared_seconds
             .map(|s| (s * rate as f64) as u64)
@@ -283,7 +297,6 @@ impl Model {
             }
         };
         report(0);
-        let window = WINDOW_SECONDS * rate;
         let mut samples: Vec<f32> = Vec::new();
         // Samples transcribed before `samples[0]`.
         let mut offset = 0usize;
@@ -653,6 +666,73 @@ mod tests {
             .expect_err("refused");
         assert_eq!(err.reason(), Some("too-long"), "{err}");
         assert!(!err.is_transient());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Whisper, for real (the model `fixtures/models/fetch-whisper-base.sh` installs; espeak-ng
+    /// makes the speech): about 16 s of speech transcribed in windows of 6 s keeps its words, with
+    /// segment times that run on across the windows.
+    #[test]
+    fn windows_join_into_one_transcript() {
+        let model = Model::load(&default_model_path())
+            .expect("the Whisper model (fixtures/models/fetch-whisper-base.sh)");
+        let dir =
+            std::env::temp_dir().join(format!("vertel-windows-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let raw = dir.join("speech.wav");
+        let text = "Every morning the nurse visits young families in the neighbourhood. \
+            She listens to the parents and writes down what they need. \
+            Some mothers ask about sleep, others about food or about money. \
+            The coalition meets every month to read these stories together.";
+        let status = std::process::Command::new("espeak-ng")
+            .args(["-v", "en", "-s", "150", "-w"])
+            .arg(&raw)
+            .arg(text)
+            .status()
+            .expect("espeak-ng (scripts/test.sh installs it)");
+        assert!(status.success());
+        let run = |window: usize| {
+            let recording = audio::Recording::open(&raw, Some("audio/wav"), AudioLimits::default())
+                .expect("recording");
+            model
+                .transcribe_windows(
+                    recording,
+                    window,
+                    Some("en"),
+                    2,
+                    |_| {},
+                    Arc::new(AtomicBool::new(false)),
+                )
+                .expect("transcribed")
+        };
+        let samples =
+            audio::decode_file(&raw, Some("audio/wav"), AudioLimits::default()).expect("decoded");
+        let seconds = samples.len() as f64 / f64::from(audio::SAMPLE_RATE);
+        assert!(seconds > 12.0, "{seconds} s");
+        let windowed = run(6 * audio::SAMPLE_RATE as usize);
+        assert!((windowed.audio_seconds - seconds).abs() < 0.01);
+        let starts: Vec<i64> = windowed.segments.iter().map(|s| s.start_ms).collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+        let last_end = windowed.segments.last().map(|s| s.end_ms).unwrap_or(0);
+        assert!(last_end > 12_000, "the last segment ends at {last_end} ms");
+        let words = |t: &str| -> Vec<String> {
+            t.split_whitespace()
+                .map(|w| {
+                    w.trim_matches(|c: char| !c.is_alphanumeric())
+                        .to_lowercase()
+                })
+                .filter(|w| w.len() > 3)
+                .collect()
+        };
+        let expected = words(text);
+        let found = words(&windowed.text);
+        let hits = expected.iter().filter(|w| found.contains(w)).count();
+        assert!(
+            hits * 10 >= expected.len() * 7,
+            "{hits} of {} words: {:?}",
+            expected.len(),
+            windowed.text
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
