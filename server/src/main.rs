@@ -121,6 +121,12 @@ fn init_tracing() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
+    // A file-size limit (`ulimit -f`, a quota) reached while writing must be a write error the
+    // server recovers from, like a full disk, not a signal that kills it.
+    // SAFETY: setting a signal's disposition to "ignore" at startup, before any thread relies on it.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     match Cli::parse().command {
         Command::Serve(config) => vertel_server::serve::run(config).await,
         Command::Workspace {

@@ -25,6 +25,7 @@ mod chaos;
 mod durability;
 mod erasure;
 mod exports;
+mod faults;
 mod interop;
 mod lifecycle;
 mod media;

@@ -443,7 +443,9 @@ impl Db {
         // Ours is still queued (a group's leader answers everyone in it before giving the turn up).
         let group = std::mem::take(&mut *lock(&self.pending));
         let (writes, waiters): (Vec<Write>, Vec<_>) = group.into_iter().unzip();
-        match self.commit_group(&writes).await {
+        let committed = self.commit_group(&writes).await;
+        self.note_write(&committed);
+        match committed {
             Ok(outcomes) => {
                 for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
                     let _ = waiter.send(Ok(outcome));

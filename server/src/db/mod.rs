@@ -34,6 +34,8 @@ pub struct Db {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Document writes waiting to be committed together (SQLite; see `Db::store` in docs.rs).
     pending: Arc<docs::PendingWrites>,
+    /// The last document write that failed, until one succeeds again (for `/healthz`).
+    write_error: Arc<std::sync::Mutex<Option<(i64, String)>>>,
 }
 
 /// Held by a write transaction until it is dropped: on SQLite, this process's turn to write.
@@ -101,6 +103,26 @@ impl Db {
         } else {
             options
         };
+        // A transaction whose COMMIT failed (a full disk: SQLite has already rolled it back, so
+        // the ROLLBACK on drop fails too) stays counted as open by sqlx; back in the pool, every
+        // later BEGIN on it failed ("begin_with at non-zero transaction depth") and the server
+        // wrote nothing until restarted. Such a connection is closed instead of reused. A
+        // transaction merely dropped has its rollback queued: let it run, then look again.
+        let options = options.after_release(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Connection;
+                if conn.is_in_transaction() {
+                    conn.ping().await?;
+                    if conn.is_in_transaction() {
+                        tracing::warn!(
+                            "closing a database connection left inside a failed transaction"
+                        );
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            })
+        });
         let pool = options.connect(url).await?;
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
@@ -112,6 +134,7 @@ impl Db {
             url: url.to_string(),
             writer: Arc::default(),
             pending: Arc::default(),
+            write_error: Arc::default(),
         })
     }
 
@@ -127,6 +150,39 @@ impl Db {
             .fetch_one(&self.pool)
             .await?;
         Ok(format!("vertel-{:016x}", row.i64("value")?))
+    }
+
+    /// Can the database take a write now? A small write transaction, as every writer would
+    /// begin it (on SQLite after this process's writers).
+    pub async fn probe_write(&self) -> Result<(), DbError> {
+        let (mut tx, turn) = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO counters (name, value) VALUES ('health_probe', $1) \
+             ON CONFLICT (name) DO UPDATE SET value = $1",
+        )
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        drop(turn);
+        Ok(())
+    }
+
+    /// Remember how the last document write went.
+    pub(crate) fn note_write<T>(&self, outcome: &Result<T, DbError>) {
+        let mut last = self.write_error.lock().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Ok(_) => *last = None,
+            Err(e) => *last = Some((now_ms(), e.to_string())),
+        }
+    }
+
+    /// The last document write that failed (when, why), unless one succeeded since.
+    pub fn last_write_error(&self) -> Option<(i64, String)> {
+        self.write_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Begin a transaction that writes; keep the turn until the transaction is done.

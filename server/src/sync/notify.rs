@@ -98,6 +98,13 @@ impl Follower {
     }
 }
 
+/// Whether this process is listening for other processes' changes now (for `/healthz`).
+pub static LISTENING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn listening(up: bool) {
+    LISTENING.store(up, std::sync::atomic::Ordering::Relaxed);
+}
+
 async fn listen(follower: Arc<Follower>) {
     let hub = &follower.hub;
     loop {
@@ -107,6 +114,7 @@ async fn listen(follower: Arc<Follower>) {
                     tracing::warn!(error = %e, "LISTEN failed");
                 } else {
                     tracing::info!("listening for changes from other server processes");
+                    listening(true);
                     // Listening again: catch up with what was announced while we were not.
                     follower.catch_up().await;
                     loop {
@@ -120,6 +128,7 @@ async fn listen(follower: Arc<Follower>) {
                             }
                             Err(e) => {
                                 tracing::warn!(error = %e, "notification listener lost");
+                                listening(false);
                                 break;
                             }
                         }

@@ -1,0 +1,241 @@
+//! The server recovers from storage faults on its own (issue 11): a database that refuses writes
+//! for a while (a full disk on SQLite, failing commits on PostgreSQL) loses nothing acknowledged,
+//! says so in `/healthz` and `/readyz`, and takes every device's changes again as soon as it can,
+//! without a restart.
+
+use crate::{WAIT, parent_story};
+use client_core::native::Device;
+use std::time::{Duration, Instant};
+use vertel_tests::{Backend, Env, Server, device};
+
+/// Words, so that bodies do not compress to nothing.
+fn body(n: usize) -> String {
+    const WORDS: [&str; 12] = [
+        "moeder",
+        "kraamzorg",
+        "wijk",
+        "slaap",
+        "voeding",
+        "buurvrouw",
+        "taal",
+        "huisarts",
+        "zorgen",
+        "vader",
+        "consultatiebureau",
+        "week",
+    ];
+    (0..n)
+        .map(|_| WORDS[rand::random_range(0..WORDS.len())])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn ready(server: &Server) -> anyhow::Result<(u16, serde_json::Value)> {
+    let r = reqwest::get(server.url("/readyz")).await?;
+    let status = r.status().as_u16();
+    Ok((status, r.json().await?))
+}
+
+async fn health(server: &Server) -> anyhow::Result<serde_json::Value> {
+    Ok(reqwest::get(server.url("/healthz")).await?.json().await?)
+}
+
+/// Reconnect whenever the server closed the connection, until nothing is unconfirmed.
+async fn converge(phone: &Device, server: &Server, token: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + WAIT * 3;
+    loop {
+        if !phone.is_connected().await {
+            let _ = phone.connect(&server.ws_url(), token).await;
+        }
+        if phone.unconfirmed().await.is_empty() {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the device never converged");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// After the fault: every write goes through at once, on every connection of the pool.
+async fn writes_go_through(phone: &Device, server: &Server, token: &str) -> anyhow::Result<()> {
+    for i in 0..12 {
+        let (status, body) = ready(server).await?;
+        assert_eq!(status, 200, "readyz after the fault: {body}");
+        let id = phone
+            .create_story(&parent_story(
+                &format!("Na de storing {i}"),
+                "Gaat meteen door.",
+            ))
+            .await?;
+        let stored = Instant::now() + WAIT;
+        while !phone.is_confirmed(&id).await {
+            anyhow::ensure!(
+                phone.is_connected().await,
+                "a write after the fault failed: {}",
+                server.log()
+            );
+            anyhow::ensure!(Instant::now() < stored, "write {i} never confirmed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let h = health(server).await?;
+    assert_eq!(h["status"], "ok", "{h}");
+    let _ = token;
+    Ok(())
+}
+
+/// Cap the size of every file the server writes (RLIMIT_FSIZE; the server ignores SIGXFSZ, so
+/// growing a file past it fails like a full disk), or lift the cap.
+fn cap_file_size(pid: u32, bytes: Option<u64>) -> anyhow::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: bytes.unwrap_or(libc::RLIM_INFINITY),
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit reads `limit` and writes nothing (old limit pointer is null).
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    anyhow::ensure!(rc == 0, "prlimit: {}", std::io::Error::last_os_error());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_takes_writes_again_after_a_full_disk() -> anyhow::Result<()> {
+    let env = Env::new(Backend::Sqlite).await?;
+    env.workspace("delft")?;
+    let server = env.start().await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    for i in 0..3 {
+        phone
+            .create_story(&parent_story(&format!("Vooraf {i}"), &body(50)))
+            .await?;
+    }
+    converge(&phone, &server, &prof.token).await?;
+
+    // The disk is full: no file may grow.
+    let size = |name: &str| std::fs::metadata(env.data_dir().join(name)).map_or(0, |m| m.len());
+    cap_file_size(
+        server.pid(),
+        Some(size("vertel.db").max(size("vertel.db-wal"))),
+    )?;
+    let mut written = Vec::new();
+    for i in 0..30 {
+        written.push(
+            phone
+                .create_story(&parent_story(&format!("Tijdens {i}"), &body(3000)))
+                .await?,
+        );
+        if !phone.is_connected().await {
+            let _ = phone.connect(&server.ws_url(), &prof.token).await;
+        }
+    }
+    // The server says so, and acknowledges nothing it could not store.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = ready(&server).await?;
+        if status == 503 {
+            assert_eq!(body["writable"], false, "{body}");
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "readyz never said the disk is full"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let h = health(&server).await?;
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert!(
+        !phone.unconfirmed().await.is_empty(),
+        "nothing can have been stored"
+    );
+
+    // Space returns. No restart: the same process takes every change, and then every write.
+    let pid = server.pid();
+    cap_file_size(pid, None)?;
+    converge(&phone, &server, &prof.token).await?;
+    writes_go_through(&phone, &server, &prof.token).await?;
+    assert_eq!(server.pid(), pid);
+
+    // Everything the phone wrote is stored: a fresh device gets all of it.
+    let coord = server.login_as("coordinator", "delft").await?;
+    let feed = server.feed(&coord.token).await?;
+    for id in &written {
+        assert!(
+            feed.iter().any(|c| c["id"] == id.to_string()),
+            "{id} missing after the fault"
+        );
+    }
+    Ok(())
+}
+
+/// PostgreSQL refuses every commit of a chunk for a while (a deferred constraint trigger fails at
+/// COMMIT, as a full disk or a lost primary would); then it takes them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_takes_writes_again_after_failing_commits() -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let env = Env::new(Backend::Postgres).await?;
+    env.workspace("delft")?;
+    let server = env.start().await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    phone
+        .create_story(&parent_story("Vooraf", &body(50)))
+        .await?;
+    converge(&phone, &server, &prof.token).await?;
+
+    let url = env.database_url.clone().unwrap_or_default();
+    let mut admin = sqlx::PgConnection::connect(&url).await?;
+    for statement in [
+        "CREATE FUNCTION refuse_writes() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device (test)'; END $$",
+        "CREATE CONSTRAINT TRIGGER refuse_writes AFTER INSERT ON doc_chunks \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_writes()",
+    ] {
+        sqlx::query(statement).execute(&mut admin).await?;
+    }
+    let mut written = Vec::new();
+    for i in 0..5 {
+        written.push(
+            phone
+                .create_story(&parent_story(&format!("Tijdens {i}"), &body(200)))
+                .await?,
+        );
+        if !phone.is_connected().await {
+            let _ = phone.connect(&server.ws_url(), &prof.token).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + WAIT;
+    while health(&server).await?["storage"]["last_write_error"].is_null() {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "healthz never showed the failed writes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!phone.unconfirmed().await.is_empty());
+
+    sqlx::query("DROP TRIGGER refuse_writes ON doc_chunks")
+        .execute(&mut admin)
+        .await?;
+    let pid = server.pid();
+    converge(&phone, &server, &prof.token).await?;
+    writes_go_through(&phone, &server, &prof.token).await?;
+    assert_eq!(server.pid(), pid);
+    let feed = server.feed(&prof.token).await?;
+    for id in &written {
+        assert!(
+            feed.iter().any(|c| c["id"] == id.to_string()),
+            "{id} missing"
+        );
+    }
+    Ok(())
+}
