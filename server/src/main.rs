@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Manage workspaces.
     Workspace {
         #[command(subcommand)]
@@ -128,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     match Cli::parse().command {
-        Command::Serve(config) => vertel_server::serve::run(config).await,
+        Command::Serve(config) => vertel_server::serve::run(*config).await,
         Command::Workspace {
             command:
                 WorkspaceCommand::Add {
