@@ -271,3 +271,28 @@ async fn sessions_expire_when_idle_or_old(backend: Backend) -> anyhow::Result<()
     Ok(())
 }
 both!(sessions_expire_when_idle_or_old);
+
+/// Logout on one server process ends the token's connection on another process sharing the
+/// PostgreSQL database, within the check interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_through_one_process_ends_the_connection_on_another() -> anyhow::Result<()> {
+    let env = Env::new(Backend::Postgres).await?;
+    env.workspace("dwo")?;
+    let one = Server::start(&env, &["--session-check-secs", "1"]).await?;
+    let two = Server::start(&env, &["--session-check-secs", "1"]).await?;
+    let prof = one.login_as("professional", "dwo").await?;
+    let phone = device(&env, "phone").await?;
+    phone.connect(&two.ws_url(), &prof.token).await?;
+    logout(&one, &prof.token).await?;
+    let logged_out = Instant::now();
+    phone
+        .wait_for(
+            "disconnected by the other process",
+            Duration::from_secs(5),
+            |d| async move { !d.is_connected().await },
+        )
+        .await?;
+    assert!(logged_out.elapsed() < Duration::from_secs(5));
+    assert_eq!(me_status(&two, &prof.token).await?, 401);
+    Ok(())
+}
