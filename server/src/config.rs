@@ -36,6 +36,30 @@ pub struct ServeConfig {
     /// Burst of sync messages per connection (a device catching up sends many at once).
     #[arg(long, env = "VERTEL_MESSAGE_BURST", default_value_t = 50_000)]
     pub message_burst: u32,
+    /// Most bytes queued for one sync connection and not yet written; a reader that falls
+    /// further behind is disconnected.
+    #[arg(long, env = "VERTEL_MAX_QUEUED_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_queued_bytes: usize,
+    /// Most open sync connections of one member.
+    #[arg(long, env = "VERTEL_MAX_CONNECTIONS_PER_MEMBER", default_value_t = 32)]
+    pub max_connections_per_member: usize,
+    /// Seconds between pings on a sync connection.
+    #[arg(long, env = "VERTEL_PING_SECS", default_value_t = 15)]
+    pub ping_secs: u64,
+    /// Seconds without a word (not even a pong) after which a sync connection counts as not
+    /// reading and is closed.
+    #[arg(long, env = "VERTEL_SILENCE_TIMEOUT_SECS", default_value_t = 60)]
+    pub silence_timeout_secs: u64,
+    /// Milliseconds a device may leave changes unanswered before it is sent what changed since
+    /// (until then it is sent nothing new: one document copy in flight per device, not one per
+    /// change). Tests set it low.
+    #[arg(
+        long,
+        env = "VERTEL_ANSWER_TIMEOUT_MS",
+        default_value_t = 10_000,
+        hide = true
+    )]
+    pub answer_timeout_ms: u64,
     /// Seconds an unsynced document stays in memory before it is evicted.
     #[arg(long, env = "VERTEL_DOC_IDLE_SECS", default_value_t = 30)]
     pub doc_idle_secs: u64,

@@ -40,6 +40,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             },
             idle: Duration::from_secs(config.doc_idle_secs),
             compact_after: config.compact_after,
+            max_queued_bytes: config.max_queued_bytes,
+            answer_timeout: Duration::from_millis(config.answer_timeout_ms),
         },
         storage_id,
     );
@@ -63,6 +65,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             let mut tick = tokio::time::interval(Duration::from_secs(2));
             loop {
                 tick.tick().await;
+                hub.send_overdue(Instant::now());
                 let evicted = hub.evict_idle(Instant::now());
                 if evicted > 0 {
                     tracing::debug!(evicted, "evicted idle documents");
@@ -95,6 +98,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             max_frame_bytes: config.max_frame_bytes,
             messages_per_sec: config.max_messages_per_sec,
             burst: config.message_burst,
+            ping_every: Duration::from_secs(config.ping_secs.max(1)),
+            silence_timeout: Duration::from_secs(config.silence_timeout_secs.max(1)),
+            max_per_member: config.max_connections_per_member,
         },
         shutdown: shutdown_rx,
         shell_dir: config.shell_dir.clone(),

@@ -458,10 +458,12 @@ async fn a_borrowed_peer_id_does_not_open_a_new_story(backend: Backend) -> anyho
         .encode()
     };
     ws.send(Ws::Binary(sync(offer).into())).await?;
-    assert!(matches!(
-        next_message(&mut ws).await?,
-        Some(Message::Sync { .. })
-    ));
+    let reply = next_message(&mut ws).await?;
+    assert!(
+        matches!(reply, Some(Message::Sync { .. })),
+        "{reply:?} {}",
+        server.log()
+    );
 
     // Another workspace joins with the same peer id ("raw-peer") and asks for the same story.
     let mut spy = raw(&server, &other.token).await?;

@@ -5,7 +5,10 @@
 
 use crate::{WAIT, parent_story};
 use client_core::native::Device;
+use client_core::wire::{DocumentId, Message};
+use futures_util::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message as Ws;
 use vertel_tests::{Backend, Env, Server, device};
 
 /// Words, so that bodies do not compress to nothing.
@@ -50,7 +53,12 @@ async fn converge(phone: &Device, server: &Server, token: &str) -> anyhow::Resul
         if phone.unconfirmed().await.is_empty() {
             return Ok(());
         }
-        anyhow::ensure!(Instant::now() < deadline, "the device never converged");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the device never converged: {:?} unconfirmed; server log: {}",
+            phone.unconfirmed().await,
+            server.log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -239,3 +247,162 @@ async fn postgres_takes_writes_again_after_failing_commits() -> anyhow::Result<(
     }
     Ok(())
 }
+
+/// The server's resident memory in bytes, now and at its peak (`VmRSS`, `VmHWM`).
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    (kb("VmRSS:"), kb("VmHWM:"))
+}
+
+/// A client that asks for a story and then never reads again.
+async fn stalled_reader(
+    server: &Server,
+    token: &str,
+    id: DocumentId,
+) -> anyhow::Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws_url())).await?;
+    let join = Message::Join {
+        sender_id: format!("stalled-{:x}", rand::random::<u32>()),
+        supported_protocol_versions: vec!["1".into()],
+        peer_metadata: None,
+    };
+    ws.send(Ws::Binary(join.encode().into())).await?;
+    let server_peer = loop {
+        match ws.next().await {
+            Some(Ok(Ws::Binary(b))) => {
+                if let Message::Peer { sender_id, .. } = Message::decode(&b, usize::MAX)? {
+                    break sender_id;
+                }
+            }
+            Some(Ok(_)) => {}
+            other => anyhow::bail!("no peer message: {other:?}"),
+        }
+    };
+    let ask = Message::Request {
+        document_id: id,
+        sender_id: "stalled".into(),
+        target_id: server_peer,
+        data: automerge::sync::SyncDoc::generate_sync_message(
+            &automerge::Automerge::new(),
+            &mut automerge::sync::State::new(),
+        )
+        .map(|m| m.encode())
+        .unwrap_or_default(),
+    };
+    ws.send(Ws::Binary(ask.encode().into())).await?;
+    Ok(ws)
+}
+
+/// Clients that stop reading while a story they asked for is edited cost the server a bounded
+/// amount of memory (one copy in flight each, not one per change; a byte budget behind that),
+/// are closed once they do not answer pings, and the readers that keep up get every change.
+async fn readers_that_stop_reading_are_bounded_and_closed(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = Server::start(
+        &env,
+        &[
+            "--ping-secs",
+            "1",
+            "--silence-timeout-secs",
+            "4",
+            "--max-queued-bytes",
+            "4000000",
+        ],
+    )
+    .await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let coord = server.login_as("coordinator", "delft").await?;
+    let phone = device(&env, "phone").await?;
+    phone.connect(&server.ws_url(), &prof.token).await?;
+    let id = phone
+        .create_story(&parent_story("Lang verhaal", &body(2000)))
+        .await?;
+    converge(&phone, &server, &prof.token).await?;
+
+    let laptop = device(&env, "laptop").await?;
+    laptop.connect(&server.ws_url(), &coord.token).await?;
+    laptop.want([id]).await?;
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        stalled.push(stalled_reader(&server, &coord.token, id).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (before, _) = memory(server.pid());
+
+    // A burst of edits: every one changes the story the stalled clients asked for.
+    const EDITS: i64 = 200;
+    for i in 0..EDITS {
+        phone
+            .edit(id, |d| {
+                client_core::story::splice_body(d, 0, 0, &format!("{i} "), i)
+            })
+            .await?;
+    }
+    converge(&phone, &server, &prof.token).await?;
+    let heads = phone.heads(&id).await.unwrap_or_default();
+    laptop
+        .wait_for("every change on the laptop", WAIT, |d| {
+            let heads = heads.clone();
+            async move { d.heads(&id).await == Some(heads) }
+        })
+        .await?;
+    let (_, peak) = memory(server.pid());
+    let grew = peak.saturating_sub(before);
+    println!(
+        "server memory: {} MB before the burst, peak {} MB",
+        before >> 20,
+        peak >> 20
+    );
+    assert!(
+        grew < 40 << 20,
+        "the server grew by {} MB for three readers that do not read",
+        grew >> 20
+    );
+
+    // Nothing from them, not even a pong: closed. Reading now finds what they were sent, then
+    // the end of the stream: a copy or two of the story, not one per change.
+    for mut ws in stalled {
+        let copies = tokio::time::timeout(WAIT, async {
+            let mut copies = 0;
+            while let Some(Ok(frame)) = ws.next().await {
+                match frame {
+                    Ws::Binary(b) => {
+                        if let Ok(Message::Sync { .. }) = Message::decode(&b, usize::MAX) {
+                            copies += 1;
+                        }
+                    }
+                    Ws::Close(_) => break,
+                    _ => {}
+                }
+            }
+            copies
+        })
+        .await;
+        let Ok(copies) = copies else {
+            anyhow::bail!("a reader that stopped reading was never closed");
+        };
+        assert!(
+            (1..=5).contains(&copies),
+            "a reader that never answered was sent {copies} copies for {EDITS} changes"
+        );
+    }
+    assert!(
+        laptop.is_connected().await,
+        "the reader that kept up stays connected"
+    );
+    Ok(())
+}
+both!(readers_that_stop_reading_are_bounded_and_closed);

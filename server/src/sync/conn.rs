@@ -15,6 +15,7 @@ use client_core::wire::{DocumentId, Message, PROTOCOL_V1, PeerMetadata};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -33,6 +34,20 @@ pub struct ConnLimits {
     pub max_frame_bytes: usize,
     pub messages_per_sec: u32,
     pub burst: u32,
+    /// How often the server pings a connection.
+    pub ping_every: Duration,
+    /// A connection from which nothing (not even a pong) arrived for this long is not reading:
+    /// it is closed, and everything queued for it is dropped.
+    pub silence_timeout: Duration,
+    /// Most open sync connections of one member (a phone, a tablet, a laptop, a few tabs).
+    pub max_per_member: usize,
+}
+
+/// A frame the connection itself sends (handshake, errors), counted like the hub's frames
+/// (`Caller::queued`): the writer subtracts every frame it writes.
+fn counted(queued: &AtomicUsize, frame: Vec<u8>) -> Outgoing {
+    queued.fetch_add(frame.len(), Ordering::AcqRel);
+    Outgoing::Frame(frame)
 }
 
 /// A token bucket for the message rate.
@@ -78,19 +93,29 @@ pub async fn run(
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Outgoing>(OUTBOX);
     let kill = Arc::new(Notify::new());
-    let writer = tokio::spawn(async move {
+    let queued = Arc::new(AtomicUsize::new(0));
+    let written = queued.clone();
+    let mut writer = tokio::spawn(async move {
         // Frames already queued behind this one go out with it and are flushed once: a device
         // catching up gets thousands of answers, and one write per frame was a system call each.
-        'frames: while let Some(Outgoing::Frame(frame)) = rx.recv().await {
-            let mut next = Some(frame);
+        'frames: while let Some(first) = rx.recv().await {
+            let mut next = Some(first);
             let mut batched = 0;
-            while let Some(frame) = next.take() {
-                if sink.feed(WsMessage::Binary(frame.into())).await.is_err() {
+            while let Some(out) = next.take() {
+                let (message, len) = match out {
+                    Outgoing::Frame(frame) => {
+                        let len = frame.len();
+                        (WsMessage::Binary(frame.into()), len)
+                    }
+                    Outgoing::Ping => (WsMessage::Ping(Default::default()), 0),
+                };
+                if sink.feed(message).await.is_err() {
                     break 'frames;
                 }
+                written.fetch_sub(len, Ordering::AcqRel);
                 batched += 1;
                 if batched < WRITE_BATCH
-                    && let Ok(Outgoing::Frame(more)) = rx.try_recv()
+                    && let Ok(more) = rx.try_recv()
                 {
                     next = Some(more);
                 }
@@ -123,10 +148,10 @@ pub async fn run(
             }) if supported_protocol_versions.iter().any(|v| v == PROTOCOL_V1) => sender_id,
             Ok(Message::Join { sender_id, .. }) => {
                 let _ = tx
-                    .send(Outgoing::Frame(error_frame(
-                        "unsupported protocol version".into(),
-                        Some(sender_id),
-                    )))
+                    .send(counted(
+                        &queued,
+                        error_frame("unsupported protocol version".into(), Some(sender_id)),
+                    ))
                     .await;
                 drop(tx);
                 let _ = writer.await;
@@ -134,10 +159,10 @@ pub async fn run(
             }
             Ok(other) => {
                 let _ = tx
-                    .send(Outgoing::Frame(error_frame(
-                        format!("expected join, got {}", other.type_name()),
-                        None,
-                    )))
+                    .send(counted(
+                        &queued,
+                        error_frame(format!("expected join, got {}", other.type_name()), None),
+                    ))
                     .await;
                 drop(tx);
                 let _ = writer.await;
@@ -145,7 +170,7 @@ pub async fn run(
             }
             Err(e) => {
                 let _ = tx
-                    .send(Outgoing::Frame(error_frame(e.to_string(), None)))
+                    .send(counted(&queued, error_frame(e.to_string(), None)))
                     .await;
                 drop(tx);
                 let _ = writer.await;
@@ -159,7 +184,8 @@ pub async fn run(
         }
     };
     let _ = tx
-        .send(Outgoing::Frame(
+        .send(counted(
+            &queued,
             Message::Peer {
                 sender_id: hub.peer_id.clone(),
                 selected_protocol_version: PROTOCOL_V1.into(),
@@ -180,9 +206,13 @@ pub async fn run(
         member,
         tx: tx.clone(),
         kill: kill.clone(),
+        queued: queued.clone(),
     };
     let mut docs: HashSet<DocumentId> = HashSet::new();
     let mut rate = RateLimit::new(limits.messages_per_sec, limits.burst);
+    let mut ping = tokio::time::interval(limits.ping_every);
+    ping.tick().await;
+    let mut heard = Instant::now();
     let failure: Option<String> = loop {
         let frame = tokio::select! {
             // Biased: a frame that arrives after logout is never handled, even when the signal
@@ -191,8 +221,17 @@ pub async fn run(
             _ = session.ended.notified() => break Some(SESSION_ENDED.into()),
             _ = kill.notified() => break Some("connection too slow; closing".into()),
             _ = shutdown.changed() => break Some("server shutting down".into()),
+            _ = ping.tick() => {
+                if heard.elapsed() >= limits.silence_timeout {
+                    // Not reading: pings go unanswered behind what it has not read.
+                    break Some("connection not reading; closing".into());
+                }
+                let _ = tx.try_send(Outgoing::Ping);
+                continue;
+            }
             f = stream.next() => f,
         };
+        heard = Instant::now();
         let bytes = match frame {
             None | Some(Ok(WsMessage::Close(_))) => break None,
             Some(Ok(WsMessage::Binary(b))) => b,
@@ -249,7 +288,7 @@ pub async fn run(
         tracing::info!(conn, reason = %reason, "closing sync connection");
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
-            tx.send(Outgoing::Frame(error_frame(reason.clone(), Some(peer_id)))),
+            tx.send(counted(&queued, error_frame(reason.clone(), Some(peer_id)))),
         )
         .await;
     }
@@ -267,5 +306,12 @@ pub async fn run(
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // A writer stuck on a peer that does not read would wait on the socket for ever, holding
+    // every frame queued for it.
+    if tokio::time::timeout(Duration::from_secs(5), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
 }

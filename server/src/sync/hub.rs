@@ -35,16 +35,18 @@ use client_core::story::{self, DocType, ReviewState};
 use client_core::wire::{DocumentId, Message, Refusal};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Notify, mpsc};
 
 pub type ConnId = u64;
 
-/// Frames for one connection's writer.
+/// What one connection's writer sends.
 #[derive(Debug)]
 pub enum Outgoing {
     Frame(Vec<u8>),
+    /// A websocket ping: a peer that does not read never answers it (`sync::conn`).
+    Ping,
 }
 
 /// A connection as the hub sees it.
@@ -56,13 +58,22 @@ pub struct Caller {
     pub tx: mpsc::Sender<Outgoing>,
     /// Signalled when the hub gives up on this connection (its outbox overflowed).
     pub kill: Arc<Notify>,
+    /// Bytes queued for this connection and not yet written (the writer subtracts).
+    pub queued: Arc<AtomicUsize>,
 }
 
 struct PeerLink {
     peer_id: String,
     tx: mpsc::Sender<Outgoing>,
     kill: Arc<Notify>,
+    queued: Arc<AtomicUsize>,
     state: sync::State,
+    /// When changes were last sent that the peer has not answered yet. Until it answers (or
+    /// [`Limits::answer_timeout`] passes) it is sent nothing new: a peer that never answers used to
+    /// be sent the whole document again with every change.
+    in_flight: Option<Instant>,
+    /// Something changed meanwhile: send it when the peer answers.
+    pending: bool,
 }
 
 #[derive(Default)]
@@ -144,6 +155,11 @@ pub struct Limits {
     pub idle: Duration,
     /// Appended chunks that trigger a compaction (0: [`COMPACT_AFTER`], staggered per document).
     pub compact_after: usize,
+    /// Most bytes queued for one connection and not yet written; past it the peer is too slow
+    /// and is disconnected.
+    pub max_queued_bytes: usize,
+    /// How long a peer may leave changes unanswered before it is sent what is pending anyway.
+    pub answer_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -159,6 +175,8 @@ impl Default for Limits {
             },
             idle: Duration::from_secs(30),
             compact_after: 0,
+            max_queued_bytes: 16 * 1024 * 1024,
+            answer_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -253,6 +271,30 @@ pub struct Hub {
     /// `story.opened` entries for stories sent to someone other than their recorder, written in
     /// batches by a task of their own (a coordinator's laptop catching up opens thousands).
     reads: mpsc::UnboundedSender<AuditEntry>,
+    /// Open sync connections per member ([`Hub::admit`]).
+    connections: std::sync::Mutex<HashMap<i64, usize>>,
+}
+
+/// An admitted sync connection; dropping it gives the member's place back.
+pub struct Admitted {
+    hub: Arc<Hub>,
+    member: i64,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut map = self
+            .hub
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.member) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.member);
+            }
+        }
+    }
 }
 
 /// What refusing a push tells the device (Dutch; `docs/schema.md`).
@@ -280,6 +322,7 @@ impl Hub {
         });
         Arc::new(Hub {
             reads,
+            connections: std::sync::Mutex::new(HashMap::new()),
             db,
             changes,
             peer_id: format!("vertel-server-{tag}"),
@@ -467,6 +510,20 @@ impl Hub {
         Ok(true)
     }
 
+    /// Admit one more sync connection of `member`, unless they have `max` open already.
+    pub fn admit(self: &Arc<Self>, member: i64, max: usize) -> Option<Admitted> {
+        let mut map = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(member).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Admitted {
+            hub: Arc::clone(self),
+            member,
+        })
+    }
+
     pub fn next_conn_id(&self) -> ConnId {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
@@ -503,9 +560,10 @@ impl Hub {
     }
 
     fn answer_unavailable(&self, caller: &Caller, id: DocumentId, refused: Option<Refusal>) {
-        send(
+        self.send(
             &caller.tx,
             &caller.kill,
+            &caller.queued,
             Message::DocUnavailable {
                 document_id: id,
                 sender_id: self.peer_id.clone(),
@@ -517,10 +575,40 @@ impl Hub {
     }
 
     /// Tell a peer already linked to the document that it is not there for them.
+    /// Queue a frame for a connection. A full outbox (in frames, or in bytes past
+    /// [`Limits::max_queued_bytes`]) means the peer cannot keep up: it is cut off. One frame is
+    /// always let through, however large, so a big document still reaches a reader that keeps up.
+    fn send(
+        &self,
+        tx: &mpsc::Sender<Outgoing>,
+        kill: &Notify,
+        queued: &AtomicUsize,
+        frame: Vec<u8>,
+    ) -> bool {
+        let len = frame.len();
+        let before = queued.fetch_add(len, Ordering::AcqRel);
+        if before > 0 && before + len > self.limits.max_queued_bytes {
+            queued.fetch_sub(len, Ordering::AcqRel);
+            kill.notify_one();
+            return false;
+        }
+        match tx.try_send(Outgoing::Frame(frame)) {
+            Ok(()) => true,
+            Err(e) => {
+                queued.fetch_sub(len, Ordering::AcqRel);
+                if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                    kill.notify_one();
+                }
+                false
+            }
+        }
+    }
+
     fn tell_unavailable(&self, peer: &PeerLink, id: DocumentId) {
-        send(
+        self.send(
             &peer.tx,
             &peer.kill,
+            &peer.queued,
             Message::DocUnavailable {
                 document_id: id,
                 sender_id: self.peer_id.clone(),
@@ -757,8 +845,13 @@ impl Hub {
             peer_id: caller.peer_id.clone(),
             tx: caller.tx.clone(),
             kill: caller.kill.clone(),
+            queued: caller.queued.clone(),
             state: sync::State::new(),
+            in_flight: None,
+            pending: false,
         });
+        // Whatever the peer says, it has read what it was sent.
+        peer.in_flight = None;
         let Some(doc) = s.doc.as_mut() else {
             return Err(SyncFailure::BadMessage("document not loaded".into()));
         };
@@ -1052,26 +1145,76 @@ impl Hub {
     /// Generate and send sync messages: to the caller always, to other peers when content changed.
     fn broadcast(&self, id: DocumentId, slot: &mut Slot, caller: Option<ConnId>, changed: bool) {
         let Some(doc) = slot.doc.as_ref() else { return };
+        let now = Instant::now();
         let mut dead = Vec::new();
         for (conn, peer) in slot.peers.iter_mut() {
-            if !changed && Some(*conn) != caller {
+            let is_caller = Some(*conn) == caller;
+            if !changed && !is_caller && !peer.pending {
                 continue;
             }
-            if let Some(msg) = doc.generate_sync_message(&mut peer.state) {
-                let frame = Message::Sync {
-                    document_id: id,
-                    sender_id: self.peer_id.clone(),
-                    target_id: peer.peer_id.clone(),
-                    data: msg.encode(),
-                }
-                .encode();
-                if !send(&peer.tx, &peer.kill, frame) {
-                    dead.push(*conn);
-                }
+            if !is_caller
+                && peer
+                    .in_flight
+                    .is_some_and(|t| now.duration_since(t) < self.limits.answer_timeout)
+            {
+                peer.pending = true;
+                continue;
+            }
+            if !self.sync_peer(id, doc, peer, now) {
+                dead.push(*conn);
             }
         }
         for conn in dead {
             slot.peers.remove(&conn);
+        }
+    }
+
+    /// Send a peer what it lacks of the document, if anything. False when the connection is gone.
+    fn sync_peer(
+        &self,
+        id: DocumentId,
+        doc: &Automerge,
+        peer: &mut PeerLink,
+        now: Instant,
+    ) -> bool {
+        peer.pending = false;
+        let Some(msg) = doc.generate_sync_message(&mut peer.state) else {
+            return true;
+        };
+        if !msg.changes.is_empty() {
+            peer.in_flight = Some(now);
+        }
+        let frame = Message::Sync {
+            document_id: id,
+            sender_id: self.peer_id.clone(),
+            target_id: peer.peer_id.clone(),
+            data: msg.encode(),
+        }
+        .encode();
+        self.send(&peer.tx, &peer.kill, &peer.queued, frame)
+    }
+
+    /// Peers that left changes unanswered longer than [`Limits::answer_timeout`] (alive but
+    /// silent: automerge does not answer changes it already had) are sent what is pending. A
+    /// peer that does not read at all is found by its connection (no answer to pings) or by its
+    /// byte budget. Called periodically.
+    pub fn send_overdue(&self, now: Instant) {
+        let slots: Vec<(DocumentId, Arc<Mutex<Slot>>)> = {
+            let map = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            map.iter().map(|(id, s)| (*id, s.clone())).collect()
+        };
+        for (id, slot) in slots {
+            let Ok(mut slot) = slot.try_lock() else {
+                continue;
+            };
+            let overdue = slot.peers.values().any(|p| {
+                p.pending
+                    && p.in_flight
+                        .is_some_and(|t| now.duration_since(t) >= self.limits.answer_timeout)
+            });
+            if overdue {
+                self.broadcast(id, &mut slot, None, false);
+            }
         }
     }
 
@@ -1143,9 +1286,10 @@ impl Hub {
         };
         let mut slot = slot_arc.lock().await;
         for peer in slot.peers.values() {
-            send(
+            self.send(
                 &peer.tx,
                 &peer.kill,
+                &peer.queued,
                 Message::DocUnavailable {
                     document_id: id,
                     sender_id: self.peer_id.clone(),
@@ -1250,18 +1394,6 @@ fn recorder(meta: &DocMeta) -> Member {
         email: String::new(),
         name: String::new(),
         role: Role::Professional,
-    }
-}
-
-/// Queue a frame for a connection. A full outbox means the peer cannot keep up: it is cut off.
-fn send(tx: &mpsc::Sender<Outgoing>, kill: &Notify, frame: Vec<u8>) -> bool {
-    match tx.try_send(Outgoing::Frame(frame)) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            kill.notify_one();
-            false
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
     }
 }
 
