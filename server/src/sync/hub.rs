@@ -1386,7 +1386,6 @@ fn stored_cost(chunk: &[u8]) -> u64 {
 
 /// The recorder of a stored document, as [`Hub::persist`] needs a member for it (its changes are
 /// appended to an existing document, so only the ids matter).
-
 fn recorder(meta: &DocMeta) -> Member {
     Member {
         id: meta.recorder_id,

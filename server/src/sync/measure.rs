@@ -397,7 +397,7 @@ mod tests {
         assert_eq!((cost.ops, cost.changes), (ops, 2));
 
         let saved = doc.save();
-        let cost = measure(&[saved.clone()], Caps::NONE).expect("document");
+        let cost = measure(std::slice::from_ref(&saved), Caps::NONE).expect("document");
         assert_eq!((cost.ops, cost.changes), (ops, 2));
         assert!(cost.bytes >= saved.len() as u64 - 20);
     }
@@ -415,7 +415,7 @@ mod tests {
             ..Caps::NONE
         };
         assert_eq!(
-            measure(&[compressed.clone()], caps),
+            measure(std::slice::from_ref(&compressed), caps),
             Err(MeasureError::Exceeds {
                 what: "bytes",
                 cap: 1 << 20
