@@ -397,7 +397,10 @@ async fn demo_seed_credentials_work(backend: Backend) -> anyhow::Result<()> {
     assert!(health.status().is_success());
     // The login check page, its script a file of its own (no inline script under the CSP).
     let home = reqwest::get(server.url("/")).await?.text().await?;
-    assert!(home.contains("Inloggen") && home.contains("home.js"), "{home}");
+    assert!(
+        home.contains("Inloggen") && home.contains("home.js"),
+        "{home}"
+    );
     let script = reqwest::get(server.url("/home.js")).await?.text().await?;
     assert!(script.contains("/api/v1/auth/login"), "{script}");
     Ok(())
