@@ -406,3 +406,77 @@ async fn readers_that_stop_reading_are_bounded_and_closed(backend: Backend) -> a
     Ok(())
 }
 both!(readers_that_stop_reading_are_bounded_and_closed);
+
+/// How many chunks hold a document now.
+async fn chunks_of(env: &Env, id: DocumentId) -> anyhow::Result<i64> {
+    use sqlx::Connection;
+    let query = "SELECT COUNT(*) FROM doc_chunks WHERE doc_id = $1";
+    Ok(match &env.database_url {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            sqlx::query_scalar(query)
+                .bind(id.to_string())
+                .fetch_one(&mut conn)
+                .await?
+        }
+        None => {
+            let path = env.data_dir().join("vertel.db");
+            let mut conn =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
+            sqlx::query_scalar(query)
+                .bind(id.to_string())
+                .fetch_one(&mut conn)
+                .await?
+        }
+    })
+}
+
+/// A story edited in many short sessions, with the server restarted (killed or stopped) or the
+/// story evicted from memory in between, is still compacted: what counts is the number of chunks
+/// stored, not a counter in memory that every restart and eviction reset.
+async fn stories_edited_in_short_sessions_are_compacted(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let args = ["--compact-after", "4", "--doc-idle-secs", "1"];
+    let phone = device(&env, "phone").await?;
+    let mut server = Server::start(&env, &args).await?;
+    let mut token = server.login_as("professional", "delft").await?.token;
+    phone.connect(&server.ws_url(), &token).await?;
+    let id = phone
+        .create_story(&parent_story("Kort en vaak", "Begin."))
+        .await?;
+    converge(&phone, &server, &token).await?;
+    for session in 0..8i64 {
+        if session % 2 == 0 {
+            // A restart: killed on even sessions past the first half, stopped otherwise.
+            phone.disconnect().await;
+            if session >= 4 {
+                server.kill9();
+            } else {
+                server.terminate()?;
+            }
+            server = Server::start(&env, &args).await?;
+            token = server.login_as("professional", "delft").await?.token;
+        } else {
+            // An eviction: nobody syncs the story for a while.
+            phone.disconnect().await;
+            tokio::time::sleep(Duration::from_secs(4)).await;
+        }
+        phone.connect(&server.ws_url(), &token).await?;
+        for i in 0..2 {
+            phone
+                .edit(id, |d| {
+                    client_core::story::splice_body(d, 0, 0, &format!("{session}.{i} "), session)
+                })
+                .await?;
+        }
+        converge(&phone, &server, &token).await?;
+    }
+    let chunks = chunks_of(&env, id).await?;
+    assert!(
+        chunks <= 6,
+        "{chunks} chunks after 8 short sessions of 2 edits (compaction after 4 or 5)"
+    );
+    Ok(())
+}
+both!(stories_edited_in_short_sessions_are_compacted);
