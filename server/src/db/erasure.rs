@@ -383,6 +383,23 @@ impl Db {
     }
 
     async fn scrub_postgres(&self, id: &str) -> Result<bool, DbError> {
+        // A transaction that began before the erasure committed may still see the deleted rows,
+        // and VACUUM FULL copies rows someone may still see into the new table. Such a
+        // transaction holds a snapshot now (any that began later cannot see the rows): wait
+        // until no other session of this database holds one.
+        let older: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if older > 0 {
+            tracing::info!(
+                transactions = older,
+                "erasure: waiting for open snapshots to end"
+            );
+            return Ok(false);
+        }
         // Rewrite the table that held the content so no dead tuple keeps its bytes, and
         // checkpoint so the old files are removed.
         sqlx::query("VACUUM FULL doc_chunks")
