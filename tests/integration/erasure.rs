@@ -126,10 +126,30 @@ async fn erased_stories_leave_no_trace(backend: Backend) -> anyhow::Result<()> {
         // Nor in the cluster's files: tables, indexes and the write-ahead log (the test cluster
         // runs with wal_recycle = off, as SECURITY.md asks of operators).
         let hits = files_containing(&pg_data_directory(&env).await?, marker.as_bytes());
-        assert!(
-            hits.is_empty(),
-            "marker still in the PostgreSQL cluster: {hits:?}"
-        );
+        if !hits.is_empty() {
+            // Name the relations, for whoever reads the failure.
+            use sqlx::Connection;
+            let url = env.database_url.clone().unwrap_or_default();
+            let mut conn = sqlx::PgConnection::connect(&url).await?;
+            let mut names = Vec::new();
+            for hit in &hits {
+                let node = hit
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .split('.')
+                    .next()
+                    .unwrap_or_default();
+                let name: Option<String> = sqlx::query_scalar(
+                    "SELECT relname::text FROM pg_class WHERE relfilenode::text = $1",
+                )
+                .bind(node)
+                .fetch_optional(&mut conn)
+                .await?;
+                names.push(name);
+            }
+            panic!("marker still in the PostgreSQL cluster: {hits:?} {names:?}");
+        }
         // Nothing readable through the database either.
         use sqlx::Connection;
         let url = env.database_url.clone().unwrap_or_default();

@@ -5,5 +5,7 @@ CREATE TABLE erasures (
     doc_id TEXT PRIMARY KEY,
     requested_at BIGINT NOT NULL,
     verified_at BIGINT,
-    traces BYTEA
+    traces BYTEA,
+    -- PostgreSQL: the deleting transaction's id (VACUUM FULL keeps rows a snapshot older than it may see).
+    delete_xid BIGINT
 );

@@ -6,5 +6,7 @@ CREATE TABLE erasures (
     doc_id TEXT PRIMARY KEY,
     requested_at INTEGER NOT NULL,
     verified_at INTEGER,
-    traces BLOB
+    traces BLOB,
+    -- PostgreSQL: the deleting transaction's id (VACUUM FULL keeps rows a snapshot older than it may see).
+    delete_xid INTEGER
 );

@@ -211,6 +211,15 @@ impl Db {
         } else {
             Traces::default()
         };
+        let delete_xid: Option<i64> = if self.backend == Backend::Postgres {
+            Some(
+                sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
+                    .fetch_one(&mut *tx)
+                    .await?,
+            )
+        } else {
+            None
+        };
         sqlx::query("DELETE FROM doc_chunks WHERE doc_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -226,12 +235,14 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO erasures (doc_id, requested_at, verified_at, traces) VALUES ($1, $2, NULL, $3) \
-             ON CONFLICT (doc_id) DO UPDATE SET requested_at = $2, verified_at = NULL, traces = $3",
+            "INSERT INTO erasures (doc_id, requested_at, verified_at, traces, delete_xid) \
+             VALUES ($1, $2, NULL, $3, $4) ON CONFLICT (doc_id) DO UPDATE \
+             SET requested_at = $2, verified_at = NULL, traces = $3, delete_xid = $4",
         )
         .bind(id)
         .bind(now_ms())
         .bind(traces.encode())
+        .bind(delete_xid)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -243,10 +254,11 @@ impl Db {
     /// (recorded, with a `story.erasure-verified` audit entry); `Ok(false)` while something
     /// still holds them (try again later).
     pub async fn verify_erasure(&self, id: &str) -> Result<bool, DbError> {
-        let Some(row) = sqlx::query("SELECT verified_at, traces FROM erasures WHERE doc_id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(row) =
+            sqlx::query("SELECT verified_at, traces, delete_xid FROM erasures WHERE doc_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
         else {
             return Ok(false);
         };
@@ -259,7 +271,10 @@ impl Db {
                 let traces = Traces::decode(traces.as_deref().unwrap_or_default());
                 self.scrub_sqlite(id, traces).await?
             }
-            Backend::Postgres => self.scrub_postgres(id).await?,
+            Backend::Postgres => {
+                self.scrub_postgres(id, row.opt_i64("delete_xid")?.unwrap_or(0))
+                    .await?
+            }
         };
         if !done {
             return Ok(false);
@@ -382,15 +397,20 @@ impl Db {
         Ok(held)
     }
 
-    async fn scrub_postgres(&self, id: &str) -> Result<bool, DbError> {
-        // A transaction that began before the erasure committed may still see the deleted rows,
-        // and VACUUM FULL copies rows someone may still see into the new table. Such a
-        // transaction holds a snapshot now (any that began later cannot see the rows): wait
-        // until no other session of this database holds one.
+    async fn scrub_postgres(&self, id: &str, delete_xid: i64) -> Result<bool, DbError> {
+        // VACUUM FULL keeps the rows a snapshot older than the deleting transaction may still
+        // see. Rewrite only when none can: no transaction that was running when the rows were
+        // deleted still runs anywhere (so every snapshot taken from now on is newer), and no
+        // session that counts for this database's horizon (its own, and those connected to none)
+        // holds a snapshot now. (Checking this database's sessions alone was not enough: the
+        // full test suite, with other databases busy, found the text in the rewritten table.)
         let older: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL",
+            "SELECT (CASE WHEN pg_snapshot_xmin(pg_current_snapshot())::text::bigint > $1 THEN 0 ELSE 1 END) \
+             + (SELECT COUNT(*) FROM pg_stat_activity \
+                WHERE (datname = current_database() OR datname IS NULL) \
+                AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL)",
         )
+        .bind(delete_xid)
         .fetch_one(&self.pool)
         .await?;
         if older > 0 {
