@@ -372,8 +372,10 @@ async fn readers_that_stop_reading_are_bounded_and_closed(backend: Backend) -> a
         grew >> 20
     );
 
-    // Nothing from them, not even a pong: closed. Reading now finds what they were sent, then
-    // the end of the stream: a copy or two of the story, not one per change.
+    // Nothing from them, not even a pong, for longer than --silence-timeout-secs (4): closed.
+    // (Reading any earlier would answer the pings and make them alive again.) Reading now finds
+    // what they were sent, then the end of the stream: a copy or two, not one per change.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     for mut ws in stalled {
         let copies = tokio::time::timeout(WAIT, async {
             let mut copies = 0;
