@@ -1352,27 +1352,51 @@ async fn edit_phase(
     }
     let generated = start.elapsed().as_secs_f64();
     let edits = edits.load(Ordering::Relaxed);
-    for pair in pairs {
-        pair.editor
-            .wait(LONG, "edits acknowledged", |s| s.is_confirmed(&pair.id))
-            .await?;
+    for (i, pair) in pairs.iter().enumerate() {
+        let id = &pair.id;
+        let what = format!("editor {i}'s edits acknowledged");
+        wait_reporting(
+            &pair.editor,
+            &what,
+            |s| s.is_confirmed(id),
+            |s| {
+                let d = s.docs.get(id);
+                format!(
+                    "heads {}, the server's {}",
+                    short(d.map(|d| d.doc.get_heads()).as_deref()),
+                    short(d.and_then(|d| d.sync.their_heads.as_deref()))
+                )
+            },
+        )
+        .await?;
     }
     let acked = start.elapsed().as_secs_f64();
     let (cpu1, self1) = (server_cpu()?, cpu_secs(me)?);
     // Every watcher ends with its editor's document.
-    for pair in pairs {
+    for (i, pair) in pairs.iter().enumerate() {
+        let id = &pair.id;
         let want = pair
             .editor
             .lock()
-            .document(&pair.id)
+            .document(id)
             .map(|d| d.get_heads())
             .unwrap_or_default();
-        for watcher in &pair.watchers {
-            watcher
-                .wait(LONG, "watcher caught up", |s| {
-                    s.document(&pair.id).is_some_and(|d| d.get_heads() == want)
-                })
-                .await?;
+        for (g, watcher) in pair.watchers.iter().enumerate() {
+            let group = groups.get(g).map_or("watcher", |g| g.name);
+            let what = format!("editor {i}'s {group} watcher to catch up");
+            wait_reporting(
+                watcher,
+                &what,
+                |s| s.document(id).is_some_and(|d| d.get_heads() == want),
+                |s| {
+                    format!(
+                        "heads {}, the editor's {}",
+                        short(s.document(id).map(|d| d.get_heads()).as_deref()),
+                        short(Some(&want))
+                    )
+                },
+            )
+            .await?;
         }
     }
     let per_1k = |secs: f64| secs * 1000.0 / (edits.max(1) as f64 / 1000.0);
@@ -1554,6 +1578,41 @@ async fn editing(kind: Kind, p: &Params) -> Result<Editing> {
         peer.close();
     }
     Ok(r)
+}
+
+/// How long a wait at the end of a phase goes before it says what it is still waiting for.
+const STALL: Duration = Duration::from_secs(30);
+
+/// [`Peer::wait`] for up to [`LONG`], printing every [`STALL`] what `missing` says of the peer.
+async fn wait_reporting(
+    peer: &Peer,
+    what: &str,
+    check: impl Fn(&PeerState) -> bool,
+    missing: impl Fn(&PeerState) -> String,
+) -> Result<()> {
+    let t = Instant::now();
+    loop {
+        match peer.wait(STALL, what, &check).await {
+            Ok(()) => return Ok(()),
+            Err(e) if t.elapsed() >= LONG || peer.lock().closed => return Err(e),
+            Err(_) => println!(
+                "  still waiting after {:.0} s for {what}: {}",
+                t.elapsed().as_secs_f64(),
+                missing(&peer.lock())
+            ),
+        }
+    }
+}
+
+/// Change hashes, shortened for a log line.
+fn short(heads: Option<&[ChangeHash]>) -> String {
+    match heads {
+        None => "none".into(),
+        Some(h) => {
+            let h: Vec<String> = h.iter().map(|h| h.to_string()[..8].to_string()).collect();
+            format!("[{}]", h.join(" "))
+        }
+    }
 }
 
 /// A watcher on `url` that wants story `id` and times arrivals with `timer`; returns once the
