@@ -46,17 +46,24 @@ async fn health(server: &Server) -> anyhow::Result<serde_json::Value> {
 /// Reconnect whenever the server closed the connection, until nothing is unconfirmed.
 async fn converge(phone: &Device, server: &Server, token: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + WAIT * 3;
+    let mut failed_connects = Vec::new();
     loop {
-        if !phone.is_connected().await {
-            let _ = phone.connect(&server.ws_url(), token).await;
+        if !phone.is_connected().await
+            && let Err(e) = phone.connect(&server.ws_url(), token).await
+        {
+            failed_connects.push(e.to_string());
         }
         if phone.unconfirmed().await.is_empty() {
             return Ok(());
         }
         anyhow::ensure!(
             Instant::now() < deadline,
-            "the device never converged: {:?} unconfirmed; server log: {}",
+            "the device never converged: {:?} unconfirmed; connected: {}; failed reconnects: {:?}; \
+             device events: {:?}; server log: {}",
             phone.unconfirmed().await,
+            phone.is_connected().await,
+            failed_connects,
+            phone.take_events(),
             server.log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
