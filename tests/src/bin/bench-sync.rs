@@ -202,9 +202,7 @@ static BACKEND: OnceLock<Backend> = OnceLock::new();
 static SERVER_ARGS: OnceLock<Vec<String>> = OnceLock::new();
 
 fn server_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    // Thousands of the benchmark's devices log in as the same member.
-    let mut args = vec!["--max-connections-per-member", "100000"];
-    args.extend_from_slice(extra);
+    let mut args = extra.to_vec();
     args.extend(SERVER_ARGS.get().into_iter().flatten().map(String::as_str));
     args
 }
