@@ -6,7 +6,7 @@
 use crate::{WAIT, parent_story};
 use client_core::native::Device;
 use client_core::wire::{DocumentId, Message};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message as Ws;
 use vertel_tests::{Backend, Env, Server, device};
@@ -255,63 +255,6 @@ async fn postgres_takes_writes_again_after_failing_commits() -> anyhow::Result<(
     Ok(())
 }
 
-/// The server's resident memory in bytes, now and at its peak (`VmRSS`, `VmHWM`).
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-            * 1024
-    };
-    (kb("VmRSS:"), kb("VmHWM:"))
-}
-
-/// A client that asks for a story and then never reads again.
-async fn stalled_reader(
-    server: &Server,
-    token: &str,
-    id: DocumentId,
-) -> anyhow::Result<
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws_url())).await?;
-    let join = Message::Join {
-        sender_id: format!("stalled-{:x}", rand::random::<u32>()),
-        supported_protocol_versions: vec!["1".into()],
-        peer_metadata: None,
-    };
-    ws.send(Ws::Binary(join.encode().into())).await?;
-    let server_peer = loop {
-        match ws.next().await {
-            Some(Ok(Ws::Binary(b))) => {
-                if let Message::Peer { sender_id, .. } = Message::decode(&b, usize::MAX)? {
-                    break sender_id;
-                }
-            }
-            Some(Ok(_)) => {}
-            other => anyhow::bail!("no peer message: {other:?}"),
-        }
-    };
-    let ask = Message::Request {
-        document_id: id,
-        sender_id: "stalled".into(),
-        target_id: server_peer,
-        data: automerge::sync::SyncDoc::generate_sync_message(
-            &automerge::Automerge::new(),
-            &mut automerge::sync::State::new(),
-        )
-        .map(|m| m.encode())
-        .unwrap_or_default(),
-    };
-    ws.send(Ws::Binary(ask.encode().into())).await?;
-    Ok(ws)
-}
-
 /// Clients that stop reading while a story they asked for is edited cost the server a bounded
 /// amount of memory (one copy in flight each, not one per change; a byte budget behind that),
 /// are closed once they do not answer pings, and the readers that keep up get every change.
@@ -344,10 +287,10 @@ async fn readers_that_stop_reading_are_bounded_and_closed(backend: Backend) -> a
     laptop.want([id]).await?;
     let mut stalled = Vec::new();
     for _ in 0..3 {
-        stalled.push(stalled_reader(&server, &coord.token, id).await?);
+        stalled.push(vertel_tests::stalled_reader(&server, &coord.token, id).await?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (before, _) = memory(server.pid());
+    let before = vertel_tests::proc_status_kb(server.pid(), "VmRSS:").unwrap_or(0) * 1024;
 
     // A burst of edits: every one changes the story the stalled clients asked for.
     const EDITS: i64 = 200;
@@ -366,7 +309,7 @@ async fn readers_that_stop_reading_are_bounded_and_closed(backend: Backend) -> a
             async move { d.heads(&id).await == Some(heads) }
         })
         .await?;
-    let (_, peak) = memory(server.pid());
+    let peak = vertel_tests::proc_status_kb(server.pid(), "VmHWM:").unwrap_or(0) * 1024;
     let grew = peak.saturating_sub(before);
     println!(
         "server memory: {} MB before the burst, peak {} MB",

@@ -367,3 +367,61 @@ pub struct Session {
 pub async fn device(env: &Env, name: &str) -> Result<Device> {
     Ok(Device::open(env.devices.path().join(name)).await?)
 }
+
+/// A field of `/proc/<pid>/status` in kB (`"VmRSS:"`, `"VmHWM:"`): a server's memory, for
+/// benchmarks and the tests that bound it.
+pub fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// A raw websocket client of the sync protocol.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A client that joins, asks for story `id` and then never reads again (until the caller does):
+/// what a peer that stopped reading looks like to the server.
+pub async fn stalled_reader(
+    server: &Server,
+    token: &str,
+    id: client_core::DocumentId,
+) -> Result<Socket> {
+    use client_core::wire::Message;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws_url())).await?;
+    let join = Message::Join {
+        sender_id: format!("stalled-{:x}", rand::random::<u32>()),
+        supported_protocol_versions: vec!["1".into()],
+        peer_metadata: None,
+    };
+    ws.send(Ws::Binary(join.encode().into())).await?;
+    let server_peer = loop {
+        match ws.next().await {
+            Some(Ok(Ws::Binary(b))) => {
+                if let Message::Peer { sender_id, .. } = Message::decode(&b, usize::MAX)? {
+                    break sender_id;
+                }
+            }
+            Some(Ok(_)) => {}
+            other => anyhow::bail!("no peer message: {other:?}"),
+        }
+    };
+    let ask = Message::Request {
+        document_id: id,
+        sender_id: "stalled".into(),
+        target_id: server_peer,
+        data: automerge::sync::SyncDoc::generate_sync_message(
+            &automerge::Automerge::new(),
+            &mut automerge::sync::State::new(),
+        )
+        .map(|m| m.encode())
+        .unwrap_or_default(),
+    };
+    ws.send(Ws::Binary(ask.encode().into())).await?;
+    Ok(ws)
+}

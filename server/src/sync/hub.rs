@@ -1286,18 +1286,7 @@ impl Hub {
         };
         let mut slot = slot_arc.lock().await;
         for peer in slot.peers.values() {
-            self.send(
-                &peer.tx,
-                &peer.kill,
-                &peer.queued,
-                Message::DocUnavailable {
-                    document_id: id,
-                    sender_id: self.peer_id.clone(),
-                    target_id: peer.peer_id.clone(),
-                    refused: None,
-                }
-                .encode(),
-            );
+            self.tell_unavailable(peer, id);
         }
         slot.peers.clear();
         slot.doc = None;

@@ -25,15 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use vertel_tests::{Backend, Env, Server};
-
-fn status_kb(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-}
+use vertel_tests::{Backend, Env, Server, proc_status_kb};
 
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
@@ -69,7 +61,7 @@ async fn flood(name: &str, logins: usize) -> anyhow::Result<Outcome> {
     // Warm up: one login, so the process has done its first argon2 and opened its pool.
     let _ = server.login_as("professional", "bench").await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before_kb = status_kb(pid, "VmRSS:").context("VmRSS")?;
+    let before_kb = proc_status_kb(pid, "VmRSS:").context("VmRSS")?;
 
     let done = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(before_kb));
@@ -77,7 +69,7 @@ async fn flood(name: &str, logins: usize) -> anyhow::Result<Outcome> {
         let (done, peak) = (done.clone(), peak.clone());
         tokio::spawn(async move {
             while !done.load(Ordering::Relaxed) {
-                if let Some(kb) = status_kb(pid, "VmRSS:") {
+                if let Some(kb) = proc_status_kb(pid, "VmRSS:") {
                     peak.fetch_max(kb, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -114,8 +106,8 @@ async fn flood(name: &str, logins: usize) -> anyhow::Result<Outcome> {
         *statuses.entry(a.unwrap_or(0)).or_insert(0) += 1;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let hwm_kb = status_kb(pid, "VmHWM:").context("VmHWM")?;
-    let after_kb = status_kb(pid, "VmRSS:").context("VmRSS")?;
+    let hwm_kb = proc_status_kb(pid, "VmHWM:").context("VmHWM")?;
+    let after_kb = proc_status_kb(pid, "VmRSS:").context("VmRSS")?;
     Ok(Outcome {
         before_kb,
         peak_kb: peak.load(Ordering::Relaxed),

@@ -15,27 +15,16 @@
 //! [-- --stalled 3] [--edits 2000] [--words 4000] [--server-arg ARG]...`
 
 use anyhow::Context;
-use client_core::wire::{DocumentId, Message};
-use futures_util::{SinkExt, StreamExt};
+use client_core::wire::Message;
+use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message as Ws;
-use vertel_tests::{Backend, Env, Server, device, parent_story};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use vertel_tests::{Backend, Env, Server, device, parent_story, proc_status_kb, stalled_reader};
 
 fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    proc_status_kb(pid, field).unwrap_or(0)
 }
 
 /// Random letters in words: text that deflate cannot shrink to nothing.
@@ -48,41 +37,6 @@ fn words(n: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-async fn stalled(server: &Server, token: &str, id: DocumentId) -> anyhow::Result<Socket> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("{}?token={token}", server.ws_url())).await?;
-    let join = Message::Join {
-        sender_id: format!("stalled-{:x}", rand::random::<u32>()),
-        supported_protocol_versions: vec!["1".into()],
-        peer_metadata: None,
-    };
-    ws.send(Ws::Binary(join.encode().into())).await?;
-    let server_peer = loop {
-        match ws.next().await {
-            Some(Ok(Ws::Binary(b))) => {
-                if let Message::Peer { sender_id, .. } = Message::decode(&b, usize::MAX)? {
-                    break sender_id;
-                }
-            }
-            Some(Ok(_)) => {}
-            other => anyhow::bail!("no peer message: {other:?}"),
-        }
-    };
-    let ask = Message::Request {
-        document_id: id,
-        sender_id: "stalled".into(),
-        target_id: server_peer,
-        data: automerge::sync::SyncDoc::generate_sync_message(
-            &automerge::Automerge::new(),
-            &mut automerge::sync::State::new(),
-        )
-        .map(|m| m.encode())
-        .unwrap_or_default(),
-    };
-    ws.send(Ws::Binary(ask.encode().into())).await?;
-    Ok(ws)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
     laptop.want([id]).await?;
     let mut clients = Vec::new();
     for _ in 0..n_stalled {
-        clients.push(stalled(&server, &coord.token, id).await?);
+        clients.push(stalled_reader(&server, &coord.token, id).await?);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = status_kb(pid, "VmRSS:");
