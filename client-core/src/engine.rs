@@ -733,7 +733,8 @@ fn write_copy(source: &Automerge, doc: &mut Automerge, now_ms: i64) -> Result<()
     }
     let s = story::Story::read(source);
     let details = story::StoryDetails::read(source);
-    story::create_story(
+    // A copy is a new draft: it is handed in (with its consent) like any other.
+    story::create_draft(
         doc,
         &story::NewStory {
             kind: s.kind,
@@ -764,6 +765,7 @@ fn write_copy(source: &Automerge, doc: &mut Automerge, now_ms: i64) -> Result<()
         target_group: details.target_group.clone(),
         sections: details.sections.clone(),
         transcript,
+        consent_clip: details.consent_clip.clone(),
         ..Default::default()
     };
     if patch != story::StoryPatch::default() {

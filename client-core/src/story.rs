@@ -274,16 +274,26 @@ fn text_obj(tx: &mut Transaction<'_>, parent: &ObjId, key: &str) -> Result<ObjId
     }
 }
 
+fn about_a_person(kind: Option<StoryKind>) -> bool {
+    matches!(
+        kind,
+        Some(StoryKind::ParentStory) | Some(StoryKind::CommunityConversation)
+    )
+}
+
 /// Write a new story into an empty document. A story about a person (a parent story or a community
 /// conversation) needs consent first: the device asks before it lets the user save.
 pub fn create_story(doc: &mut Automerge, story: &NewStory) -> Result<(), StoryError> {
-    let about_a_person = matches!(
-        story.kind,
-        Some(StoryKind::ParentStory) | Some(StoryKind::CommunityConversation)
-    );
-    if about_a_person && !story.consent.as_ref().is_some_and(|c| c.given) {
+    if about_a_person(story.kind) && !story.consent.as_ref().is_some_and(|c| c.given) {
         return Err(StoryError::ConsentRequired);
     }
+    create_draft(doc, story)
+}
+
+/// Write a new story into an empty document as a draft (`review = draft`), with or without
+/// consent: a device keeps what is being told from the first tap. A draft about a person is
+/// handed in ([`hand_in`]) only with consent, and until then no edit needs it.
+pub fn create_draft(doc: &mut Automerge, story: &NewStory) -> Result<(), StoryError> {
     change(doc, story.captured_at, "create story", |tx| {
         tx.put(ROOT, "schema", SCHEMA_VERSION)?;
         tx.put(ROOT, "type", DocType::Story.code())?;
@@ -409,6 +419,22 @@ pub fn set_field(
 
 pub fn set_consent(doc: &mut Automerge, consent: &Consent, now_ms: i64) -> Result<(), StoryError> {
     change(doc, now_ms, "set consent", |tx| write_consent(tx, consent))
+}
+
+/// Hand a draft in: `review = submitted` (the recorder's "Indienen"). A story about a person needs
+/// given consent first. A story that is no longer a draft is left as it is (a second tap, or a
+/// coordinator who already reviewed it), so handing in twice is harmless.
+pub fn hand_in(doc: &mut Automerge, now_ms: i64) -> Result<(), StoryError> {
+    if review_state(doc) != Some(ReviewState::Draft) {
+        return Ok(());
+    }
+    let s = Story::read(doc);
+    if about_a_person(s.kind) && !s.consent.as_ref().is_some_and(|c| c.given) {
+        return Err(StoryError::ConsentRequired);
+    }
+    change(doc, now_ms, "hand in", |tx| {
+        put_str(tx, &ROOT, "review", ReviewState::Submitted.code())
+    })
 }
 
 pub fn set_review(
@@ -790,6 +816,8 @@ pub struct StoryDetails {
     pub sections: std::collections::BTreeMap<String, String>,
     /// Transcription progress per audio attachment, as the server wrote it.
     pub transcriptions: Vec<TranscriptionStatus>,
+    /// The sha256 of the audio attachment in which the teller gave consent aloud (`consent.clip`).
+    pub consent_clip: Option<String>,
 }
 
 impl StoryDetails {
@@ -823,6 +851,8 @@ impl StoryDetails {
             target_group: get_str(doc, &ROOT, "targetGroup"),
             sections,
             transcriptions,
+            consent_clip: get_obj(doc, &ROOT, "consent", ObjType::Map)
+                .and_then(|c| get_str(doc, &c, "clip")),
         }
     }
 }
@@ -852,6 +882,8 @@ pub struct StoryPatch {
     pub sections: std::collections::BTreeMap<String, String>,
     /// A person's correction of the transcript: sets its text and the state `corrected`.
     pub transcript: Option<String>,
+    /// The sha256 of the attachment that holds the spoken consent (`consent.clip`).
+    pub consent_clip: Option<String>,
 }
 
 fn put_or_delete(tx: &mut Transaction<'_>, key: &str, value: &str) -> Result<(), StoryError> {
@@ -907,7 +939,7 @@ pub fn correct_transcript(
 }
 
 /// Apply a [`StoryPatch`] as one change. Refused as a whole (nothing is written) when the result is
-/// a story about a person without given consent.
+/// a story about a person without given consent that is no longer a draft.
 pub fn apply_patch(doc: &mut Automerge, p: &StoryPatch, now_ms: i64) -> Result<(), StoryError> {
     change(doc, now_ms, "edit story", |tx| {
         if let Some(kind) = p.kind {
@@ -950,15 +982,16 @@ pub fn apply_patch(doc: &mut Automerge, p: &StoryPatch, now_ms: i64) -> Result<(
         if let Some(text) = &p.transcript {
             write_transcript(tx, text, TranscriptState::Corrected)?;
         }
+        if let Some(clip) = &p.consent_clip {
+            let obj = ensure_map(tx, &ROOT, "consent")?;
+            tx.put(&obj, "clip", clip.as_str())?;
+        }
         let kind = get_str(tx, &ROOT, "kind").and_then(|k| StoryKind::from_code(&k));
         let consented = get_obj(tx, &ROOT, "consent", ObjType::Map)
             .and_then(|c| get_bool(tx, &c, "given"))
             .unwrap_or(false);
-        if matches!(
-            kind,
-            Some(StoryKind::ParentStory) | Some(StoryKind::CommunityConversation)
-        ) && !consented
-        {
+        let draft = get_str(tx, &ROOT, "review").as_deref() == Some(ReviewState::Draft.code());
+        if about_a_person(kind) && !consented && !draft {
             return Err(StoryError::ConsentRequired);
         }
         Ok(())
@@ -1241,8 +1274,59 @@ mod shell_field_tests {
     }
 
     #[test]
+    fn a_draft_needs_no_consent_until_it_is_handed_in() {
+        let mut doc = Automerge::new();
+        let new = NewStory {
+            kind: Some(StoryKind::ParentStory),
+            captured_at: 1,
+            ..NewStory::default()
+        };
+        assert!(matches!(
+            create_story(&mut Automerge::new(), &new),
+            Err(StoryError::ConsentRequired)
+        ));
+        create_draft(&mut doc, &new).unwrap();
+        assert_eq!(review_state(&doc), Some(ReviewState::Draft));
+        // Every word is kept while it is told, before anyone has asked for consent.
+        let typed = StoryPatch {
+            body: Some("Ze vertelde".into()),
+            ..StoryPatch::default()
+        };
+        apply_patch(&mut doc, &typed, 2).unwrap();
+        let heads = doc.get_heads();
+        assert!(matches!(
+            hand_in(&mut doc, 3),
+            Err(StoryError::ConsentRequired)
+        ));
+        assert_eq!(doc.get_heads(), heads, "nothing written");
+        let consent = StoryPatch {
+            consent: Some(Consent {
+                given: true,
+                how: Some(ConsentHow::Spoken),
+                scope: Some(ConsentScope::InternalOnly),
+                recorded_at: Some(4),
+            }),
+            consent_clip: Some("c0ffee".into()),
+            ..StoryPatch::default()
+        };
+        apply_patch(&mut doc, &consent, 4).unwrap();
+        hand_in(&mut doc, 5).unwrap();
+        assert_eq!(review_state(&doc), Some(ReviewState::Submitted));
+        assert_eq!(
+            StoryDetails::read(&doc).consent_clip.as_deref(),
+            Some("c0ffee")
+        );
+        assert_eq!(Story::read(&doc).body, "Ze vertelde");
+        // Handing in again changes nothing.
+        let heads = doc.get_heads();
+        hand_in(&mut doc, 6).unwrap();
+        assert_eq!(doc.get_heads(), heads);
+    }
+
+    #[test]
     fn a_patch_that_would_drop_consent_writes_nothing() {
         let mut doc = story();
+        hand_in(&mut doc, 1).unwrap();
         let heads = doc.get_heads();
         let patch = StoryPatch {
             kind: Some(StoryKind::ParentStory),

@@ -631,6 +631,24 @@ mod tests {
         let mut handed_in = before.clone();
         story::set_field(&mut handed_in, "review", "submitted", 2).unwrap();
         assert_eq!(field(&before, &handed_in), Ok(()));
+        // The shell's "Indienen" (story::hand_in) writes only the state, with the spoken consent
+        // clip (content) beforehand.
+        let mut handed_in = before.clone();
+        story::apply_patch(
+            &mut handed_in,
+            &story::StoryPatch {
+                consent_clip: Some("c0ffee".into()),
+                ..Default::default()
+            },
+            2,
+        )
+        .unwrap();
+        story::hand_in(&mut handed_in, 3).unwrap();
+        assert_eq!(
+            story::review_state(&handed_in),
+            Some(ReviewState::Submitted)
+        );
+        assert_eq!(field(&before, &handed_in), Ok(()));
         let mut approved = before.clone();
         story::set_field(&mut approved, "review", "approved", 2).unwrap();
         assert_eq!(field(&before, &approved), Err(Violation::Review));
