@@ -128,6 +128,24 @@ impl Core {
             .map_err(js_err)
     }
 
+    /// Create a draft (no consent needed yet) from the capture screen's JSON.
+    #[wasm_bindgen(js_name = createDraft)]
+    pub fn create_draft(&mut self, id: &str, input: &str) -> Result<JsValue, JsError> {
+        self.shell
+            .create_draft(id, input)
+            .map(effects_js)
+            .map_err(js_err)
+    }
+
+    /// Hand a draft in ("Indienen"): review `submitted`; needs consent for a story about a person.
+    #[wasm_bindgen(js_name = handIn)]
+    pub fn hand_in(&mut self, id: &str, now: f64) -> Result<JsValue, JsError> {
+        self.shell
+            .hand_in(id, ms(now))
+            .map(effects_js)
+            .map_err(js_err)
+    }
+
     #[wasm_bindgen(js_name = createPersona)]
     pub fn create_persona(&mut self, id: &str, input: &str, now: f64) -> Result<JsValue, JsError> {
         self.shell

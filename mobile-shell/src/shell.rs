@@ -143,7 +143,28 @@ impl Shell {
     pub fn create_story(&mut self, id: &str, input: &str) -> Result<Effects, ShellError> {
         let id = parse_id(id)?;
         let input: StoryInput = serde_json::from_str(input)?;
-        let (_, fx) = self.engine.create(id, |doc| write_new_story(doc, &input))?;
+        let (_, fx) = self
+            .engine
+            .create(id, |doc| write_new_story(doc, &input, false))?;
+        Ok(fx)
+    }
+
+    /// Create a draft from the capture screen's first tap: stored at once, consent asked later
+    /// (`story::create_draft`).
+    pub fn create_draft(&mut self, id: &str, input: &str) -> Result<Effects, ShellError> {
+        let id = parse_id(id)?;
+        let input: StoryInput = serde_json::from_str(input)?;
+        let (_, fx) = self
+            .engine
+            .create(id, |doc| write_new_story(doc, &input, true))?;
+        Ok(fx)
+    }
+
+    /// "Indienen": the draft becomes `submitted` (`story::hand_in`; a story about a person needs
+    /// consent).
+    pub fn hand_in(&mut self, id: &str, now_ms: i64) -> Result<Effects, ShellError> {
+        let id = parse_id(id)?;
+        let (_, fx) = self.engine.change(id, |doc| story::hand_in(doc, now_ms))?;
         Ok(fx)
     }
 
@@ -333,14 +354,22 @@ impl Shell {
     }
 }
 
-fn write_new_story(doc: &mut Automerge, input: &StoryInput) -> Result<(), story::StoryError> {
+fn write_new_story(
+    doc: &mut Automerge,
+    input: &StoryInput,
+    draft: bool,
+) -> Result<(), story::StoryError> {
     let mut new = input.story.clone();
     if new.language.is_empty() {
         new.language = "nl".into();
     }
     new.municipality = new.municipality.filter(|m| !m.is_empty());
     new.persona = new.persona.filter(|p| !p.is_empty());
-    story::create_story(doc, &new)?;
+    if draft {
+        story::create_draft(doc, &new)?;
+    } else {
+        story::create_story(doc, &new)?;
+    }
     let now = new.captured_at;
     let extras = StoryPatch {
         phase: input.phase.clone().filter(|p| !p.is_empty()),
@@ -676,6 +705,27 @@ mod tests {
             Ok(()),
             "a field member may hand a story in again"
         );
+    }
+
+    #[test]
+    fn a_draft_is_kept_from_the_first_tap_and_handed_in_with_consent() {
+        let mut shell = Shell::new("d".into());
+        let input = r#"{"kind": "parent-story", "captured_at": 5, "recorded_by": {"role": "professional", "name": "Nina"}}"#;
+        assert!(shell.create_story(&id(), input).is_err());
+        let fx = shell.create_draft(&id(), input).unwrap();
+        assert_eq!(saved(&fx).len(), 1, "stored at once");
+        shell
+            .edit_story(&id(), r#"{"body": "Op de markt"}"#, 6)
+            .unwrap();
+        let err = shell.hand_in(&id(), 7).unwrap_err();
+        assert!(err.to_string().contains("consent"), "{err}");
+        let consent = r#"{"consent": {"given": true, "how": "spoken", "scope": "internal-only", "recorded_at": 8}}"#;
+        shell.edit_story(&id(), consent, 8).unwrap();
+        let fx = shell.hand_in(&id(), 9).unwrap();
+        assert_eq!(saved(&fx).len(), 1);
+        let json = serde_json::to_value(shell.view(&id()).unwrap().unwrap()).unwrap();
+        assert_eq!(json["story"]["review"], "submitted");
+        assert_eq!(json["story"]["body"], "Op de markt");
     }
 
     #[test]
