@@ -16,6 +16,10 @@ pub struct LabelledStory {
     #[serde(default)]
     pub by: String,
     pub activities: Vec<String>,
+    /// `beschrijft` (describes an activity without naming it), `noemt` (names at least one) or
+    /// `geen` (no activity), for reading the set; not used by the tagger.
+    #[serde(default)]
+    pub style: String,
     pub text: String,
 }
 
