@@ -234,6 +234,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Add a document from the local store while the device runs: a shell that keeps a list index
+    /// loads a document only when it is opened, edited or named by the changes feed. As
+    /// [`Engine::load`], and when the link is up the document's sync starts at once. A document
+    /// already held is left as it is.
+    pub fn load_and_sync(
+        &mut self,
+        id: DocumentId,
+        stored: &StoredDoc,
+    ) -> Result<Effects, EngineError> {
+        let mut fx = Effects::default();
+        if self.docs.contains_key(&id) {
+            return Ok(fx);
+        }
+        self.load(id, stored)?;
+        if self.is_connected() {
+            self.sync_doc(id, false, &mut fx);
+        }
+        Ok(fx)
+    }
+
     pub fn document(&self, id: &DocumentId) -> Option<&Automerge> {
         self.docs.get(id).filter(|e| !e.wanted).map(|e| &e.doc)
     }

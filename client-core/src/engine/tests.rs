@@ -294,6 +294,55 @@ fn wanted_documents_arrive_or_are_reported_unavailable() {
 }
 
 #[test]
+fn a_document_loaded_after_start_syncs_what_the_server_has_meanwhile() {
+    let mut net = Net::new();
+    let fx = net
+        .a
+        .create(id(9), |d| story::create_story(d, &story("Later geladen")))
+        .unwrap()
+        .1;
+    net.apply(false, fx);
+    net.connect();
+    net.run_until_quiescent();
+    let stored = StoredDoc {
+        bytes: net.a.document(&id(9)).unwrap().save(),
+        server_heads: net.a.server_heads(&id(9)),
+    };
+    // The device starts again without loading the story (a list index shows it), and the server
+    // changes it in the meantime.
+    net.disconnect();
+    net.a = Engine::new("device-a", Role::Initiating, PeerMetadata::default());
+    let fx = net
+        .b
+        .change(id(9), |d| story::set_title(d, "Van de server", 5))
+        .unwrap()
+        .1;
+    net.apply(true, fx);
+    net.connect();
+    // The handshake: `join` to the hub, `peer` back.
+    while let Some(f) = net.to_b.pop_front() {
+        net.deliver_to_b(&f);
+    }
+    let peer = net.to_a.pop_front().unwrap();
+    let fx = net.a.handle_frame(&peer, net.now).unwrap();
+    net.apply(false, fx);
+    assert!(net.a.is_connected());
+    assert!(net.a.document(&id(9)).is_none());
+    // Opened (or named by the changes feed): loaded, and synced at once.
+    let fx = net.a.load_and_sync(id(9), &stored).unwrap();
+    assert!(!fx.send.is_empty(), "the link is up: its sync starts");
+    net.apply(false, fx);
+    net.run_until_quiescent();
+    assert_eq!(
+        Story::read(net.a.document(&id(9)).unwrap()).title,
+        "Van de server"
+    );
+    assert!(net.a.is_confirmed(&id(9)));
+    // Loading it again changes nothing.
+    assert!(net.a.load_and_sync(id(9), &stored).unwrap().send.is_empty());
+}
+
+#[test]
 fn a_document_the_server_had_and_now_lacks_is_purged() {
     let mut net = Net::new();
     let fx = net
