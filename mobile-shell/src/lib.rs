@@ -119,6 +119,16 @@ impl Core {
         self.shell.load(id, stored).map_err(js_err)
     }
 
+    /// Add a stored document while running (opened, edited, or named by the changes feed); its
+    /// sync starts at once when connected.
+    #[wasm_bindgen(js_name = loadAndSync)]
+    pub fn load_and_sync(&mut self, id: &str, stored: &[u8]) -> Result<JsValue, JsError> {
+        self.shell
+            .load_and_sync(id, stored)
+            .map(effects_js)
+            .map_err(js_err)
+    }
+
     /// Create a story from the capture form's JSON (see `shell::StoryInput`).
     #[wasm_bindgen(js_name = createStory)]
     pub fn create_story(&mut self, id: &str, input: &str) -> Result<JsValue, JsError> {

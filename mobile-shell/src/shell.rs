@@ -76,6 +76,8 @@ pub struct View {
     pub doc_type: Option<DocType>,
     /// The server holds every local change.
     pub confirmed: bool,
+    /// The document's heads (hex): the list index compares them with the changes feed's.
+    pub heads: Vec<String>,
     /// The server would not take this document's changes (`{code, message}`): the app shows it,
     /// never as synced, and offers undo or a copy.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,6 +140,14 @@ impl Shell {
         let doc = decode_stored(stored)?;
         self.engine.load(id, &doc)?;
         Ok(())
+    }
+
+    /// Add a document from the local store while running (opened, edited, or named by the
+    /// changes feed): it syncs at once when the link is up (`Engine::load_and_sync`).
+    pub fn load_and_sync(&mut self, id: &str, stored: &[u8]) -> Result<Effects, ShellError> {
+        let id = parse_id(id)?;
+        let doc = decode_stored(stored)?;
+        Ok(self.engine.load_and_sync(id, &doc)?)
     }
 
     pub fn create_story(&mut self, id: &str, input: &str) -> Result<Effects, ShellError> {
@@ -338,6 +348,7 @@ impl Shell {
             id: id.to_string(),
             doc_type,
             confirmed: self.engine.is_confirmed(id),
+            heads: doc.get_heads().iter().map(ToString::to_string).collect(),
             refused: self.engine.refusal(id).cloned(),
             story: (!is_persona && has_content).then(|| Story::read(doc)),
             details: (!is_persona && has_content).then(|| StoryDetails::read(doc)),
