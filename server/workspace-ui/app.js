@@ -37,7 +37,8 @@ function toast(text) {
 }
 
 async function api(method, path, body, raw = false) {
-  const headers = { authorization: `Bearer ${session?.token}` };
+  // The server answers errors (an import's bad lines) in the screen's language.
+  const headers = { authorization: `Bearer ${session?.token}`, 'accept-language': lang };
   let payload;
   if (typeof body === 'string') { headers['content-type'] = 'text/csv'; payload = body; }
   else if (body !== undefined) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body); }
@@ -72,6 +73,38 @@ function logout() {
 const label = (prefix, code) => (code ? t(`${prefix}-${code}`) : '');
 const entryName = (list, code) => list?.find((e) => e.code === code)?.name || code || '';
 const activityName = (code) => entryName(meta?.taxonomy.activities, code);
+// The municipality key of stories without one: "" or "null" (SQL counts), "-" (older servers).
+const isUnknownMunicipality = (m) => m === '' || m === 'null' || m === '-' || m === null || m === undefined;
+
+/** A figure's indicator code as a name ("trajecten-lopend" → "Trajecten lopend"). */
+function metricName(code) {
+  const words = String(code || '').replace(/-/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** Date and time of a moment in ms, in the screen's language ("11 feb 2025, 13:30"). */
+function dateTime(ms) {
+  if (!ms) return '';
+  return new Date(ms).toLocaleString(lang === 'nl' ? 'nl-NL' : 'en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+/** m:ss of a time in ms. */
+function clock(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** The first words of a text, for a story that has no title or no typed text. */
+function firstWords(text, n = 12) {
+  const words = String(text || '').trim().split(/\s+/).filter(Boolean);
+  if (!words.length) return '';
+  return words.length > n ? `${words.slice(0, n).join(' ')}…` : words.join(' ');
+}
+
+/** A blob of a story as a URL an <audio> or <img> can load (they cannot send headers). */
+function blobUrl(storyId, sha256, thumbnail = false) {
+  return `/api/v1/blobs/${encodeURIComponent(sha256)}${thumbnail ? '/thumbnail' : ''}?story=${encodeURIComponent(storyId)}&token=${encodeURIComponent(session.token)}`;
+}
 
 function query(params) {
   const q = new URLSearchParams();
@@ -124,23 +157,33 @@ async function loadMeta() {
 async function overviewView() {
   meta = null;
   const m = await loadMeta();
-  const head = h('tr', {}, h('th', {}, t('activity')), h('th', { class: 'num' }, t('confirmed')), h('th', { class: 'num' }, t('suggested')),
-    ...m.municipalities.map((name) => h('th', { class: 'num' }, name)), h('th', {}, t('latest')));
-  const rows = m.activities.map((a) => h('tr', {},
+  // Stories without a municipality get their own column, "onbekend", when there are any.
+  const unknownKey = (a) => Object.keys(a.stories || {}).find(isUnknownMunicipality);
+  const hasUnknown = m.activities.some((a) => unknownKey(a) !== undefined);
+  const columns = [...m.municipalities.map((name) => ({ name, title: t('col_municipality_title', { m: name }), count: (a) => a.stories[name] || 0 })),
+    ...(hasUnknown ? [{ name: t('unknown_municipality'), title: t('unknown_municipality_title'), unknown: true, count: (a) => a.stories[unknownKey(a)] || 0 }] : [])];
+  const head = h('tr', {}, h('th', {}, t('activity')),
+    h('th', { class: 'num', title: t('col_confirmed_title') }, t('col_confirmed')),
+    h('th', { class: 'num', title: t('col_suggested_title') }, t('col_suggested')),
+    h('th', { class: 'num', title: t('col_total_title') }, t('col_total')),
+    ...columns.map((c) => h('th', { class: 'num', title: c.title, dataset: c.unknown ? { unknown: '1' } : {} }, c.name)),
+    h('th', { title: t('latest_title') }, t('latest')));
+  const rows = m.activities.map((a) => h('tr', { dataset: { activity: a.code } },
     h('td', {}, h('a', { href: `#/activiteit/${encodeURIComponent(a.code)}` }, a.name)),
-    h('td', { class: 'num' }, a.confirmed), h('td', { class: 'num' }, a.suggested),
-    ...m.municipalities.map((name) => h('td', { class: 'num' }, a.stories[name] || 0)),
+    h('td', { class: 'num', title: t('col_confirmed_title') }, a.confirmed), h('td', { class: 'num', title: t('col_suggested_title') }, a.suggested),
+    h('td', { class: 'num', title: t('col_total_title') }, a.confirmed + a.suggested),
+    ...columns.map((c) => h('td', { class: 'num', title: c.title }, c.count(a))),
     h('td', {}, a.metrics.map((metric) => {
       const latest = Object.values(a.latest[metric] || {});
       const sum = latest.reduce((s, [, v]) => s + v, 0);
-      const unit = a.units[metric] === 'percent' ? ' %' : '';
-      return h('div', { class: 'meta' }, `${metric}: ${a.units[metric] === 'percent' ? '' : fmt(sum) + unit}`);
+      return h('div', { class: 'meta' }, `${metricName(metric)}: ${a.units[metric] === 'percent' ? '' : fmt(sum, lang)}`);
     }))));
   return h('section', {}, h('h1', {}, t('overview')),
-    h('p', { class: 'meta' }, `${m.stories_total} ${t('total_stories')}`),
+    h('p', { class: 'meta', id: 'stories-total' }, `${m.stories_total} ${t('total_stories_note')}`),
+    h('p', { class: 'meta', id: 'overview-note' }, t('overview_note')),
     h('table', { id: 'overview' }, h('thead', {}, head), h('tbody', {}, rows)),
     h('div', { class: 'row spaced' },
-      h('button', { type: 'button', class: 'secondary', onclick: () => download('/workspace/export/stories.csv') }, '⬇ ', t('export_stories')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => download(`/workspace/export/stories.csv${query({ lang })}`) }, '⬇ ', t('export_stories')),
       h('button', { type: 'button', class: 'secondary', onclick: () => download('/workspace/export/figures.csv') }, '⬇ ', t('export_figures')),
       h('button', { type: 'button', class: 'secondary', onclick: () => download('/workspace/export/project.qdpx') }, '⬇ ', t('export_qdpx'))));
 }
@@ -177,20 +220,142 @@ function tagBadges(tags, activity) {
       activityName(tg.code), tg.state === 'suggested' ? ` (${t('suggested')})` : ''));
 }
 
+/** A search hit's snippet: pieces of text, the hits marked (as text in <mark>, never markup). */
+function snippet(pieces) {
+  return h('p', { class: 'excerpt snippet' }, pieces.map((p) => (p.hit ? h('mark', {}, p.text) : p.text)));
+}
+
 function storyCard(s, activity) {
   const open = () => storyDialog(s.id);
+  const when = s.captured_at ? dateTime(s.captured_at) : s.quarter;
   return h('article', { class: 'card story', tabindex: 0, dataset: { id: s.id, review: s.review }, onclick: open, onkeydown: (e) => { if (e.key === 'Enter') open(); } },
-    h('h3', {}, s.title || '—'),
-    h('div', { class: 'meta' }, [label('kind', s.kind), s.municipality, s.quarter, s.told_by].filter(Boolean).join(' · ')),
-    h('p', { class: 'excerpt' }, s.excerpt),
+    h('h3', {}, s.title || firstWords(s.excerpt, 8) || '—'),
+    h('div', { class: 'meta' }, [label('kind', s.kind), s.municipality, when, s.told_by, s.recorded_by].filter(Boolean).join(' · '),
+      s.has_audio ? h('span', { class: 'icon', title: t('has_audio'), 'aria-label': t('has_audio'), dataset: { media: 'audio' } }, ' 🎤') : null,
+      s.has_photo ? h('span', { class: 'icon', title: t('has_photo'), 'aria-label': t('has_photo'), dataset: { media: 'photo' } }, ' 📷') : null),
+    Array.isArray(s.snippet) && s.snippet.length ? snippet(s.snippet) : h('p', { class: 'excerpt' }, s.excerpt),
     h('div', {}, h('span', { class: `badge review-${s.review}` }, label('review', s.review)),
       s.changed_after_approval ? h('span', { class: 'badge changed' }, '⚠ ', t('changed_after_approval')) : null,
       tagBadges(s.tags, activity)));
 }
 
+/**
+ * The stories matching `params`, a page at a time: the first page now, the next ones (`next`)
+ * when the end of the list scrolls into view or "Meer laden" is pressed. An answer without `next`
+ * holds every story. Returns {first, count, list}: the first page's stories and the elements.
+ */
+async function storyList(params, activity) {
+  const first = await api('GET', `/workspace/stories${query(params)}`);
+  const loaded = [...first.stories];
+  const total = Number.isInteger(first.total) ? first.total : loaded.length;
+  let next = first.next || null;
+  const list = h('div', { id: 'stories', dataset: { total } }, loaded.map((s) => storyCard(s, activity)));
+  const count = h('span', { class: 'meta', id: 'story-count' }, t('count_stories', { n: total }));
+  const shown = h('p', { class: 'meta', id: 'stories-shown', role: 'status' });
+  const more = h('button', { type: 'button', class: 'secondary', id: 'load-more' }, t('load_more'));
+  const sentinel = h('div', { id: 'stories-end', 'aria-hidden': 'true' });
+  let busy = false;
+  const update = () => {
+    shown.textContent = next ? t('shown_of', { shown: loaded.length, total }) : '';
+    more.hidden = !next;
+    list.dataset.loaded = String(loaded.length);
+    list.dataset.more = String(Boolean(next));
+  };
+  const loadMore = async () => {
+    if (busy || !next) return;
+    busy = true;
+    more.disabled = true;
+    more.textContent = t('loading');
+    try {
+      const page = await api('GET', `/workspace/stories${query({ ...params, after: next })}`);
+      loaded.push(...page.stories);
+      list.append(...page.stories.map((s) => storyCard(s, activity)));
+      next = page.next || null;
+    } catch (e) {
+      if (e.message !== '401') toast(t('error'));
+    } finally {
+      busy = false;
+      more.disabled = false;
+      more.textContent = t('load_more');
+      update();
+    }
+    // Still at the end of the list (a short page on a tall screen): the next page too.
+    if (next && sentinel.isConnected && sentinel.getBoundingClientRect().top < window.innerHeight + 400) loadMore();
+  };
+  more.addEventListener('click', loadMore);
+  if ('IntersectionObserver' in window) {
+    const watch = new IntersectionObserver((entries) => {
+      if (!sentinel.isConnected) { watch.disconnect(); return; }
+      if (entries.some((e) => e.isIntersecting)) loadMore();
+    }, { rootMargin: '400px' });
+    watch.observe(sentinel);
+  }
+  update();
+  return { first: first.stories, count, list: h('div', {}, list, shown, sentinel, more) };
+}
+
+/** Voice notes beside their transcript segments: a click on a segment plays from there. */
+function voiceNotes(s) {
+  const audio = s.media.filter((m) => m.kind === 'audio');
+  if (!audio.length) return null;
+  const corrected = s.transcript_state && s.transcript_state !== 'automatic';
+  return h('section', { class: 'evidence', id: 'voice-notes' }, h('h3', {}, '🎤 ', t('voice_notes')),
+    audio.map((m, i) => {
+      // Segments of this recording (older transcripts without a source belong to the first).
+      const segments = s.segments.filter((g) => g.source === m.sha256 || (!g.source && i === 0));
+      const player = m.available
+        ? h('audio', { controls: true, preload: 'metadata', src: blobUrl(s.id, m.sha256), 'aria-label': t('audio_label', { n: i + 1 }), dataset: { sha256: m.sha256 } })
+        : h('p', { class: 'notice' }, m.transcription ? t('audio_gone') : t('audio_missing'));
+      const status = m.transcription === 'queued' || m.transcription === 'running' ? t('transcribing')
+        : m.transcription === 'failed' ? t('transcription_failed') : (!segments.length ? t('no_transcript') : '');
+      const items = segments.map((g) => h('li', {}, h('button', {
+        type: 'button', class: 'segment', dataset: { start: g.start_ms, end: g.end_ms }, title: t('play_from', { time: clock(g.start_ms) }),
+        onclick: () => {
+          if (!(player instanceof HTMLAudioElement)) return;
+          player.currentTime = g.start_ms / 1000;
+          player.play().catch(() => {});
+        },
+      }, h('span', { class: 'time' }, clock(g.start_ms)), ' ', g.text)));
+      if (player instanceof HTMLAudioElement) {
+        // The segment being heard stands out.
+        player.addEventListener('timeupdate', () => {
+          const ms = player.currentTime * 1000;
+          for (const b of list.querySelectorAll('button.segment')) b.classList.toggle('playing', ms >= Number(b.dataset.start) && ms < Number(b.dataset.end));
+        });
+      }
+      const list = h('ol', { class: 'segments' }, items);
+      return h('div', { class: 'voice-note', dataset: { sha256: m.sha256 } },
+        h('div', { class: 'player' }, player, status ? h('p', { class: 'meta' }, status) : null),
+        h('div', { class: 'transcript' }, segments.length ? list : null, segments.length && corrected ? h('p', { class: 'meta' }, t('transcript_corrected')) : null));
+    }));
+}
+
+/** Photos as thumbnails; one opens large in its own window. */
+function photos(s) {
+  const shots = s.media.filter((m) => m.kind === 'photo');
+  if (!shots.length) return null;
+  return h('section', { class: 'evidence', id: 'photos' }, h('h3', {}, '📷 ', t('photos')),
+    h('div', { class: 'thumbs' }, shots.map((m, i) => (m.available
+      ? h('button', { type: 'button', class: 'thumb', title: t('photo_open', { n: i + 1 }), dataset: { sha256: m.sha256 }, onclick: () => photoLarge(s, m, i) },
+        h('img', { src: blobUrl(s.id, m.sha256, true), alt: t('photo_label', { n: i + 1 }), loading: 'lazy' }))
+      : h('p', { class: 'notice' }, t('photo_missing'))))));
+}
+
+function photoLarge(s, m, i) {
+  const big = h('dialog', { class: 'photo-large', 'aria-label': t('photo_label', { n: i + 1 }) },
+    h('img', { src: blobUrl(s.id, m.sha256), alt: t('photo_label', { n: i + 1 }) }),
+    h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => { big.close(); big.remove(); } }, t('close'))));
+  big.addEventListener('close', () => big.remove());
+  document.body.append(big);
+  big.showModal();
+}
+
 async function storyDialog(id) {
   const s = await api('GET', `/workspace/stories/${encodeURIComponent(id)}`);
-  document.querySelector('dialog')?.remove();
+  s.media ||= [];
+  s.segments ||= [];
+  s.tag_evidence ||= {};
+  for (const d of document.querySelectorAll('dialog')) d.remove();
   const comment = h('textarea', { name: 'comment', rows: 3, 'aria-label': t('comment_label') });
   const review = async (state) => {
     if (state === 'returned' && !comment.value.trim()) { toast(t('comment_needed')); comment.focus(); return; }
@@ -200,22 +365,41 @@ async function storyDialog(id) {
     dlg.remove();
     render();
   };
+  const decide = async (code, state) => {
+    await api('POST', `/workspace/stories/${encodeURIComponent(id)}/tags/${encodeURIComponent(code)}`, { state });
+    toast(t('saved'));
+    dlg.remove();
+    storyDialog(id);
+  };
+  const evidence = (code) => {
+    const words = s.tag_evidence[code] || [];
+    return words.length ? h('div', { class: 'because meta' }, `${t('because')} `, words.map((w, i) => [i ? ', ' : '', h('q', {}, w)])) : null;
+  };
   const tagRow = (tg) => h('li', { dataset: { tag: tg.code } },
     h('span', { class: `badge ${tg.state}` }, activityName(tg.code), ` (${t(tg.state)})`),
     tg.written_by ? h('small', { class: 'meta' }, ` ${tg.written_by} `) : null,
-    tg.state !== 'confirmed' ? h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('POST', `/workspace/stories/${encodeURIComponent(id)}/tags/${encodeURIComponent(tg.code)}`, { state: 'confirmed' }); toast(t('saved')); dlg.remove(); storyDialog(id); } }, '✓ ', t('confirm_tag')) : null,
-    tg.state !== 'rejected' ? h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('POST', `/workspace/stories/${encodeURIComponent(id)}/tags/${encodeURIComponent(tg.code)}`, { state: 'rejected' }); toast(t('saved')); dlg.remove(); storyDialog(id); } }, '✗ ', t('reject_tag')) : null);
+    tg.state !== 'confirmed' ? h('button', { type: 'button', class: 'secondary', onclick: () => decide(tg.code, 'confirmed') }, '✓ ', t('confirm_tag')) : null,
+    tg.state !== 'rejected' ? h('button', { type: 'button', class: 'secondary', onclick: () => decide(tg.code, 'rejected') }, '✗ ', t('reject_tag')) : null,
+    evidence(tg.code));
+  const voiceOnly = !s.body.trim() && Boolean(s.transcript);
+  const title = s.title || firstWords(s.transcript || s.body, 8) || '—';
   const dlg = h('dialog', { 'aria-labelledby': 'story-title', dataset: { id } },
-    h('h2', { id: 'story-title' }, s.title || '—'),
+    h('h2', { id: 'story-title' }, title),
     h('p', { class: 'meta' }, [label('kind', s.kind), s.municipality, s.quarter, entryName(meta.taxonomy.phases, s.phase), entryName(meta.taxonomy.target_groups, s.target_group), entryName(meta.taxonomy.place_types, s.place_type)].filter(Boolean).join(' · ')),
+    h('p', { class: 'meta', id: 'recorded' },
+      s.recorded_by ? [`${t('recorded_by')}: `, h('strong', { id: 'recorded-by' }, s.recorded_by), ' · '] : null,
+      `${t('recorded_at')}: `, h('time', { id: 'recorded-at', datetime: s.captured_at ? new Date(s.captured_at).toISOString() : null }, dateTime(s.captured_at) || '—')),
     h('p', { class: 'meta' }, `${t('told_by')}: ${[s.told_by, s.told_by_role].filter(Boolean).join(', ')} · ${t('consent')}: ${label('consent', s.consent_scope) || '—'} · ${t('review')}: `, h('strong', { id: 'review-state' }, label('review', s.review))),
     s.changed_after_approval && s.approved ? h('div', { class: 'changed-after-approval', role: 'note' },
       h('strong', {}, '⚠ ', t('changed_after_approval')),
       h('p', {}, t('approved_version_note')),
       h('details', {}, h('summary', {}, t('approved_version')), h('h4', {}, s.approved.title || '—'), h('div', { class: 'body', id: 'approved-body' }, s.approved.body))) : null,
     s.reviewed_by ? h('p', { class: 'meta', id: 'reviewed-by' }, `${t('reviewed_by')}: ${s.reviewed_by}`) : null,
-    h('div', { class: 'body', id: 'story-body' }, s.body),
-    s.transcript ? h('div', {}, h('h3', {}, t('transcript')), h('div', { class: 'body' }, s.transcript)) : null,
+    voiceOnly ? h('p', { class: 'notice', id: 'voice-only' }, '🎤 ', t('voice_only')) : null,
+    h('div', { class: 'body', id: 'story-body' }, voiceOnly ? s.transcript : s.body),
+    voiceNotes(s),
+    s.transcript && !voiceOnly ? h('div', {}, h('h3', {}, t('transcript')), h('div', { class: 'body', id: 'transcript' }, s.transcript)) : null,
+    photos(s),
     s.sections.length ? h('div', {}, s.sections.map(([k, v]) => h('div', {}, h('h3', {}, k), h('div', { class: 'body' }, v)))) : null,
     h('h3', {}, t('tags')), h('ul', { class: 'tags' }, s.tags.map(tagRow)),
     h('h3', {}, t('comments')), h('ul', {}, s.comments.map((c) => h('li', {}, h('strong', { title: c.written_by ? '' : t('author_unverified') }, c.written_by || `${c.author} (?)`), ': ', c.text))),
@@ -225,6 +409,8 @@ async function storyDialog(id) {
       h('button', { type: 'button', onclick: () => review('approved') }, '✓ ', t('set_approved')),
       h('button', { type: 'button', class: 'danger', onclick: () => review('returned') }, '↩ ', t('set_returned')),
       h('button', { type: 'button', class: 'secondary', onclick: () => { dlg.close(); dlg.remove(); } }, t('close'))));
+  // Closing the window stops its recordings.
+  dlg.addEventListener('close', () => { for (const a of dlg.querySelectorAll('audio')) a.pause(); });
   document.body.append(dlg);
   dlg.showModal();
 }
@@ -242,8 +428,8 @@ async function activityView(code, params) {
   await loadMeta();
   if (!code) code = meta.activities[0]?.code || meta.taxonomy.activities[0]?.code;
   const path = `/activiteit/${encodeURIComponent(code)}`;
-  const [{ stories }, { figures }] = await Promise.all([
-    api('GET', `/workspace/stories${query({ ...params, activity: code })}`),
+  const [{ first: stories, count, list }, { figures }] = await Promise.all([
+    storyList({ ...params, activity: code }, code),
     api('GET', `/workspace/figures${query({ activity: code })}`),
   ]);
   const picker = h('label', {}, t('activity'), h('select', { name: 'activity-pick', onchange: (e) => setParams(`/activiteit/${encodeURIComponent(e.target.value)}`, params) },
@@ -258,15 +444,14 @@ async function activityView(code, params) {
     const names = [...new Set(rows.map((f) => f.municipality))].sort();
     const series = names.map((name) => ({ name, values: quarters.map((q) => rows.find((f) => f.municipality === name && f.quarter === q)?.value ?? null) }));
     const unit = rows[0]?.unit === 'percent' ? ` (${t('unit_percent')})` : '';
-    return h('div', { class: 'card', dataset: { metric } }, lineChart(`${metric}${unit}`, quarters, series));
+    return h('div', { class: 'card', dataset: { metric } }, lineChart(`${metricName(metric)}${unit}`, quarters, series, lang));
   });
   const quotes = stories.filter((s) => s.quote);
   const left = h('section', { 'aria-label': t('figures') }, h('h2', {}, '▦ ', t('figures')), charts.length ? charts : h('p', {}, t('no_figures')),
     h('h2', {}, '❝ ', t('quotes')), h('p', { class: 'meta' }, t('quotes_note')),
     quotes.length ? quotes.map((s) => h('blockquote', { dataset: { id: s.id } }, h('p', {}, `“${s.quote}”`),
       h('p', { class: 'meta' }, `— ${[s.told_by, s.municipality, s.quarter].filter(Boolean).join(', ')}`, s.review === 'approved' ? ` · ${t('approved_quote')}` : ''))) : h('p', {}, t('no_quotes')));
-  const right = h('section', { 'aria-label': t('stories'), id: 'stories' }, h('h2', {}, '✎ ', t('stories'), ' ', h('span', { class: 'meta', id: 'story-count' }, t('count_stories', { n: stories.length }))),
-    stories.map((s) => storyCard(s, code)));
+  const right = h('section', { 'aria-label': t('stories') }, h('h2', {}, '✎ ', t('stories'), ' ', count), list);
   const reportParams = { activity: code, from: params.from, to: params.to, municipality: params.municipality, lang };
   return h('section', {}, h('h1', {}, t('nav_activity'), ': ', activityName(code)),
     h('div', { class: 'row' }, picker,
@@ -278,11 +463,10 @@ async function activityView(code, params) {
 
 async function storiesView(params) {
   await loadMeta();
-  const { stories } = await api('GET', `/workspace/stories${query(params)}`);
+  const { count, list } = await storyList(params, params.activity);
   return h('section', {}, h('h1', {}, t('stories')),
     filterForm(params, (p) => setParams('/verhalen', p), { withActivity: true }),
-    h('p', { class: 'meta', id: 'story-count' }, t('count_stories', { n: stories.length })),
-    h('div', { id: 'stories' }, stories.map((s) => storyCard(s, params.activity))));
+    h('p', {}, count), list);
 }
 
 async function personasView() {
@@ -310,36 +494,41 @@ async function figuresView() {
     const text = await f.text();
     result.replaceChildren();
     try {
-      const r = await api('POST', '/workspace/figures/import', text);
+      const r = await api('POST', `/workspace/figures/import${query({ lang })}`, text);
       result.append(h('p', { class: 'ok' }, t('import_ok', { n: r.imported })));
       setTimeout(render, 600);
     } catch (err) {
       result.append(h('p', { class: 'errors' }, err.data?.errors ? t('import_bad') : err.message),
         h('ul', { class: 'errors' }, (err.data?.errors || []).map((x) => h('li', { dataset: { line: x.line } }, `${t('line')} ${x.line}: ${x.message}`))));
     }
-  } }, h('h2', {}, '⬆ ', t('import_title')), h('p', { class: 'meta' }, t('import_help')),
-  h('div', { class: 'row' }, h('label', {}, t('csv_file'), file), h('button', { type: 'submit' }, t('import'))), result);
+  } }, h('h2', {}, '⬆ ', t('import_title')), h('p', { class: 'meta' }, t('import_help')), h('p', { class: 'meta' }, t('import_help_names')),
+  h('div', { class: 'row' }, h('label', {}, t('csv_file'), file), h('button', { type: 'submit' }, t('import')),
+    h('button', { type: 'button', class: 'secondary', id: 'template', onclick: () => download(`/workspace/figures/template.csv${query({ lang })}`) }, '⬇ ', t('template'))), result);
+  // What the import accepts in the activity column, beside it.
+  const accepted = h('details', { class: 'card', id: 'accepted', open: true }, h('summary', {}, t('accepted')),
+    h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, t('code')), h('th', {}, t('name')))),
+      h('tbody', {}, meta.taxonomy.activities.filter((a) => !a.retired).map((a) => h('tr', { dataset: { code: a.code } }, h('td', {}, h('code', {}, a.code)), h('td', {}, a.name))))));
   const manual = h('form', { class: 'card filters', onsubmit: async (e) => {
     e.preventDefault();
     const fd = Object.fromEntries(new FormData(manual));
     try {
-      await api('PUT', '/workspace/figures', { activity_code: fd.activity_code, municipality: fd.municipality, quarter: fd.quarter, metric: fd.metric, unit: fd.unit, value: Number(String(fd.value).replace(',', '.')), source: fd.source || null });
+      await api('PUT', `/workspace/figures${query({ lang })}`, { activity_code: fd.activity_code, municipality: fd.municipality, quarter: fd.quarter, metric: fd.metric, unit: fd.unit, value: Number(String(fd.value).replace(',', '.')), source: fd.source || null });
       toast(t('saved'));
       render();
     } catch (err) { toast(err.message); }
   } }, h('h2', { class: 'full' }, '✎ ', t('manual_title')),
   h('label', {}, t('activity'), h('select', { name: 'activity_code' }, meta.taxonomy.activities.map((a) => h('option', { value: a.code }, a.name)))),
   h('label', {}, t('municipality'), h('select', { name: 'municipality' }, meta.municipalities.map((m) => h('option', { value: m }, m)))),
-  h('label', {}, t('period'), h('input', { name: 'quarter', placeholder: '2025-Q3', required: true, pattern: '\\d{4}-Q[1-4]' })),
+  h('label', {}, t('period'), h('input', { name: 'quarter', placeholder: '2026-Q1', required: true })),
   h('label', {}, t('metric'), h('input', { name: 'metric', required: true })),
   h('label', {}, t('value'), h('input', { name: 'value', required: true, inputmode: 'decimal' })),
   h('label', {}, t('unit'), h('select', { name: 'unit' }, h('option', { value: 'count' }, t('unit_count')), h('option', { value: 'percent' }, t('unit_percent')))),
   h('label', {}, t('source'), h('input', { name: 'source' })),
   h('button', { type: 'submit' }, t('save')));
   const table = h('table', { id: 'figures' }, h('thead', {}, h('tr', {}, [t('activity'), t('municipality'), t('period'), t('metric'), t('value'), t('source')].map((x) => h('th', {}, x)))),
-    h('tbody', {}, figures.map((f) => h('tr', {}, h('td', {}, activityName(f.activity_code)), h('td', {}, f.municipality), h('td', {}, f.quarter), h('td', {}, f.metric),
-      h('td', { class: 'num' }, fmt(f.value), f.unit === 'percent' ? ' %' : ''), h('td', {}, f.source || '')))));
-  return h('section', {}, h('h1', {}, t('figures')), importForm, manual,
+    h('tbody', {}, figures.map((f) => h('tr', {}, h('td', {}, activityName(f.activity_code)), h('td', {}, f.municipality), h('td', {}, f.quarter), h('td', { title: f.metric }, f.metric),
+      h('td', { class: 'num' }, fmt(f.value, lang), f.unit === 'percent' ? ' %' : ''), h('td', {}, f.source || '')))));
+  return h('section', {}, h('h1', {}, t('figures')), h('div', { class: 'import-cols' }, importForm, accepted), manual,
     h('button', { type: 'button', class: 'secondary', onclick: () => download('/workspace/export/figures.csv') }, '⬇ ', t('export_figures')), table);
 }
 

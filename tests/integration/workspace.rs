@@ -81,10 +81,23 @@ async fn import_figures_all_or_nothing(backend: Backend) -> anyhow::Result<()> {
     // Line 4's quoted field holds a line break: the next record starts on line 6.
     assert_eq!(lines, vec![3, 6], "{v}");
     let msgs = v["errors"].to_string();
+    // In the screen's language: Dutch unless asked otherwise.
     assert!(
-        msgs.contains("bestaat-niet") && msgs.contains("2025-Q9") && msgs.contains("0 to 100"),
+        msgs.contains("onbekende activiteit \\\"bestaat-niet\\\"")
+            && msgs.contains("2025-Q9")
+            && msgs.contains("tussen 0 en 100"),
         "{msgs}"
     );
+    let (_, english) = call(
+        &server,
+        &coord.token,
+        post.clone(),
+        "/workspace/figures/import?lang=en",
+        None,
+        Some(bad),
+    )
+    .await?;
+    assert!(english.contains("0 to 100"), "{english}");
     let (_, figs) = get_json(&server, &coord.token, "/workspace/figures").await?;
     assert_eq!(
         figs["figures"].as_array().map(Vec::len),

@@ -242,17 +242,78 @@ async fn serve_blob(
     auth: &AuthMember,
     sha256: &str,
     q: &StoryQuery,
+    headers: &HeaderMap,
     thumbnail: bool,
 ) -> Result<Response, Failure> {
     let story = q.story.as_deref().ok_or(MediaError::NotFound)?;
-    let blob = uploads::open_for(&state.media, &auth.member, sha256, story, thumbnail).await?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(blob.file));
-    let mut resp = (StatusCode::OK, body).into_response();
+    let mut blob = uploads::open_for(&state.media, &auth.member, sha256, story, thumbnail).await?;
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(r) => match byte_range(r, blob.len) {
+            Ok(range) => range,
+            Err(()) => {
+                let mut resp = Failure(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "the range is outside the file".into(),
+                )
+                .into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", blob.len)) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(resp);
+            }
+        },
+    };
+    // A coordinator reading a recording or photo is logged like opening the story: once per
+    // playback (the first request starts at byte 0; a player's later ranges are not logged).
+    if auth.member.role == crate::db::accounts::Role::Coordinator
+        && range.is_none_or(|(start, _)| start == 0)
+    {
+        let what = if thumbnail { "thumbnail" } else { "media" };
+        state
+            .db
+            .audit(
+                Some(auth.member.workspace_id),
+                Some(auth.member.id),
+                "media.read",
+                Some(story),
+                Some(&format!("{what} {sha256}")),
+            )
+            .await?;
+    }
+    let (status, body, len) = match range {
+        Some((start, end)) => {
+            use tokio::io::{AsyncReadExt, AsyncSeekExt};
+            blob.file
+                .seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(MediaError::from)?;
+            let len = end - start + 1;
+            let part = blob.file.take(len);
+            (
+                StatusCode::PARTIAL_CONTENT,
+                Body::from_stream(tokio_util::io::ReaderStream::new(part)),
+                len,
+            )
+        }
+        None => (
+            StatusCode::OK,
+            Body::from_stream(tokio_util::io::ReaderStream::new(blob.file)),
+            blob.len,
+        ),
+    };
+    let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&blob.mime) {
         h.insert(header::CONTENT_TYPE, v);
     }
-    h.insert(header::CONTENT_LENGTH, num(blob.len));
+    h.insert(header::CONTENT_LENGTH, num(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some((start, end)) = range
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{}", blob.len))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", blob.etag)) {
         h.insert(header::ETAG, v);
     }
@@ -272,13 +333,58 @@ async fn serve_blob(
     Ok(resp)
 }
 
+/// The one byte range of a `Range: bytes=…` header, inclusive, within a file of `len` bytes:
+/// `Ok(None)` for what is not a single byte range (the whole file is sent, as RFC 9110 allows),
+/// `Err` for a range that starts past the end.
+fn byte_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let parse = |s: &str| s.parse::<u64>().ok();
+    let range = match (first.is_empty(), last.is_empty()) {
+        // The last n bytes.
+        (true, false) => match parse(last) {
+            Some(0) => return Err(()),
+            Some(n) => (len.saturating_sub(n), len.saturating_sub(1)),
+            None => return Ok(None),
+        },
+        (false, _) => {
+            let Some(start) = parse(first) else {
+                return Ok(None);
+            };
+            let end = if last.is_empty() {
+                len.saturating_sub(1)
+            } else {
+                match parse(last) {
+                    Some(end) if end >= start => end.min(len.saturating_sub(1)),
+                    _ => return Ok(None),
+                }
+            };
+            (start, end)
+        }
+        (true, true) => return Ok(None),
+    };
+    if len == 0 || range.0 >= len {
+        return Err(());
+    }
+    Ok(Some(range))
+}
+
 async fn download(
     State(state): State<AppState>,
     auth: AuthMember,
     Path(sha256): Path<String>,
     Query(q): Query<StoryQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    serve_blob(&state, &auth, &sha256, &q, false).await
+    serve_blob(&state, &auth, &sha256, &q, &headers, false).await
 }
 
 async fn thumbnail(
@@ -286,8 +392,9 @@ async fn thumbnail(
     auth: AuthMember,
     Path(sha256): Path<String>,
     Query(q): Query<StoryQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    serve_blob(&state, &auth, &sha256, &q, true).await
+    serve_blob(&state, &auth, &sha256, &q, &headers, true).await
 }
 
 async fn visible_story(state: &AppState, auth: &AuthMember, id: &str) -> Result<String, Failure> {
@@ -363,4 +470,24 @@ async fn retranscribe(
         "at_limit": outcome.at_limit,
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn one_byte_range_or_the_whole_file() {
+        assert_eq!(byte_range("bytes=0-", 100), Ok(Some((0, 99))));
+        assert_eq!(byte_range("bytes=10-19", 100), Ok(Some((10, 19))));
+        assert_eq!(byte_range("bytes=90-200", 100), Ok(Some((90, 99))));
+        assert_eq!(byte_range("bytes=-10", 100), Ok(Some((90, 99))));
+        assert_eq!(byte_range("bytes=-500", 100), Ok(Some((0, 99))));
+        assert_eq!(byte_range("bytes=100-", 100), Err(()));
+        assert_eq!(byte_range("bytes=-0", 100), Err(()));
+        assert_eq!(byte_range("bytes=0-1,5-6", 100), Ok(None));
+        assert_eq!(byte_range("bytes=5-2", 100), Ok(None));
+        assert_eq!(byte_range("items=0-1", 100), Ok(None));
+        assert_eq!(byte_range("bytes=x-", 100), Ok(None));
+    }
 }

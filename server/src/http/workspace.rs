@@ -14,13 +14,17 @@ use super::{ApiError, AppState};
 use crate::db::accounts::{Member, Role};
 use crate::db::workspace::{Unit, WsFigure};
 use crate::sync::hub::Writer;
-use crate::workspace::csv::{FigureFields, RowError, check_figure, parse_figures};
+use crate::workspace::csv::{
+    ActivityNames, FigureFields, Known, RowError, check_figure, parse_figures, template,
+};
+use crate::workspace::evidence::Evidence;
+use crate::workspace::labels::Lang;
 use crate::workspace::report::{ReportInput, build};
 use crate::workspace::{Search, StoryFilter, StoryRow, export, qdpx, valid_quarter};
 use automerge::Automerge;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,7 +33,7 @@ use client_core::story::{
 };
 use client_core::wire::DocumentId;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/workspace/personas", get(personas))
         .route("/workspace/figures", get(figures).put(put_figure))
         .route("/workspace/figures/import", post(import))
+        .route("/workspace/figures/template.csv", get(figures_template))
         .route("/workspace/export/stories.csv", get(stories_csv))
         .route("/workspace/export/figures.csv", get(figures_csv))
         .route("/workspace/export/project.qdpx", get(qdpx_export))
@@ -267,15 +272,45 @@ async fn list(
     Ok(Json(serde_json::json!({ "stories": items })))
 }
 
+/// A story as the story window shows it: the row, what was recorded beside the text (voice
+/// notes, photos, timed transcript, the words behind each tag suggestion) and who recorded it.
+#[derive(Serialize)]
+struct StoryView {
+    #[serde(flatten)]
+    row: StoryRow,
+    #[serde(flatten)]
+    evidence: Evidence,
+    /// The member who recorded the story, by the name the server knows them by (never an
+    /// address, never the name written inside the document).
+    recorded_by: Option<String>,
+}
+
 /// One story, whole. Logged: who opened which story, when.
 async fn open(
     State(state): State<AppState>,
     auth: AuthMember,
     Path(id): Path<String>,
-) -> Result<Json<StoryRow>, ApiError> {
-    let (_, row) = visible_story(&state, &auth.member, &id).await?;
+) -> Result<Json<StoryView>, ApiError> {
+    let (doc_id, row) = visible_story(&state, &auth.member, &id).await?;
+    let mut evidence = state
+        .hub
+        .read(doc_id, crate::workspace::evidence::read)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .unwrap_or_default();
+    for m in &mut evidence.media {
+        m.available = crate::media::uploads::available(&state.media, &m.sha256, &id).await?;
+    }
+    let recorded_by = match state.db.doc_meta(&id, auth.member.id).await? {
+        Some((meta, _)) => state.db.member(meta.recorder_id).await?.map(|m| m.name),
+        None => None,
+    };
     opened(&state, &auth.member, &id, None).await?;
-    Ok(Json(row))
+    Ok(Json(StoryView {
+        row,
+        evidence,
+        recorded_by,
+    }))
 }
 
 /// Log that `member` received the whole of story `id` (`story.opened`): every answer that
@@ -595,26 +630,54 @@ async fn figures(
     Ok(Json(serde_json::json!({ "figures": figures })))
 }
 
-async fn known(
-    state: &AppState,
-    member: &Member,
-) -> Result<(BTreeSet<String>, BTreeSet<String>), ApiError> {
+/// What figures are checked against: the workspace's activities (codes and names) and its
+/// municipalities.
+async fn known(state: &AppState, member: &Member) -> Result<Known, ApiError> {
     let taxonomy = super::taxonomy::merged(state, member).await?;
-    let activities = taxonomy.activities.into_iter().map(|a| a.code).collect();
     let municipalities = state
         .db
         .municipalities(member.workspace_id)
         .await?
         .into_iter()
         .collect();
-    Ok((activities, municipalities))
+    Ok(Known {
+        activities: ActivityNames::new(&taxonomy.activities),
+        municipalities,
+    })
 }
 
-fn invalid(errors: Vec<RowError>) -> Response {
+/// The language of the screen that sent the request: `?lang=`, else `Accept-Language`, else
+/// Dutch.
+#[derive(Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+fn screen_lang(q: &LangQuery, headers: &HeaderMap) -> Lang {
+    Lang::pick(
+        q.lang.as_deref(),
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+fn invalid(errors: Vec<RowError>, lang: Lang) -> Response {
+    let error = if lang.english() {
+        format!(
+            "{} line(s) are not valid; nothing was imported",
+            errors.len()
+        )
+    } else {
+        format!(
+            "{} regel(s) kloppen niet; er is niets geïmporteerd",
+            errors.len()
+        )
+    };
     (
         StatusCode::UNPROCESSABLE_ENTITY,
         Json(serde_json::json!({
-            "error": format!("{} line(s) are not valid; nothing was imported", errors.len()),
+            "error": error,
             "imported": 0,
             "errors": errors,
         })),
@@ -623,20 +686,28 @@ fn invalid(errors: Vec<RowError>) -> Response {
 }
 
 /// Import figures from CSV (`docs/workspace.md`). All rows or none: every bad row is reported
-/// with its line number and nothing is stored.
+/// with its line number, in the screen's language, and nothing is stored.
 async fn import(
     State(state): State<AppState>,
     auth: AuthMember,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let member = &auth.member;
     coordinator(member)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::BadRequest("the file is not UTF-8 text".into()))?;
-    let (activities, municipalities) = known(&state, member).await?;
-    let figures = match parse_figures(text, &activities, &municipalities) {
+    let lang = screen_lang(&q, &headers);
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::BadRequest(if lang.english() {
+            "the file is not UTF-8 text: save it as \"CSV UTF-8\"".into()
+        } else {
+            "het bestand is geen UTF-8-tekst: sla het op als \"CSV UTF-8\"".into()
+        })
+    })?;
+    let known = known(&state, member).await?;
+    let figures = match parse_figures(text, &known, lang) {
         Ok(f) => f,
-        Err(errors) => return Ok(invalid(errors)),
+        Err(errors) => return Ok(invalid(errors, lang)),
     };
     state
         .db
@@ -655,15 +726,48 @@ async fn import(
     Ok(Json(serde_json::json!({ "imported": figures.len() })).into_response())
 }
 
+/// A figures file to fill in, in the screen's language, with the workspace's activities by name.
+async fn figures_template(
+    State(state): State<AppState>,
+    auth: AuthMember,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let member = &auth.member;
+    coordinator(member)?;
+    let lang = screen_lang(&q, &headers);
+    let taxonomy = super::taxonomy::merged(&state, member).await?;
+    let activities: Vec<(String, String)> = taxonomy
+        .activities
+        .iter()
+        .filter(|a| !a.retired)
+        .map(|a| (a.code.clone(), a.name.clone()))
+        .collect();
+    let municipalities = state.db.municipalities(member.workspace_id).await?;
+    let name = if lang.english() {
+        "figures-template.csv"
+    } else {
+        "cijfers-sjabloon.csv"
+    };
+    Ok(download(
+        "text/csv; charset=utf-8",
+        name,
+        template(lang, &activities, &municipalities),
+    ))
+}
+
 /// Enter or correct one figure by hand (same validation as an import).
 async fn put_figure(
     State(state): State<AppState>,
     auth: AuthMember,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
     ApiJson(f): ApiJson<WsFigure>,
 ) -> Result<Response, ApiError> {
     let member = &auth.member;
     coordinator(member)?;
-    let (activities, municipalities) = known(&state, member).await?;
+    let lang = screen_lang(&q, &headers);
+    let known = known(&state, member).await?;
     let value = f.value.to_string();
     let written = FigureFields {
         activity: &f.activity_code,
@@ -674,7 +778,7 @@ async fn put_figure(
         unit: f.unit.code(),
         source: f.source.as_deref().unwrap_or_default(),
     };
-    let figures = [check_figure(&written, &activities, &municipalities)
+    let figures = [check_figure(&written, &known, lang)
         .map_err(|problems| ApiError::BadRequest(problems.join("; ")))?];
     state
         .db

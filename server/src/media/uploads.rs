@@ -586,6 +586,16 @@ async fn linked(
     Ok(())
 }
 
+/// Whether story `doc_id` references the blob and its bytes are still stored (retention removes
+/// a voice note's audio after approval). Says nothing about who may fetch it: [`open_for`] does.
+pub async fn available(media: &Media, sha256: &str, doc_id: &str) -> Result<bool, DbError> {
+    Ok(is_sha256_hex(sha256)
+        && blobs::has_ref(&media.db, sha256, doc_id).await?
+        && blobs::get(&media.db, sha256)
+            .await?
+            .is_some_and(|b| !b.bytes_deleted))
+}
+
 /// A blob the caller may download: open file, its length and type.
 pub struct Readable {
     pub file: tokio::fs::File,

@@ -9,7 +9,9 @@
 
 pub mod csv;
 pub mod escape;
+pub mod evidence;
 pub mod export;
+pub mod labels;
 pub mod qdpx;
 pub mod report;
 pub mod svg;

@@ -7,7 +7,8 @@
 
 use super::StoryRow;
 use super::escape::{markdown as md, xml as esc};
-use super::svg::{fmt_num, line_chart};
+use super::labels::{self, Lang};
+use super::svg::line_chart;
 use crate::db::workspace::{Unit, WsFigure};
 use std::collections::BTreeMap;
 
@@ -37,6 +38,7 @@ struct Labels {
     no_quotes: &'static str,
     consent_note: &'static str,
     percent: &'static str,
+    unknown: &'static str,
 }
 
 const NL: Labels = Labels {
@@ -53,6 +55,7 @@ const NL: Labels = Labels {
     no_quotes: "Geen goedgekeurde citaten in deze periode.",
     consent_note: "Alleen verhalen waarvan de verteller toestemming gaf voor gebruik in rapporten tellen mee; citaten alleen met toestemming om te citeren. Namen zijn schuilnamen.",
     percent: "procent",
+    unknown: "onbekend",
 };
 
 const EN: Labels = Labels {
@@ -69,6 +72,7 @@ const EN: Labels = Labels {
     no_quotes: "No approved quotes in this period.",
     consent_note: "Only stories whose teller consented to use in reports are counted; quotes only with consent to be quoted. Names are pseudonyms.",
     percent: "percent",
+    unknown: "unknown",
 };
 
 /// One line per municipality: its values per quarter (`None`: no figure).
@@ -136,12 +140,21 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         .collect();
     let mut by_municipality = BTreeMap::new();
     let mut by_kind = BTreeMap::new();
+    let lang = if input.english { Lang::En } else { Lang::Nl };
     for s in &relevant {
         *by_municipality
-            .entry(s.municipality.clone().unwrap_or_else(|| "-".into()))
+            .entry(
+                s.municipality
+                    .clone()
+                    .unwrap_or_else(|| l.unknown.to_string()),
+            )
             .or_insert(0) += 1;
         *by_kind
-            .entry(s.kind.unwrap_or("-").to_string())
+            .entry(
+                s.kind
+                    .map(|k| labels::kind(k, lang))
+                    .unwrap_or_else(|| l.unknown.to_string()),
+            )
             .or_insert(0) += 1;
     }
     let quotes = relevant
@@ -191,10 +204,21 @@ impl Report {
         if self.english { &EN } else { &NL }
     }
 
+    fn lang(&self) -> Lang {
+        if self.english { Lang::En } else { Lang::Nl }
+    }
+
+    /// A number as the report's language writes it (62,5 in Dutch).
+    fn number(&self, v: f64) -> String {
+        labels::number(v, self.lang())
+    }
+
+    /// The indicator's name, not its code ("Lopende trajecten", not `trajecten-lopend`).
     fn chart_title(&self, metric: &str, unit: Unit) -> String {
+        let name = labels::metric(metric, self.lang());
         match unit {
-            Unit::Count => metric.to_string(),
-            Unit::Percent => format!("{metric} ({})", self.labels().percent),
+            Unit::Count => name,
+            Unit::Percent => format!("{name} ({})", self.labels().percent),
         }
     }
 
@@ -219,7 +243,7 @@ impl Report {
         for (metric, unit, quarters, series) in &self.charts {
             let title = self.chart_title(metric, *unit);
             h.push_str(&format!("<h3>{}</h3>", esc(&title)));
-            h.push_str(&line_chart(&title, quarters, series));
+            h.push_str(&line_chart(&title, quarters, series, self.lang()));
             h.push_str(&format!("<table><tr><th>{}</th>", l.municipality));
             for q in quarters {
                 h.push_str(&format!("<th>{}</th>", esc(q)));
@@ -230,7 +254,7 @@ impl Report {
                 for v in values {
                     h.push_str(&format!(
                         "<td>{}</td>",
-                        v.map(fmt_num).unwrap_or_else(|| "–".into())
+                        v.map(|v| self.number(v)).unwrap_or_else(|| "–".into())
                     ));
                 }
                 h.push_str("</tr>");
@@ -297,7 +321,7 @@ impl Report {
                 for v in values {
                     m.push_str(&format!(
                         " {} |",
-                        v.map(fmt_num).unwrap_or_else(|| "–".into())
+                        v.map(|v| self.number(v)).unwrap_or_else(|| "–".into())
                     ));
                 }
                 m.push('\n');
@@ -320,5 +344,95 @@ impl Report {
         }
         m.push_str(&format!("_{}_\n", l.consent_note));
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use client_core::story::{
+        Consent, ConsentScope, Story, StoryDetails, StoryKind, Tag, TagState,
+    };
+
+    fn story(id: &str, kind: StoryKind, municipality: Option<&str>) -> StoryRow {
+        let mut s = Story::read(&automerge::Automerge::new());
+        s.kind = Some(kind);
+        s.body = "Een verhaal.".into();
+        s.municipality = municipality.map(str::to_string);
+        s.consent = Some(Consent {
+            given: true,
+            how: None,
+            scope: Some(ConsentScope::AnonymisedInReports),
+            recorded_at: None,
+        });
+        s.tags = vec![Tag {
+            code: "voorzorg".into(),
+            state: TagState::Confirmed,
+            by: "Cor".into(),
+            at: 0,
+            score: None,
+            evidence: vec![],
+        }];
+        StoryRow::new(id.into(), &s, &StoryDetails::default())
+    }
+
+    fn figure(municipality: &str, quarter: &str, value: f64) -> WsFigure {
+        WsFigure {
+            activity_code: "voorzorg".into(),
+            municipality: municipality.into(),
+            quarter: quarter.into(),
+            metric: "in-zorg-voor-week-10".into(),
+            unit: Unit::Percent,
+            value,
+            source: None,
+        }
+    }
+
+    /// Names instead of codes, numbers as the language writes them, "onbekend" for a story
+    /// without a municipality.
+    #[test]
+    fn names_and_dutch_numbers() {
+        let figures = [
+            figure("Delft", "2025-Q1", 62.5),
+            figure("Delft", "2025-Q2", 15.62),
+        ];
+        let stories = [
+            story("a", StoryKind::ParentStory, Some("Delft")),
+            story("b", StoryKind::ParentStory, None),
+        ];
+        let input = |english| ReportInput {
+            workspace: "DWO",
+            activity_code: "voorzorg",
+            activity_name: "VoorZorg",
+            from: None,
+            to: None,
+            municipality: None,
+            english,
+            figures: &figures,
+            stories: &stories,
+        };
+        let r = build(&input(false));
+        let html = r.html();
+        assert!(html.contains("In zorg vóór week 10 (procent)"), "{html}");
+        assert!(!html.contains("in-zorg-voor-week-10"), "{html}");
+        assert!(
+            html.contains("<td>62,5</td>") && html.contains("<td>15,62</td>"),
+            "{html}"
+        );
+        assert!(!html.contains("62.5") && !html.contains("4.75"), "{html}");
+        assert!(html.contains("<td>Ouderverhaal</td>") && !html.contains("parent-story"));
+        assert!(
+            html.contains("<td>onbekend</td>") && !html.contains("<td>-</td>"),
+            "{html}"
+        );
+        let md = r.markdown();
+        assert!(
+            md.contains("### In zorg vóór week 10 \\(procent\\)"),
+            "{md}"
+        );
+        assert!(md.contains(" 62,5 |"), "{md}");
+        let en = build(&input(true)).html();
+        assert!(en.contains("In care before week 10 (percent)") && en.contains("<td>62.5</td>"));
+        assert!(en.contains("<td>Parent story</td>") && en.contains("<td>unknown</td>"));
     }
 }
