@@ -59,6 +59,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             .context("reading the change cursor")?;
     }
     crate::tagging::worker::spawn(hub.clone(), db.clone(), &config.tagger);
+    let index = crate::workspace::index::spawn(hub.clone(), db.clone());
     {
         let hub = hub.clone();
         tokio::spawn(async move {
@@ -105,6 +106,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         shutdown: shutdown_rx,
         shell_dir: config.shell_dir.clone(),
         media,
+        index,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -203,10 +203,21 @@ impl Db {
                 .bind(id)
                 .fetch_all(&mut *tx)
                 .await?;
-            let chunks = rows
+            let mut chunks = rows
                 .iter()
                 .map(|r| r.bytes("data"))
                 .collect::<Result<Vec<_>, _>>()?;
+            // The desk's index holds the text itself (and the search index its words).
+            let text: Option<String> =
+                sqlx::query_scalar("SELECT search_text FROM story_index WHERE doc_id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            chunks.extend(text.map(|t| {
+                let mut b = vec![0u8; 16];
+                b.extend(t.into_bytes());
+                b
+            }));
             Traces::of(&chunks)
         } else {
             Traces::default()
@@ -224,6 +235,7 @@ impl Db {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        super::story_index::delete_index_in(&mut tx, self.backend, id).await?;
         let seq = super::docs::next_seq(&mut tx).await?;
         sqlx::query(
             "UPDATE documents SET deleted_at = $1, deleted_by = $2, heads = '', size = 0, seq = $3 WHERE id = $4",
@@ -305,6 +317,11 @@ impl Db {
             let mut conn = self.pool.acquire().await?;
             // Wait a second for readers, not the usual ten (`Db::connect`): the caller tries again.
             sqlx::query("PRAGMA busy_timeout=1000")
+                .execute(&mut *conn)
+                .await?;
+            // The search index keeps an erased story's words in its old segments until they are
+            // merged: merge them all (the freed pages are zeroed, `secure_delete`).
+            sqlx::query("INSERT INTO story_fts (story_fts) VALUES ('optimize')")
                 .execute(&mut *conn)
                 .await?;
             let outcome = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -422,9 +439,11 @@ impl Db {
         }
         // Rewrite the table that held the content so no dead tuple keeps its bytes, and
         // checkpoint so the old files are removed.
-        sqlx::query("VACUUM FULL doc_chunks")
-            .execute(&self.pool)
-            .await?;
+        for table in ["doc_chunks", "story_index", "story_index_tags"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM FULL {table}")))
+                .execute(&self.pool)
+                .await?;
+        }
         sqlx::query("CHECKPOINT").execute(&self.pool).await?;
         // The old log segments still hold the deleted rows' page images: switch to a new segment
         // and checkpoint, so that they are recycled (removed, with wal_recycle = off). This needs

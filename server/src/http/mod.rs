@@ -4,6 +4,7 @@
 //! `router()`, merged here around one cloneable [`AppState`].
 
 mod auth;
+mod desk;
 mod error;
 mod headers;
 mod health;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub shell_dir: PathBuf,
     /// Voice notes and photos: blob store, upload locks, transcription queue.
     pub media: Arc<crate::media::Media>,
+    /// The desk's read model (`workspace::index`).
+    pub index: Arc<crate::workspace::index::Indexer>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(personas::router())
         .merge(taxonomy::router())
         .merge(workspace::router())
+        .merge(desk::router())
         .merge(health::router());
     Router::new()
         .nest("/api/v1", api)

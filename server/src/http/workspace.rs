@@ -9,18 +9,16 @@
 
 use super::auth::AuthMember;
 use super::json::ApiJson;
-use super::stories::viewer;
 use super::{ApiError, AppState};
 use crate::db::accounts::{Member, Role};
-use crate::db::workspace::{Unit, WsFigure};
+use crate::db::workspace::WsFigure;
 use crate::sync::hub::Writer;
 use crate::workspace::csv::{
     ActivityNames, FigureFields, Known, RowError, check_figure, parse_figures, template,
 };
 use crate::workspace::evidence::Evidence;
 use crate::workspace::labels::Lang;
-use crate::workspace::report::{ReportInput, build};
-use crate::workspace::{Search, StoryFilter, StoryRow, export, qdpx, valid_quarter};
+use crate::workspace::{StoryRow, export};
 use automerge::Automerge;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -28,28 +26,19 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use client_core::story::{
-    self, Comment, Persona, ReviewState, StoryError, Tag, TagState, tag_versions,
-};
+use client_core::story::{self, Comment, ReviewState, StoryError, Tag, TagState, tag_versions};
 use client_core::wire::DocumentId;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/workspace/stories", get(list))
         .route("/workspace/stories/{id}", get(open))
         .route("/workspace/stories/{id}/review", post(review))
         .route("/workspace/stories/{id}/tags/{code}", post(decide_tag))
-        .route("/workspace/overview", get(overview))
-        .route("/workspace/personas", get(personas))
         .route("/workspace/figures", get(figures).put(put_figure))
         .route("/workspace/figures/import", post(import))
         .route("/workspace/figures/template.csv", get(figures_template))
-        .route("/workspace/export/stories.csv", get(stories_csv))
         .route("/workspace/export/figures.csv", get(figures_csv))
-        .route("/workspace/export/project.qdpx", get(qdpx_export))
-        .route("/workspace/report", get(report))
         .route("/workspace/audit", get(audit_log))
 }
 
@@ -115,32 +104,12 @@ fn asset(name: &str) -> Response {
     }
 }
 
-fn coordinator(member: &Member) -> Result<(), ApiError> {
+pub(super) fn coordinator(member: &Member) -> Result<(), ApiError> {
     if member.role == Role::Coordinator {
         Ok(())
     } else {
         Err(ApiError::Forbidden)
     }
-}
-
-/// Every story of the coordinator's workspace, read from the documents.
-async fn rows(state: &AppState, member: &Member) -> Result<Vec<StoryRow>, ApiError> {
-    let ids = state.db.visible_docs(viewer(member), "story").await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Ok(doc_id) = id.parse::<DocumentId>() else {
-            continue;
-        };
-        let read = state
-            .hub
-            .read(doc_id, crate::workspace::read_story)
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?;
-        if let Some(r) = read {
-            out.push((r.row(id), r.authors));
-        }
-    }
-    attribute_rows(state, out).await
 }
 
 /// The story if the coordinator may see it; 404 otherwise (other workspace, erased, persona).
@@ -173,7 +142,7 @@ async fn visible_story(
 
 /// Who wrote the comments, tags and review states of `rows`, from the server's own record of
 /// actors (one query for all), never from the names written inside the documents.
-async fn attribute_rows(
+pub(super) async fn attribute_rows(
     state: &AppState,
     rows: Vec<(StoryRow, client_core::story::ownership::Authors)>,
 ) -> Result<Vec<StoryRow>, ApiError> {
@@ -208,68 +177,6 @@ async fn attribute_rows(
             row
         })
         .collect())
-}
-
-#[derive(Serialize)]
-struct ListItem {
-    id: String,
-    title: String,
-    /// The beginning of the story (the whole story is read through `open`, which is logged).
-    excerpt: String,
-    kind: Option<&'static str>,
-    municipality: Option<String>,
-    quarter: Option<String>,
-    phase: Option<String>,
-    target_group: Option<String>,
-    place_type: Option<&'static str>,
-    review: &'static str,
-    consent_scope: Option<&'static str>,
-    told_by: Option<String>,
-    persona: Option<String>,
-    tags: Vec<crate::workspace::RowTag>,
-    quote: Option<String>,
-    changed_after_approval: bool,
-}
-
-fn item(r: StoryRow) -> ListItem {
-    let excerpt: String = r.body.chars().take(160).collect();
-    let quote = if r.quotable() { r.quote.clone() } else { None };
-    ListItem {
-        id: r.id,
-        title: r.title,
-        excerpt,
-        kind: r.kind,
-        municipality: r.municipality,
-        quarter: r.quarter,
-        phase: r.phase,
-        target_group: r.target_group,
-        place_type: r.place_type,
-        review: r.review,
-        consent_scope: r.consent_scope,
-        told_by: r.told_by,
-        persona: r.persona,
-        tags: r.tags,
-        quote,
-        changed_after_approval: r.changed_after_approval,
-    }
-}
-
-/// Stories of the workspace that match the filters (and the search words in `q`).
-async fn list(
-    State(state): State<AppState>,
-    auth: AuthMember,
-    Query(filter): Query<StoryFilter>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    coordinator(&auth.member)?;
-    let search = Search::new(filter.q.as_deref());
-    let mut stories: Vec<StoryRow> = rows(&state, &auth.member)
-        .await?
-        .into_iter()
-        .filter(|r| filter.matches(r, &search))
-        .collect();
-    stories.sort_by(|a, b| b.captured_at.cmp(&a.captured_at).then(a.id.cmp(&b.id)));
-    let items: Vec<ListItem> = stories.into_iter().map(item).collect();
-    Ok(Json(serde_json::json!({ "stories": items })))
 }
 
 /// A story as the story window shows it: the row, what was recorded beside the text (voice
@@ -350,6 +257,10 @@ async fn change_as_coordinator(
         })
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
+    if changed {
+        // The desk shows the decision at once, not after the indexer's debounce.
+        state.index.index(&doc_id.to_string()).await?;
+    }
     match failed {
         Some(e) => Err(ApiError::Internal(e.into())),
         None => Ok(changed),
@@ -487,129 +398,6 @@ async fn decide_tag(
     let (_, row) = visible_story(&state, member, &id).await?;
     opened(&state, member, &id, Some("tag")).await?;
     Ok(Json(row))
-}
-
-#[derive(Serialize)]
-struct OverviewActivity {
-    code: String,
-    name: String,
-    /// Confirmed stories per municipality.
-    stories: BTreeMap<String, usize>,
-    confirmed: usize,
-    suggested: usize,
-    /// Metric codes with figures.
-    metrics: Vec<String>,
-    /// Latest value per metric and municipality: metric → municipality → (quarter, value).
-    latest: BTreeMap<String, BTreeMap<String, (String, f64)>>,
-    units: BTreeMap<String, Unit>,
-}
-
-/// Per activity: how many stories (per municipality) and which figures.
-async fn overview(
-    State(state): State<AppState>,
-    auth: AuthMember,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let member = &auth.member;
-    coordinator(member)?;
-    let taxonomy = super::taxonomy::merged(&state, member).await?;
-    let stories = rows(&state, member).await?;
-    let figures = state.db.ws_figures(member.workspace_id, None).await?;
-    let mut out = Vec::new();
-    for a in &taxonomy.activities {
-        let mut o = OverviewActivity {
-            code: a.code.clone(),
-            name: a.name.clone(),
-            stories: BTreeMap::new(),
-            confirmed: 0,
-            suggested: 0,
-            metrics: vec![],
-            latest: BTreeMap::new(),
-            units: BTreeMap::new(),
-        };
-        for s in &stories {
-            match s.tag_state(&a.code) {
-                Some("confirmed") => {
-                    o.confirmed += 1;
-                    *o.stories
-                        .entry(s.municipality.clone().unwrap_or_else(|| "-".into()))
-                        .or_insert(0) += 1;
-                }
-                Some(_) => o.suggested += 1,
-                None => {}
-            }
-        }
-        for f in figures.iter().filter(|f| f.activity_code == a.code) {
-            if !o.metrics.contains(&f.metric) {
-                o.metrics.push(f.metric.clone());
-            }
-            o.units.insert(f.metric.clone(), f.unit);
-            let slot = o
-                .latest
-                .entry(f.metric.clone())
-                .or_default()
-                .entry(f.municipality.clone())
-                .or_insert_with(|| (f.quarter.clone(), f.value));
-            if f.quarter > slot.0 {
-                *slot = (f.quarter.clone(), f.value);
-            }
-        }
-        if o.confirmed + o.suggested > 0 || !o.metrics.is_empty() {
-            out.push(o);
-        }
-    }
-    Ok(Json(serde_json::json!({
-        "activities": out,
-        "municipalities": state.db.municipalities(member.workspace_id).await?,
-        "taxonomy": {
-            "activities": taxonomy.activities,
-            "phases": taxonomy.phases,
-            "target_groups": taxonomy.target_groups,
-            "place_types": taxonomy.place_types,
-        },
-        "stories_total": stories.len(),
-    })))
-}
-
-/// Personas with the stories linked to them (titles, kinds, municipalities).
-async fn personas(
-    State(state): State<AppState>,
-    auth: AuthMember,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let member = &auth.member;
-    coordinator(member)?;
-    let ids = state.db.visible_docs(viewer(member), "persona").await?;
-    let stories = rows(&state, member).await?;
-    let mut out = Vec::new();
-    for id in ids {
-        let Ok(doc_id) = id.parse::<DocumentId>() else {
-            continue;
-        };
-        let Some(p) = state
-            .hub
-            .read(doc_id, Persona::read)
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?
-        else {
-            continue;
-        };
-        let linked: Vec<serde_json::Value> = stories
-            .iter()
-            .filter(|s| s.persona.as_deref() == Some(id.as_str()))
-            .map(|s| {
-                serde_json::json!({
-                    "id": s.id, "title": s.title, "kind": s.kind,
-                    "municipality": s.municipality, "review": s.review,
-                    "tags": s.tags.iter().filter(|t| t.state == "confirmed")
-                        .map(|t| t.code.clone()).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        out.push(serde_json::json!({
-            "id": id, "name": p.name, "age_band": p.age_band,
-            "situation": p.situation, "needs": p.needs, "stories": linked,
-        }));
-    }
-    Ok(Json(serde_json::json!({ "personas": out })))
 }
 
 #[derive(Deserialize)]
@@ -800,7 +588,11 @@ async fn put_figure(
     Ok(Json(serde_json::json!({ "saved": figures })).into_response())
 }
 
-fn download(mime: &'static str, name: &str, body: impl Into<axum::body::Body>) -> Response {
+pub(super) fn download(
+    mime: &'static str,
+    name: &str,
+    body: impl Into<axum::body::Body>,
+) -> Response {
     let disposition = format!("attachment; filename=\"{name}\"");
     let mut resp = (
         [
@@ -816,7 +608,11 @@ fn download(mime: &'static str, name: &str, body: impl Into<axum::body::Body>) -
     resp
 }
 
-async fn exported(state: &AppState, member: &Member, what: &str) -> Result<(), ApiError> {
+pub(super) async fn exported(
+    state: &AppState,
+    member: &Member,
+    what: &str,
+) -> Result<(), ApiError> {
     state
         .db
         .audit(
@@ -828,26 +624,6 @@ async fn exported(state: &AppState, member: &Member, what: &str) -> Result<(), A
         )
         .await?;
     Ok(())
-}
-
-async fn stories_csv(
-    State(state): State<AppState>,
-    auth: AuthMember,
-    Query(filter): Query<StoryFilter>,
-) -> Result<Response, ApiError> {
-    coordinator(&auth.member)?;
-    let search = Search::new(filter.q.as_deref());
-    let rows: Vec<StoryRow> = rows(&state, &auth.member)
-        .await?
-        .into_iter()
-        .filter(|r| filter.matches(r, &search))
-        .collect();
-    exported(&state, &auth.member, "stories.csv").await?;
-    Ok(download(
-        "text/csv; charset=utf-8",
-        "verhalen.csv",
-        export::stories_csv(&rows),
-    ))
 }
 
 async fn figures_csv(
@@ -866,118 +642,6 @@ async fn figures_csv(
         "cijfers.csv",
         export::figures_csv(&figures),
     ))
-}
-
-async fn qdpx_export(
-    State(state): State<AppState>,
-    auth: AuthMember,
-) -> Result<Response, ApiError> {
-    let member = &auth.member;
-    coordinator(member)?;
-    let taxonomy = super::taxonomy::merged(&state, member).await?;
-    let activities: Vec<qdpx::Activity<'_>> = taxonomy
-        .activities
-        .iter()
-        .map(|a| qdpx::Activity {
-            code: &a.code,
-            name: &a.name,
-            description: &a.description,
-        })
-        .collect();
-    let stories = rows(&state, member).await?;
-    let workspace = state
-        .db
-        .workspace(member.workspace_id)
-        .await?
-        .map(|w| w.name)
-        .unwrap_or_else(|| "Vertel".into());
-    let (_, zip) = qdpx::project(&workspace, crate::db::now_ms(), &activities, &stories)
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    exported(&state, member, "project.qdpx").await?;
-    Ok(download("application/zip", "vertel-project.qdpx", zip))
-}
-
-#[derive(Deserialize)]
-struct ReportQuery {
-    activity: String,
-    from: Option<String>,
-    to: Option<String>,
-    municipality: Option<String>,
-    /// `html` (default) or `md`.
-    format: Option<String>,
-    /// `nl` (default) or `en`.
-    lang: Option<String>,
-}
-
-/// A report for one activity and period, as printable HTML or Markdown.
-async fn report(
-    State(state): State<AppState>,
-    auth: AuthMember,
-    Query(q): Query<ReportQuery>,
-) -> Result<Response, ApiError> {
-    let member = &auth.member;
-    coordinator(member)?;
-    let clean = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let (from, to, municipality) = (clean(&q.from), clean(&q.to), clean(&q.municipality));
-    for p in [&from, &to].into_iter().flatten() {
-        if !valid_quarter(p) {
-            return Err(ApiError::BadRequest(format!(
-                "{p} is not a quarter like 2025-Q3"
-            )));
-        }
-    }
-    let taxonomy = super::taxonomy::merged(&state, member).await?;
-    let activity = taxonomy
-        .activities
-        .iter()
-        .find(|a| a.code == q.activity)
-        .ok_or(ApiError::NotFound)?;
-    let figures = state
-        .db
-        .ws_figures(member.workspace_id, Some(&activity.code))
-        .await?;
-    let stories = rows(&state, member).await?;
-    let workspace = state
-        .db
-        .workspace(member.workspace_id)
-        .await?
-        .map(|w| w.name)
-        .unwrap_or_default();
-    let english = q.lang.as_deref() == Some("en");
-    let r = build(&ReportInput {
-        workspace: &workspace,
-        activity_code: &activity.code,
-        activity_name: if english && !activity.gloss.is_empty() {
-            &activity.gloss
-        } else {
-            &activity.name
-        },
-        from: from.as_deref(),
-        to: to.as_deref(),
-        municipality: municipality.as_deref(),
-        english,
-        figures: &figures,
-        stories: &stories,
-    });
-    exported(&state, member, &format!("report {}", activity.code)).await?;
-    let name = format!("rapport-{}", activity.code);
-    Ok(match q.format.as_deref() {
-        Some("md") => download(
-            "text/markdown; charset=utf-8",
-            &format!("{name}.md"),
-            r.markdown(),
-        ),
-        _ => download(
-            "text/html; charset=utf-8",
-            &format!("{name}.html"),
-            r.html(),
-        ),
-    })
 }
 
 #[derive(Deserialize)]

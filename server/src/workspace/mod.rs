@@ -11,6 +11,7 @@ pub mod csv;
 pub mod escape;
 pub mod evidence;
 pub mod export;
+pub mod index;
 pub mod labels;
 pub mod qdpx;
 pub mod report;

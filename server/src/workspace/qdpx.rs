@@ -52,6 +52,28 @@ pub fn project(
         .iter()
         .filter(|a| stories.iter().any(|s| s.confirmed(a.code)))
         .collect();
+    let mut x = head(name, &user, &now, &used);
+    let mut files = Vec::new();
+    if !stories.is_empty() {
+        x.push_str("<Sources>\n");
+    }
+    for s in &stories {
+        let (xml, path, text) = source(s, &used, &user, &now);
+        x.push_str(&xml);
+        files.push((path, text.into_bytes()));
+    }
+    if !stories.is_empty() {
+        x.push_str("</Sources>\n");
+    }
+    x.push_str("</Project>\n");
+    let mut all = vec![("project.qde".to_string(), x.clone().into_bytes())];
+    all.extend(files);
+    let archive = archive(&all)?;
+    Ok((x, archive))
+}
+
+/// The project file up to its sources: users, the code book (`used`), the variables.
+fn head(name: &str, user: &str, now: &str, used: &[&Activity<'_>]) -> String {
     let mut x = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Project xmlns=\"urn:QDA-XML:project:1.0\" \
          name=\"{}\" origin=\"Vertel\" creatingUserGUID=\"{user}\" creationDateTime=\"{now}\">\n\
@@ -60,7 +82,7 @@ pub fn project(
     );
     if !used.is_empty() {
         x.push_str("<CodeBook><Codes>\n");
-        for a in &used {
+        for a in used {
             x.push_str(&format!(
                 "<Code guid=\"{}\" name=\"{}\" isCodable=\"true\"><Description>{}</Description></Code>\n",
                 guid(&format!("code/{}", a.code)),
@@ -78,78 +100,157 @@ pub fn project(
         ));
     }
     x.push_str("</Variables>\n");
-    let mut files = Vec::new();
-    if !stories.is_empty() {
-        x.push_str("<Sources>\n");
+    x
+}
+
+/// One story as a text source: its XML element, its path in the archive and its text.
+fn source(s: &StoryRow, used: &[&Activity<'_>], user: &str, now: &str) -> (String, String, String) {
+    let mut x = String::new();
+    let sg = guid(&format!("source/{}", s.id));
+    let mut text = format!("{}\n\n{}", s.title, s.body);
+    if let Some(t) = &s.transcript {
+        text.push_str("\n\n");
+        text.push_str(t);
     }
-    for s in &stories {
-        let sg = guid(&format!("source/{}", s.id));
-        let mut text = format!("{}\n\n{}", s.title, s.body);
-        if let Some(t) = &s.transcript {
-            text.push_str("\n\n");
-            text.push_str(t);
-        }
-        for (k, v) in &s.sections {
-            text.push_str(&format!("\n\n[{k}]\n{v}"));
-        }
-        let len = text.chars().count();
-        let created = s
-            .captured_at
-            .map(iso_datetime)
-            .unwrap_or_else(|| now.clone());
+    for (k, v) in &s.sections {
+        text.push_str(&format!("\n\n[{k}]\n{v}"));
+    }
+    let len = text.chars().count();
+    let created = s
+        .captured_at
+        .map(iso_datetime)
+        .unwrap_or_else(|| now.to_string());
+    x.push_str(&format!(
+        "<TextSource guid=\"{sg}\" name=\"{}\" plainTextPath=\"internal://{sg}.txt\" \
+         creatingUser=\"{user}\" creationDateTime=\"{created}\">\n",
+        esc(&s.title)
+    ));
+    if let Some(who) = &s.told_by {
+        x.push_str(&format!("<Description>{}</Description>\n", esc(who)));
+    }
+    let codings: Vec<&str> = used
+        .iter()
+        .filter(|a| s.confirmed(a.code))
+        .map(|a| a.code)
+        .collect();
+    if !codings.is_empty() {
         x.push_str(&format!(
-            "<TextSource guid=\"{sg}\" name=\"{}\" plainTextPath=\"internal://{sg}.txt\" \
-             creatingUser=\"{user}\" creationDateTime=\"{created}\">\n",
+            "<PlainTextSelection guid=\"{}\" name=\"{}\" startPosition=\"0\" endPosition=\"{len}\" \
+             creatingUser=\"{user}\" creationDateTime=\"{now}\">\n",
+            guid(&format!("sel/{}", s.id)),
             esc(&s.title)
         ));
-        if let Some(who) = &s.told_by {
-            x.push_str(&format!("<Description>{}</Description>\n", esc(who)));
-        }
-        let codings: Vec<&str> = used
-            .iter()
-            .filter(|a| s.confirmed(a.code))
-            .map(|a| a.code)
-            .collect();
-        if !codings.is_empty() {
+        for c in codings {
             x.push_str(&format!(
-                "<PlainTextSelection guid=\"{}\" name=\"{}\" startPosition=\"0\" endPosition=\"{len}\" \
-                 creatingUser=\"{user}\" creationDateTime=\"{now}\">\n",
-                guid(&format!("sel/{}", s.id)),
-                esc(&s.title)
+                "<Coding guid=\"{}\" creatingUser=\"{user}\" creationDateTime=\"{now}\"><CodeRef targetGUID=\"{}\"/></Coding>\n",
+                guid(&format!("coding/{}/{c}", s.id)),
+                guid(&format!("code/{c}"))
             ));
-            for c in codings {
-                x.push_str(&format!(
-                    "<Coding guid=\"{}\" creatingUser=\"{user}\" creationDateTime=\"{now}\"><CodeRef targetGUID=\"{}\"/></Coding>\n",
-                    guid(&format!("coding/{}/{c}", s.id)),
-                    guid(&format!("code/{c}"))
-                ));
-            }
-            x.push_str("</PlainTextSelection>\n");
         }
-        for (key, value) in [
-            ("municipality", s.municipality.as_deref()),
-            ("phase", s.phase.as_deref()),
-            ("kind", s.kind),
-        ] {
-            if let Some(v) = value {
-                x.push_str(&format!(
-                    "<VariableValue><VariableRef targetGUID=\"{}\"/><TextValue>{}</TextValue></VariableValue>\n",
-                    guid(&format!("var/{key}")),
-                    esc(v)
-                ));
-            }
+        x.push_str("</PlainTextSelection>\n");
+    }
+    for (key, value) in [
+        ("municipality", s.municipality.as_deref()),
+        ("phase", s.phase.as_deref()),
+        ("kind", s.kind),
+    ] {
+        if let Some(v) = value {
+            x.push_str(&format!(
+                "<VariableValue><VariableRef targetGUID=\"{}\"/><TextValue>{}</TextValue></VariableValue>\n",
+                guid(&format!("var/{key}")),
+                esc(v)
+            ));
         }
-        x.push_str("</TextSource>\n");
-        files.push((format!("sources/{sg}.txt"), text.into_bytes()));
     }
-    if !stories.is_empty() {
-        x.push_str("</Sources>\n");
+    x.push_str("</TextSource>\n");
+    (x, format!("sources/{sg}.txt"), text)
+}
+
+/// Where a streamed archive goes: chunks of bytes into a channel (the HTTP body reads the
+/// other end). Writes block while the channel is full, so a slow download holds back the export.
+pub struct ChannelSink {
+    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelSink {
+    pub fn new(tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>) -> ChannelSink {
+        ChannelSink {
+            tx,
+            buf: Vec::with_capacity(SINK_CHUNK),
+        }
     }
-    x.push_str("</Project>\n");
-    let mut all = vec![("project.qde".to_string(), x.clone().into_bytes())];
-    all.extend(files);
-    let archive = archive(&all)?;
-    Ok((x, archive))
+}
+
+const SINK_CHUNK: usize = 64 * 1024;
+
+impl Write for ChannelSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= SINK_CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(SINK_CHUNK));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "download ended"))
+    }
+}
+
+/// Write the project as a streamed archive into `sink`, reading the stories in batches twice
+/// (`batches` calls its argument with each batch, in the same order both times): first every
+/// source's text, then the project file, one story at a time. Memory holds one batch, never
+/// the project. `activities`: the code book (the codes some exported story is confirmed for).
+pub fn stream_project<W: Write>(
+    sink: W,
+    name: &str,
+    now_ms: i64,
+    activities: &[Activity<'_>],
+    batches: impl Fn(&mut dyn FnMut(&[StoryRow]) -> std::io::Result<()>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let user = guid("user/vertel");
+    let now = iso_datetime(now_ms);
+    let used: Vec<&Activity<'_>> = activities.iter().collect();
+    let mut zip = ZipWriter::new_stream(sink);
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .large_file(true);
+    let mut any = false;
+    batches(&mut |rows| {
+        for s in rows.iter().filter(|s| s.in_reports()) {
+            any = true;
+            let (_, path, text) = source(s, &used, &user, &now);
+            zip.start_file(path.as_str(), options)
+                .map_err(std::io::Error::other)?;
+            zip.write_all(text.as_bytes())?;
+        }
+        Ok(())
+    })?;
+    zip.start_file("project.qde", options)
+        .map_err(std::io::Error::other)?;
+    zip.write_all(head(name, &user, &now, &used).as_bytes())?;
+    if any {
+        zip.write_all(b"<Sources>\n")?;
+    }
+    batches(&mut |rows| {
+        for s in rows.iter().filter(|s| s.in_reports()) {
+            let (xml, _, _) = source(s, &used, &user, &now);
+            zip.write_all(xml.as_bytes())?;
+        }
+        Ok(())
+    })?;
+    if any {
+        zip.write_all(b"</Sources>\n")?;
+    }
+    zip.write_all(b"</Project>\n")?;
+    let mut sink = zip.finish().map_err(std::io::Error::other)?.into_inner();
+    sink.flush()
 }
 
 /// Write `files` (name, bytes) as a ZIP archive, deflated. The `zip` crate switches to ZIP64

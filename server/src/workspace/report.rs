@@ -21,7 +21,20 @@ pub struct ReportInput<'a> {
     pub municipality: Option<&'a str>,
     pub english: bool,
     pub figures: &'a [WsFigure],
+    /// The stories that may give quotes (all the report's stories, or fewer when `counts` says
+    /// how many there are).
     pub stories: &'a [StoryRow],
+    /// The counts, when the caller counted them in the database (the desk does: it reads only
+    /// the stories it quotes). `None`: counted from `stories`.
+    pub counts: Option<StoryCounts>,
+}
+
+/// How many stories a report counts: in all, per municipality ("" when unknown), per kind code.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoryCounts {
+    pub total: usize,
+    pub by_municipality: BTreeMap<String, usize>,
+    pub by_kind: BTreeMap<String, usize>,
 }
 
 struct Labels {
@@ -157,6 +170,27 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             )
             .or_insert(0) += 1;
     }
+    let mut story_count = relevant.len();
+    if let Some(c) = &input.counts {
+        story_count = c.total;
+        let unknown = |v: &str, f: &dyn Fn(&str) -> String| {
+            if v.is_empty() {
+                l.unknown.to_string()
+            } else {
+                f(v)
+            }
+        };
+        by_municipality = c
+            .by_municipality
+            .iter()
+            .map(|(m, n)| (unknown(m, &|m| m.to_string()), *n))
+            .collect();
+        by_kind = c
+            .by_kind
+            .iter()
+            .map(|(k, n)| (unknown(k, &|k| labels::kind(k, lang)), *n))
+            .collect();
+    }
     let quotes = relevant
         .iter()
         .filter_map(|s| {
@@ -191,7 +225,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             period
         ),
         charts,
-        story_count: relevant.len(),
+        story_count,
         by_municipality,
         by_kind,
         quotes,
@@ -410,6 +444,7 @@ mod tests {
             english,
             figures: &figures,
             stories: &stories,
+            counts: None,
         };
         let r = build(&input(false));
         let html = r.html();
