@@ -9,8 +9,10 @@
 //! * [`story`]: the typed, versioned story and persona documents.
 //! * [`engine`]: the sans-IO sync engine.
 //! * [`store`]: the local store interface.
+//! * [`deidentify`]: the Dutch de-identifier (names, addresses, numbers in story text).
 //! * `native` (feature `native`): a tokio + websocket driver for tests, tools and benchmarks.
 
+pub mod deidentify;
 pub mod engine;
 pub mod store;
 pub mod story;

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod check;
 pub mod config;
 pub mod db;
+pub mod deidentify;
 pub mod demo;
 pub mod http;
 pub mod media;

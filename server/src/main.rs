@@ -47,8 +47,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// De-identify Dutch text on standard input: names, addresses, numbers and the like replaced
+    /// by [naam], [adres], [telefoon], ... (or, with --json, the spans); or evaluate or time it.
+    Deidentify(vertel_server::deidentify::cli::DeidentifyArgs),
     /// Suggest activities, phase, themes and target groups for a story text on standard input.
     Tag(vertel_server::tagging::cli::TagArgs),
+    /// Rebuild the desk's story index from the stored documents (safe while servers run).
+    Reindex {
+        #[command(flatten)]
+        storage: StorageConfig,
+    },
     /// Check that every stored document loads and that its recorded heads match its changes.
     /// Prints one line per inconsistent document and exits non-zero if there is any.
     Check {
@@ -202,6 +210,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tag(args) => vertel_server::tagging::cli::run(args).await,
+        Command::Deidentify(args) => vertel_server::deidentify::cli::run(args),
         Command::Check { repair, storage } => {
             let db = admin::open(&storage).await?;
             let mut out = std::io::stdout();
@@ -215,6 +224,15 @@ async fn main() -> anyhow::Result<()> {
                 db.pool.close().await;
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::Reindex { storage } => {
+            let db = admin::open(&storage).await?;
+            let n = vertel_server::workspace::index::Indexer::new(db.clone())
+                .reindex()
+                .await?;
+            println!("{n} stories indexed");
+            db.pool.close().await;
             Ok(())
         }
         Command::Seed { demo, storage } => {
