@@ -73,7 +73,8 @@ pub fn stories_csv_header(lang: Lang) -> String {
 /// One story as a line of the stories CSV, with names instead of codes, or nothing when its
 /// consent keeps it out of exports ([`StoryRow::in_reports`]). The text and transcript go where
 /// consent allows the story in reports (as in the REFI-QDA project); the quote only from an
-/// approved version that may be quoted ([`StoryRow::approved_quote`]).
+/// approved version that may be quoted ([`StoryRow::output_quote`]); all of it de-identified
+/// ([`StoryRow::output`]).
 pub fn story_csv_line(r: &StoryRow, names: &Labels, lang: Lang) -> String {
     if !r.in_reports() {
         return String::new();
@@ -89,10 +90,12 @@ pub fn story_csv_line(r: &StoryRow, names: &Labels, lang: Lang) -> String {
     let named = |code: Option<&str>, f: &dyn Fn(&str, Lang) -> String| {
         code.map(|c| f(c, lang)).unwrap_or_default()
     };
+    // Text only as outputs carry it: de-identified, from the approved version (issue 16).
+    let text = r.output();
     line_sep(
         &[
             r.id.clone(),
-            r.title.clone(),
+            text.title,
             named(r.kind, &labels::kind),
             r.municipality.clone().unwrap_or_default(),
             r.captured_at.map(labels::date_time).unwrap_or_default(),
@@ -105,10 +108,10 @@ pub fn story_csv_line(r: &StoryRow, names: &Labels, lang: Lang) -> String {
             r.told_by.clone().unwrap_or_default(),
             activities("confirmed"),
             activities("suggested"),
-            r.body.clone(),
-            r.transcript.clone().unwrap_or_default(),
+            text.body,
+            text.transcript.unwrap_or_default(),
             // A quote only from an approved version (text and consent as approved).
-            r.approved_quote().unwrap_or_default().to_string(),
+            r.output_quote().unwrap_or_default(),
         ],
         ';',
     )
@@ -152,7 +155,7 @@ mod tests {
     fn row(scope: ConsentScope) -> StoryRow {
         let mut s = Story::read(&automerge::Automerge::new());
         s.kind = Some(StoryKind::ParentStory);
-        s.title = "Kim".into();
+        s.title = "Kim".into(); // a name: the export carries "[naam]" (issue 16)
         s.body = "Ze zei: het hielp; echt.".into();
         s.captured_at = Some(1_739_277_000_000);
         s.place_type = Some(PlaceType::Thuis);
@@ -196,7 +199,7 @@ mod tests {
         let line = story_csv_line(&row(ConsentScope::MayBeQuoted), &names, Lang::Nl);
         assert_eq!(
             line,
-            "id1;Kim;Ouderverhaal;;2025-02-11 12:30;2025-Q1;Na de geboorte;;Thuis (huisbezoek);\
+            "id1;[naam];Ouderverhaal;;2025-02-11 12:30;2025-Q1;Na de geboorte;;Thuis (huisbezoek);\
              concept;mag geciteerd worden;;VoorZorg;CenteringPregnancy / CenteringParenting;\
              \"Ze zei: het hielp; echt.\";Het hielp echt.;\r\n"
         );

@@ -91,6 +91,9 @@ pub struct ApprovedVersion {
     pub consent_scope: Option<&'static str>,
     /// The quote, when the approved consent allows quoting.
     pub quote: Option<String>,
+    /// The transcript and impact sections as approved (what outputs carry beside the body).
+    pub transcript: Option<String>,
+    pub sections: Vec<(String, String)>,
 }
 
 impl ApprovedVersion {
@@ -103,8 +106,24 @@ impl ApprovedVersion {
             quote: (scope == Some(ConsentScope::MayBeQuoted))
                 .then(|| quote_of(&s.body))
                 .flatten(),
+            transcript: s
+                .transcript
+                .as_ref()
+                .map(|t| t.text.clone())
+                .filter(|t| !t.is_empty()),
+            sections: Vec::new(),
         }
     }
+}
+
+/// A story's text as every output carries it (reports, the stories CSV, the REFI-QDA project):
+/// see [`StoryRow::output`].
+#[derive(Debug, Clone)]
+pub struct OutputText {
+    pub title: String,
+    pub body: String,
+    pub transcript: Option<String>,
+    pub sections: Vec<(String, String)>,
 }
 
 /// What the workspace reads of one story document (see [`read_story`]).
@@ -113,6 +132,8 @@ pub struct ReadStory {
     pub details: StoryDetails,
     /// The approved version, when one stands.
     pub approved: Option<Story>,
+    /// Its impact sections.
+    pub approved_details: Option<StoryDetails>,
     pub changed_after_approval: bool,
     /// The actors that wrote comments, tags and the review state.
     pub authors: ownership::Authors,
@@ -122,10 +143,12 @@ pub struct ReadStory {
 /// with whether it was changed since, and who wrote what.
 pub fn read_story(doc: &automerge::Automerge) -> ReadStory {
     let owned = ownership::Owned::read(doc);
+    let approved = ownership::approved_version(doc);
     ReadStory {
         story: Story::read(doc),
         details: StoryDetails::read(doc),
-        approved: ownership::approved_version(doc).map(|v| Story::read(&v)),
+        approved: approved.as_ref().map(Story::read),
+        approved_details: approved.as_ref().map(StoryDetails::read),
         changed_after_approval: owned.changed_after_approval == Some(true),
         authors: ownership::authors(doc),
     }
@@ -133,13 +156,21 @@ pub fn read_story(doc: &automerge::Automerge) -> ReadStory {
 
 impl ReadStory {
     pub fn row(&self, id: String) -> StoryRow {
-        StoryRow::with_approval(
+        let mut row = StoryRow::with_approval(
             id,
             &self.story,
             &self.details,
             self.approved.as_ref(),
             self.changed_after_approval,
-        )
+        );
+        if let (Some(a), Some(d)) = (row.approved.as_mut(), &self.approved_details) {
+            a.sections = d
+                .sections
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+        }
+        row
     }
 }
 
@@ -262,6 +293,40 @@ impl StoryRow {
             .as_ref()
             .filter(|a| a.consent_scope == Some("may-be-quoted"))
             .and_then(|a| a.quote.as_deref())
+    }
+
+    /// The story's text as every output carries it: **de-identified** (`docs/deidentify.md`:
+    /// names, addresses, numbers, schools, institutions replaced by `[naam]`, `[adres]`, ...; the
+    /// story's own municipality and the partner organisations stay), taken from the approved
+    /// version when one stands and from the current one otherwise. Reports, the stories CSV and
+    /// the REFI-QDA project call this (and [`StoryRow::output_quote`]) and nothing else for text;
+    /// what it returns is never logged.
+    pub fn output(&self) -> OutputText {
+        let keep: Vec<&str> = self.municipality.as_deref().into_iter().collect();
+        let clean = |t: &str| client_core::deidentify::mask(t, &crate::deidentify::spans(t, &keep));
+        let (title, body, transcript, sections) = match &self.approved {
+            Some(a) => (&a.title, &a.body, &a.transcript, &a.sections),
+            None => (&self.title, &self.body, &self.transcript, &self.sections),
+        };
+        OutputText {
+            title: clean(title),
+            body: clean(body),
+            transcript: transcript.as_deref().map(clean),
+            sections: sections
+                .iter()
+                .map(|(k, v)| (k.clone(), clean(v)))
+                .collect(),
+        }
+    }
+
+    /// The approved quote ([`StoryRow::approved_quote`]) as outputs carry it: de-identified.
+    pub fn output_quote(&self) -> Option<String> {
+        let q = self.approved_quote()?;
+        let keep: Vec<&str> = self.municipality.as_deref().into_iter().collect();
+        Some(client_core::deidentify::mask(
+            q,
+            &crate::deidentify::spans(q, &keep),
+        ))
     }
 
     /// Consent allows this story in reports and exports (anonymised or quoted).

@@ -107,12 +107,14 @@ fn head(name: &str, user: &str, now: &str, used: &[&Activity<'_>]) -> String {
 fn source(s: &StoryRow, used: &[&Activity<'_>], user: &str, now: &str) -> (String, String, String) {
     let mut x = String::new();
     let sg = guid(&format!("source/{}", s.id));
-    let mut text = format!("{}\n\n{}", s.title, s.body);
-    if let Some(t) = &s.transcript {
+    // De-identified, from the approved version (issue 16, `StoryRow::output`).
+    let out = s.output();
+    let mut text = format!("{}\n\n{}", out.title, out.body);
+    if let Some(t) = &out.transcript {
         text.push_str("\n\n");
         text.push_str(t);
     }
-    for (k, v) in &s.sections {
+    for (k, v) in &out.sections {
         text.push_str(&format!("\n\n[{k}]\n{v}"));
     }
     let len = text.chars().count();
@@ -123,7 +125,7 @@ fn source(s: &StoryRow, used: &[&Activity<'_>], user: &str, now: &str) -> (Strin
     x.push_str(&format!(
         "<TextSource guid=\"{sg}\" name=\"{}\" plainTextPath=\"internal://{sg}.txt\" \
          creatingUser=\"{user}\" creationDateTime=\"{created}\">\n",
-        esc(&s.title)
+        esc(&out.title)
     ));
     if let Some(who) = &s.told_by {
         x.push_str(&format!("<Description>{}</Description>\n", esc(who)));
@@ -138,7 +140,7 @@ fn source(s: &StoryRow, used: &[&Activity<'_>], user: &str, now: &str) -> (Strin
             "<PlainTextSelection guid=\"{}\" name=\"{}\" startPosition=\"0\" endPosition=\"{len}\" \
              creatingUser=\"{user}\" creationDateTime=\"{now}\">\n",
             guid(&format!("sel/{}", s.id)),
-            esc(&s.title)
+            esc(&out.title)
         ));
         for c in codings {
             x.push_str(&format!(

@@ -196,7 +196,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
         .filter_map(|s| {
             // Only the approved version's text and consent: an edit after approval changes
             // nothing here until the story is approved again.
-            let q = s.approved_quote()?.to_string();
+            let q = s.output_quote()?;
             let mut who = s.told_by.clone().unwrap_or_else(|| "anoniem".into());
             if let Some(r) = s.told_by_role.as_deref().filter(|r| !r.is_empty()) {
                 who.push_str(&format!(" ({r})"));
