@@ -373,7 +373,7 @@ async function storyDialog(id) {
   };
   const evidence = (code) => {
     const words = s.tag_evidence[code] || [];
-    return words.length ? h('div', { class: 'because meta' }, `${t('because')} `, words.map((w, i) => [i ? ', ' : '', h('q', {}, w)])) : null;
+    return words.length ? h('div', { class: 'because meta' }, `${t('because')} `, words.flatMap((w, i) => [i ? ', ' : null, h('q', {}, w)])) : null;
   };
   const tagRow = (tg) => h('li', { dataset: { tag: tg.code } },
     h('span', { class: `badge ${tg.state}` }, activityName(tg.code), ` (${t(tg.state)})`),
