@@ -164,6 +164,61 @@ impl Db {
         Ok(())
     }
 
+    /// Whether people judged a story, as the tagger last recorded it: the fingerprint of its text
+    /// and their decisions, `None` when nobody has (or it was never indexed).
+    pub async fn doc_judged(&self, id: &str) -> Result<Option<String>, DbError> {
+        let row = sqlx::query("SELECT judged FROM doc_index WHERE doc_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.opt_string("judged")).transpose()?.flatten())
+    }
+
+    /// Record whether people judged an indexed story (see [`Db::doc_judged`]).
+    pub async fn set_doc_judged(&self, id: &str, judged: Option<&str>) -> Result<(), DbError> {
+        let (mut tx, _turn) = self.begin_write().await?;
+        sqlx::query("UPDATE doc_index SET judged = $1 WHERE doc_id = $2")
+            .bind(judged)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A workspace's live stories that people judged (`judged`) or that nobody judged, by id.
+    pub async fn docs_by_judgement(
+        &self,
+        workspace_id: i64,
+        judged: bool,
+    ) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT i.doc_id FROM doc_index i JOIN documents d ON d.id = i.doc_id \
+             WHERE i.workspace_id = $1 AND d.workspace_id = $1 AND d.deleted_at IS NULL \
+             AND d.doc_type = 'story' AND (CASE WHEN i.judged IS NULL THEN 0 ELSE 1 END) = $2 \
+             ORDER BY i.doc_id",
+        )
+        .bind(workspace_id)
+        .bind(i64::from(judged))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.string("doc_id"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Workspaces with at least one live story people judged.
+    pub async fn workspaces_with_judged_docs(&self) -> Result<Vec<i64>, DbError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT i.workspace_id AS w FROM doc_index i JOIN documents d ON d.id = i.doc_id \
+             WHERE i.judged IS NOT NULL AND d.deleted_at IS NULL ORDER BY i.workspace_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.i64("w")).collect::<Result<_, _>>()?)
+    }
+
     /// Live documents changed since they were last indexed (or never indexed), oldest first.
     pub async fn docs_to_index(&self, limit: i64) -> Result<Vec<String>, DbError> {
         let rows = sqlx::query(

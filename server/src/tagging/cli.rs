@@ -1,7 +1,8 @@
 //! `vertel-server tag`: tag one story text from standard input, evaluate the tagger on a labelled
-//! set, or time it. Uses the same [`Tagger`] the worker uses.
+//! set, or time it. Uses the same rules and cold-start model the worker uses.
 
 use super::eval;
+use super::model::{Settings, Suggester};
 use super::tagger::Tagger;
 use super::taxonomy::Taxonomy;
 use crate::config::StorageConfig;
@@ -15,9 +16,22 @@ pub struct TagArgs {
     #[arg(long)]
     pub json: bool,
     /// Evaluate on a labelled set (TOML, see fixtures/eval/) instead of tagging standard input:
-    /// precision, recall and F1 per activity and micro-averaged.
+    /// precision, recall and F1 per activity and micro-averaged on FILE (the held-out set), the
+    /// rules alone on FILE, k-fold cross-validation on the tuning corpus, and the learning curve
+    /// of a simulated workspace.
     #[arg(long, value_name = "FILE")]
     pub evaluate: Option<PathBuf>,
+    /// With --evaluate: folds of the cross-validation on the tuning corpus (0: none, and no
+    /// learning curve).
+    #[arg(long, default_value_t = 5, requires = "evaluate")]
+    pub folds: usize,
+    /// The rules alone, without the learned model.
+    #[arg(long)]
+    pub rules_only: bool,
+    /// Fit the cold-start model on the embedded tuning corpus and write it to FILE (JSON; the
+    /// build embeds fixtures/eval/cold-start-model.json).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["evaluate", "bench"])]
+    pub fit_cold_start: Option<PathBuf>,
     /// With --evaluate: fail (exit 1) when the micro-averaged F1 is below this.
     #[arg(long, value_name = "F1", requires = "evaluate")]
     pub min_f1: Option<f64>,
@@ -56,14 +70,105 @@ fn read_set(path: &PathBuf) -> anyhow::Result<Vec<eval::LabelledStory>> {
 }
 
 pub async fn run(args: TagArgs) -> anyhow::Result<()> {
-    let tagger = Tagger::new(&taxonomy(&args).await?);
+    if let Some(path) = &args.fit_cold_start {
+        let model = super::fit_cold_start().map_err(anyhow::Error::msg)?;
+        let stored = model.to_stored(&super::cold_start_fingerprint());
+        // One activity per line, so a refit shows as a readable diff.
+        let mut out = format!(
+            "{{\"format\":{},\"trained_on\":{},\"features\":{},\"activities\":[\n",
+            stored.format,
+            serde_json::to_string(&stored.trained_on)?,
+            serde_json::to_string(&stored.features)?
+        );
+        for (i, a) in stored.activities.iter().enumerate() {
+            out.push_str(&serde_json::to_string(a)?);
+            out.push_str(if i + 1 < stored.activities.len() {
+                ",\n"
+            } else {
+                "\n"
+            });
+        }
+        out.push_str("]}\n");
+        std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "cold-start model: {} features, {} activities, fingerprint {}",
+            stored.features.len(),
+            stored.activities.len(),
+            stored.trained_on
+        );
+        return Ok(());
+    }
+    let rules = std::sync::Arc::new(Tagger::new(&taxonomy(&args).await?));
+    let rules_only = Suggester::rules_only(rules.clone());
+    let tagger = if args.rules_only {
+        rules_only.clone()
+    } else {
+        Suggester {
+            rules: rules.clone(),
+            model: Some(super::cold_start_model().map_err(anyhow::Error::msg)?),
+        }
+    };
     if let Some(path) = &args.evaluate {
         let set = read_set(path)?;
+        let name = path.display().to_string();
         let report = eval::evaluate(&tagger, &set);
+        let rules_report = eval::evaluate(&rules_only, &set);
+        let settings = Settings {
+            folds: args.folds.max(2),
+            ..Settings::default()
+        };
+        let corpus = super::tuning_corpus().map_err(anyhow::Error::msg)?;
+        let cv = (args.folds > 0).then(|| eval::cross_validate(&rules, corpus, &settings));
+        let curve = match (&tagger.model, args.folds > 0) {
+            (Some(cold), true) => {
+                let ws = eval::SimulatedWorkspace::parse(eval::SIMULATED_WORKSPACE)
+                    .map_err(anyhow::Error::msg)?;
+                eval::learning_curve(&rules, corpus, cold, &ws, &[0, 10, 25, 50], &settings)
+            }
+            _ => Vec::new(),
+        };
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "heldout": report,
+                    "rules_only": rules_report,
+                    "cross_validation": cv,
+                    "folds": args.folds,
+                    "learning_curve": curve,
+                }))?
+            );
         } else {
-            print!("{}", report.render(&path.display().to_string()));
+            print!("{}", report.render(&name));
+            println!(
+                "\nthe rules alone on {name}: precision {:.3} recall {:.3} micro-F1 {:.3}",
+                rules_report.micro.precision, rules_report.micro.recall, rules_report.micro.f1
+            );
+            if let Some(cv) = &cv {
+                println!();
+                print!(
+                    "{}",
+                    cv.render(&format!(
+                        "{}-fold cross-validation on the tuning corpus",
+                        args.folds
+                    ))
+                );
+            }
+            if !curve.is_empty() {
+                println!(
+                    "\nlearning curve of a simulated workspace (fixtures/eval/workspace.toml), {} unjudged stories:",
+                    curve[0].report.stories
+                );
+                for p in &curve {
+                    println!(
+                        "  after {:>3} confirmations per activity: precision {:.3} recall {:.3} micro-F1 {:.3}",
+                        p.confirmations,
+                        p.report.micro.precision,
+                        p.report.micro.recall,
+                        p.report.micro.f1
+                    );
+                }
+            }
         }
         if let Some(min) = args.min_f1 {
             anyhow::ensure!(

@@ -2,6 +2,7 @@
 //! activity and micro-averaged, and the stories it got wrong. Used by `vertel-server tag
 //! --evaluate FILE`; `--bench` times it.
 
+use super::model::{self, Example, Model, Settings, Suggester};
 use super::tagger::Tagger;
 use super::taxonomy::Dimension;
 use serde::{Deserialize, Serialize};
@@ -99,17 +100,21 @@ pub struct Report {
 }
 
 /// Tag every story and compare the suggested activities with the labels.
-pub fn evaluate(tagger: &Tagger, set: &[LabelledStory]) -> Report {
+pub fn evaluate(tagger: &Suggester, set: &[LabelledStory]) -> Report {
+    let tagged: Vec<(LabelledStory, Vec<String>)> = set
+        .iter()
+        .map(|s| (s.clone(), activities_of(tagger, &s.text)))
+        .collect();
+    compare(&tagged)
+}
+
+/// Counts for stories and the activities suggested for each.
+fn compare(tagged: &[(LabelledStory, Vec<String>)]) -> Report {
     let mut per: BTreeMap<String, Counts> = BTreeMap::new();
     let mut misses = Vec::new();
-    for s in set {
+    for (s, suggested) in tagged {
         let gold: BTreeSet<&str> = s.activities.iter().map(String::as_str).collect();
-        let suggested = tagger.suggest(&s.text);
-        let got: BTreeSet<&str> = suggested
-            .iter()
-            .filter(|x| x.dimension == Dimension::Activity)
-            .map(|x| x.code.as_str())
-            .collect();
+        let got: BTreeSet<&str> = suggested.iter().map(String::as_str).collect();
         for c in gold.union(&got) {
             let e = per.entry((*c).to_string()).or_default();
             match (gold.contains(c), got.contains(c)) {
@@ -141,7 +146,7 @@ pub fn evaluate(tagger: &Tagger, set: &[LabelledStory]) -> Report {
         round3(per.values().map(|c| c.f1).sum::<f64>() / per.len() as f64)
     };
     Report {
-        stories: set.len(),
+        stories: tagged.len(),
         per_activity: per,
         micro,
         macro_f1,
@@ -185,9 +190,216 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Only the totals (no misses, no per-activity rows), for the learning curve.
+    fn totals(mut self) -> Report {
+        self.misses.clear();
+        self
+    }
+}
+
+/// k-fold cross-validation of the cold start on `corpus` (story `i` in fold `i % folds`): each
+/// fold is tagged by a model fitted, with thresholds chosen, on the other folds only. The counts
+/// of all folds are added up.
+pub fn cross_validate(rules: &Tagger, corpus: &[LabelledStory], settings: &Settings) -> Report {
+    let folds = settings.folds.max(2);
+    let mut tagged: Vec<(LabelledStory, Vec<String>)> = Vec::new();
+    for k in 0..folds {
+        let train: Vec<LabelledStory> = corpus
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % folds != k)
+            .map(|(_, s)| s.clone())
+            .collect();
+        let suggester = Suggester {
+            rules: std::sync::Arc::new(rules.clone()),
+            model: Some(std::sync::Arc::new(Model::cold_start(
+                rules, &train, settings,
+            ))),
+        };
+        for (_, s) in corpus.iter().enumerate().filter(|(i, _)| i % folds == k) {
+            tagged.push((s.clone(), activities_of(&suggester, &s.text)));
+        }
+    }
+    compare(&tagged)
+}
+
+fn activities_of(tagger: &Suggester, text: &str) -> Vec<String> {
+    tagger
+        .suggest(text)
+        .into_iter()
+        .filter(|x| x.dimension == Dimension::Activity)
+        .map(|x| x.code)
+        .collect()
+}
+
+/// A simulated workspace for the learning curve (`fixtures/eval/workspace.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedWorkspace {
+    neutral: Vec<String>,
+    learn_frames: usize,
+    frames: Vec<String>,
+    activity: Vec<SimulatedActivity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulatedActivity {
+    code: String,
+    names: Vec<String>,
+    learn: Vec<String>,
+    test: Vec<String>,
+}
+
+pub const SIMULATED_WORKSPACE: &str = include_str!("../../../fixtures/eval/workspace.toml");
+
+/// A small deterministic generator (64-bit LCG), so the simulated stories never change.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n.max(1) as u64) as usize
+    }
+}
+
+impl SimulatedWorkspace {
+    pub fn parse(text: &str) -> Result<SimulatedWorkspace, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// A story about `codes` from the `learn` or `test` sentences, with one or two neutral ones.
+    fn story(&self, rng: &mut Lcg, codes: &[usize], learn: bool, id: String) -> LabelledStory {
+        let mut parts: Vec<&str> = Vec::new();
+        let neutral = &self.neutral;
+        parts.push(&neutral[rng.next(neutral.len())]);
+        let mut mentions: Vec<String> = Vec::new();
+        for &c in codes {
+            let a = &self.activity[c];
+            // Three in four by a local name in a frame, one in four by a description.
+            if rng.next(4) == 0 {
+                let pool = if learn { &a.learn } else { &a.test };
+                mentions.push(pool[rng.next(pool.len())].clone());
+            } else {
+                let split = self.learn_frames.min(self.frames.len() - 1);
+                let frame = if learn {
+                    &self.frames[rng.next(split)]
+                } else {
+                    &self.frames[split + rng.next(self.frames.len() - split)]
+                };
+                let name = &a.names[rng.next(a.names.len())];
+                mentions.push(frame.replacen("{}", name, 1));
+            }
+        }
+        parts.extend(mentions.iter().map(String::as_str));
+        if codes.is_empty() || rng.next(2) == 0 {
+            parts.push(&neutral[rng.next(neutral.len())]);
+        }
+        let mut activities: Vec<String> = codes
+            .iter()
+            .map(|&c| self.activity[c].code.clone())
+            .collect();
+        activities.sort();
+        activities.dedup();
+        LabelledStory {
+            id,
+            by: "simulatie".into(),
+            activities,
+            style: String::new(),
+            text: parts.join(" "),
+        }
+    }
+
+    /// The workspace's confirmed stories: `n` per activity (each about that activity and, one in
+    /// four, a second one), from the `learn` sentences. Judged whole: every activity is known.
+    pub fn confirmed(&self, n: usize) -> Vec<LabelledStory> {
+        let mut rng = Lcg(0x5eed_0001);
+        let mut out = Vec::new();
+        for round in 0..n {
+            for c in 0..self.activity.len() {
+                let mut codes = vec![c];
+                if rng.next(4) == 0 {
+                    codes.push(rng.next(self.activity.len()));
+                }
+                out.push(self.story(&mut rng, &codes, true, format!("w{round}-{c}")));
+            }
+        }
+        out
+    }
+
+    /// Stories nobody judged, from the `test` sentences: four per activity, one in four with a
+    /// second activity, and as many with none as there are activities.
+    pub fn unjudged(&self) -> Vec<LabelledStory> {
+        let mut rng = Lcg(0x7e57_0002);
+        let mut out = Vec::new();
+        for round in 0..4 {
+            for c in 0..self.activity.len() {
+                let mut codes = vec![c];
+                if rng.next(4) == 0 {
+                    codes.push(rng.next(self.activity.len()));
+                }
+                out.push(self.story(&mut rng, &codes, false, format!("u{round}-{c}")));
+            }
+        }
+        for c in 0..self.activity.len() {
+            out.push(self.story(&mut rng, &[], false, format!("u-none-{c}")));
+        }
+        out
+    }
+}
+
+/// One point of the learning curve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Confirmed stories per activity in the workspace.
+    pub confirmations: usize,
+    pub report: Report,
+}
+
+/// The learning curve of one simulated workspace: micro-F1 on its unjudged stories after `n`
+/// confirmations per activity, for each `n` (0 is the cold start).
+pub fn learning_curve(
+    rules: &Tagger,
+    corpus: &[LabelledStory],
+    cold: &Model,
+    workspace: &SimulatedWorkspace,
+    points: &[usize],
+    settings: &Settings,
+) -> Vec<CurvePoint> {
+    let unjudged = workspace.unjudged();
+    let codes = model::activity_codes(rules);
+    points
+        .iter()
+        .map(|&n| {
+            let own: Vec<Example> = workspace
+                .confirmed(n)
+                .iter()
+                .map(|s| Example::from_labelled(s, &codes))
+                .collect();
+            let fitted = if own.is_empty() {
+                cold.clone()
+            } else {
+                Model::for_workspace(rules, corpus, &own, cold, settings)
+            };
+            let suggester = Suggester {
+                rules: std::sync::Arc::new(rules.clone()),
+                model: Some(std::sync::Arc::new(fitted)),
+            };
+            CurvePoint {
+                confirmations: n,
+                report: evaluate(&suggester, &unjudged).totals(),
+            }
+        })
+        .collect()
+}
+
 /// Stories per second on the calling thread: tag every story of `set` over and over for about
 /// `seconds`. Returns (stories tagged, seconds taken, words tagged).
-pub fn bench(tagger: &Tagger, set: &[LabelledStory], seconds: f64) -> (usize, f64, usize) {
+pub fn bench(tagger: &Suggester, set: &[LabelledStory], seconds: f64) -> (usize, f64, usize) {
     let start = std::time::Instant::now();
     let mut stories = 0;
     let mut words = 0;
@@ -232,7 +444,7 @@ mod tests {
     #[test]
     fn counts_add_up() {
         let tax = Taxonomy::default_embedded().expect("taxonomy");
-        let t = Tagger::new(&tax);
+        let t = Suggester::rules_only(std::sync::Arc::new(Tagger::new(&tax)));
         let set = parse_set(
             r#"
 [[story]]

@@ -159,6 +159,28 @@ impl Suggestion {
     }
 }
 
+/// An entry's score from the rules alone, below the threshold too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleScore {
+    /// The entry's suggestion as the rules would write it (score 0 to 1, evidence).
+    pub suggestion: Suggestion,
+    /// Found by one of its names (a synonym).
+    pub named: bool,
+    /// The rules alone suggest it: score from [`THRESHOLD`], and not yielding to a named entry.
+    pub passes: bool,
+}
+
+/// Activities first, then phases, themes and target groups; within a dimension by score (highest
+/// first), then code.
+pub fn sort_suggestions(out: &mut [Suggestion]) {
+    out.sort_by(|a, b| {
+        a.dimension
+            .cmp(&b.dimension)
+            .then(b.score.total_cmp(&a.score))
+            .then(a.code.cmp(&b.code))
+    });
+}
+
 /// A compiled taxonomy, ready to tag text. Cheap to share (`Arc`), immutable.
 #[derive(Debug, Clone)]
 pub struct Tagger {
@@ -208,6 +230,19 @@ impl Tagger {
     /// Suggestions for a text, activities first, then phases, themes and target groups; within a
     /// dimension by score (highest first), then code.
     pub fn suggest(&self, text: &str) -> Vec<Suggestion> {
+        let mut out: Vec<Suggestion> = self
+            .scores(text)
+            .into_iter()
+            .filter(|r| r.passes)
+            .map(|r| r.suggestion)
+            .collect();
+        sort_suggestions(&mut out);
+        out
+    }
+
+    /// Every entry with any match in the text, whether or not it reaches the threshold, in entry
+    /// order: what the learned model reads of the rules (`model.rs`).
+    pub fn scores(&self, text: &str) -> Vec<RuleScore> {
         let tokens = dutch::tokenize(text);
         // Per entry: hits of its terms (index < terms.len()) and of its excludes (after).
         let mut hits: Vec<Vec<Hit>> = vec![Vec::new(); self.entries.len()];
@@ -255,45 +290,52 @@ impl Tagger {
             .filter(|(_, _, named, _)| *named)
             .map(|(ei, ..)| self.entries[*ei].code.as_str())
             .collect();
-        let mut out: Vec<Suggestion> = scored
-            .iter()
-            .filter(|(ei, score, named, _)| {
-                let e = &self.entries[*ei];
-                *score >= THRESHOLD
-                    && (*named
+        scored
+            .into_iter()
+            .map(|(ei, score, named, accepted)| {
+                let e = &self.entries[ei];
+                let passes = score >= THRESHOLD
+                    && (named
                         || !e
                             .yields_to
                             .iter()
-                            .any(|y| named_codes.contains(&y.as_str())))
-            })
-            .map(|(ei, score, _, accepted)| {
-                let e = &self.entries[*ei];
-                Suggestion {
-                    code: e.dimension.tag_code(&e.code),
-                    dimension: e.dimension,
-                    name: e.name.clone(),
-                    score: *score,
-                    evidence: accepted
-                        .iter()
-                        .map(|h| {
-                            let term = &e.terms[h.term];
-                            Evidence {
-                                text: surface(text, &tokens, h.start, h.end),
-                                term: term.text.clone(),
-                                weight: term.strength.weight(),
-                            }
-                        })
-                        .collect(),
+                            .any(|y| named_codes.contains(&y.as_str())));
+                RuleScore {
+                    named,
+                    passes,
+                    suggestion: Suggestion {
+                        code: e.dimension.tag_code(&e.code),
+                        dimension: e.dimension,
+                        name: e.name.clone(),
+                        score,
+                        evidence: accepted
+                            .iter()
+                            .map(|h| {
+                                let term = &e.terms[h.term];
+                                Evidence {
+                                    text: surface(text, &tokens, h.start, h.end),
+                                    term: term.text.clone(),
+                                    weight: term.strength.weight(),
+                                }
+                            })
+                            .collect(),
+                    },
                 }
             })
-            .collect();
-        out.sort_by(|a, b| {
-            a.dimension
-                .cmp(&b.dimension)
-                .then(b.score.total_cmp(&a.score))
-                .then(a.code.cmp(&b.code))
-        });
-        out
+            .collect()
+    }
+
+    /// The activities (code, name) this tagger can suggest: not retired.
+    pub fn activities(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries
+            .iter()
+            .filter(|e| e.dimension == Dimension::Activity)
+            .map(|e| (e.code.as_str(), e.name.as_str()))
+    }
+
+    /// The name of an activity this tagger can suggest.
+    pub fn activity_name(&self, code: &str) -> Option<&str> {
+        self.activities().find(|(c, _)| *c == code).map(|(_, n)| n)
     }
 
     /// Codes (tag codes) this tagger can suggest.

@@ -12,6 +12,13 @@ const ACTIVITIES: &str = include_str!("../../../fixtures/taxonomy/activities.tom
 const DIMENSIONS: &str = include_str!("../../../fixtures/taxonomy/dimensions.toml");
 const SOURCES: &str = include_str!("../../../fixtures/taxonomy/sources.toml");
 
+impl Taxonomy {
+    /// The embedded taxonomy files, as text (what a cold-start model's fingerprint covers).
+    pub fn embedded_sources() -> [&'static str; 3] {
+        [ACTIVITIES, DIMENSIONS, SOURCES]
+    }
+}
+
 /// Which part of the taxonomy an entry belongs to. Activities are stored in a story's `tags` under
 /// their bare code; the other suggested dimensions under `prefix:code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

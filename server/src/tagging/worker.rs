@@ -15,7 +15,16 @@
 //! It also records which persona a story links to (`doc_index`), for `GET /personas/{id}/stories`.
 //! At start, and whenever it missed notifications, it catches up from the database: every live
 //! document changed since it was last indexed.
+//!
+//! Suggestions come from the rules and a learned model ([`Suggester`]): the cold start for a
+//! workspace whose people have judged nothing, else the workspace's own model, fitted on the
+//! tuning corpus and that workspace's judged stories (its people's tags on activities). When a
+//! story's judgement changes (`doc_index.judged`), the workspace is retrained in the background,
+//! on a blocking thread, at most once per retrain period; then its stories nobody has judged are
+//! tagged again with the new model. A workspace's model is kept, used and fitted for that
+//! workspace only.
 
+use super::model::{Example, Model, Settings, Suggester};
 use super::tagger::{Suggestion, Tagger};
 use super::taxonomy::Taxonomy;
 use super::{TAGGER_ID, story_text};
@@ -23,7 +32,7 @@ use crate::db::{Db, DbError};
 use crate::sync::hub::{Hub, SyncFailure, Writer};
 use client_core::story::{self, DocType, Story, Tag, TagState, TagWrite};
 use client_core::wire::DocumentId;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -42,12 +51,18 @@ pub struct TaggerArgs {
     /// Quiet time after a story's last change before it is tagged, in milliseconds.
     #[arg(long, env = "VERTEL_TAG_DEBOUNCE_MS", default_value_t = 2_000)]
     pub tag_debounce_ms: u64,
+    /// Quiet time after a person's decision on a tag before the workspace's model is fitted
+    /// again, in milliseconds (a workspace is refitted at most once per period).
+    #[arg(long, env = "VERTEL_TAG_RETRAIN_MS", default_value_t = 10_000)]
+    pub tag_retrain_ms: u64,
 }
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// Quiet time after the last change before a story is tagged.
     pub debounce: Duration,
+    /// Quiet time after a decision before a workspace's model is refitted.
+    pub retrain: Duration,
 }
 
 impl WorkerConfig {
@@ -55,6 +70,7 @@ impl WorkerConfig {
     pub fn from_args(args: &TaggerArgs) -> Option<WorkerConfig> {
         (args.tagger != "off").then(|| WorkerConfig {
             debounce: Duration::from_millis(args.tag_debounce_ms),
+            retrain: Duration::from_millis(args.tag_retrain_ms),
         })
     }
 }
@@ -86,6 +102,14 @@ pub struct Worker {
     base: Arc<Taxonomy>,
     /// Compiled tagger per workspace, with the revision of its activities it was built from.
     cache: Mutex<HashMap<i64, Cached>>,
+    /// The cold-start model (`None`: the rules alone, if it could not be loaded).
+    cold: Option<Arc<Model>>,
+    /// Each workspace's own model, once its people judged stories; never shared between
+    /// workspaces.
+    models: Mutex<HashMap<i64, Arc<Model>>>,
+    /// Workspaces whose judged stories changed since their model was fitted.
+    dirty: Mutex<BTreeSet<i64>>,
+    retrain_wanted: tokio::sync::Notify,
 }
 
 /// Start the worker for a serving process (the one line in `serve.rs`). Does nothing when turned
@@ -106,17 +130,33 @@ pub fn spawn(hub: Arc<Hub>, db: Db, args: &TaggerArgs) {
 impl Worker {
     pub fn new(hub: Arc<Hub>, db: Db) -> Result<Worker, TagError> {
         let base = super::default_taxonomy().map_err(TagError::Taxonomy)?;
+        let cold = match super::cold_start_model() {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::error!(error = %e, "no cold-start model; suggesting with the rules alone");
+                None
+            }
+        };
         Ok(Worker {
             hub,
             db,
             base: Arc::new(base.clone()),
             cache: Mutex::new(HashMap::new()),
+            cold,
+            models: Mutex::new(HashMap::new()),
+            dirty: Mutex::new(BTreeSet::new()),
+            retrain_wanted: tokio::sync::Notify::new(),
         })
     }
 
     /// Run until the hub goes away.
     pub async fn run(self: Arc<Self>, config: WorkerConfig) {
         let mut rx = self.hub.subscribe_changes();
+        match self.db.workspaces_with_judged_docs().await {
+            Ok(ws) => self.mark_dirty(ws),
+            Err(e) => tracing::warn!(error = %e, "could not list workspaces to retrain"),
+        }
+        tokio::spawn(self.clone().retrain_loop(config.retrain));
         self.catch_up_logged().await;
         let max_delay = config.debounce * MAX_DELAY_FACTOR;
         // Document → (first change, due).
@@ -210,6 +250,106 @@ impl Worker {
         Ok(())
     }
 
+    fn mark_dirty(&self, workspaces: impl IntoIterator<Item = i64>) {
+        let mut any = false;
+        if let Ok(mut d) = self.dirty.lock() {
+            for w in workspaces {
+                any |= d.insert(w);
+            }
+        }
+        if any {
+            self.retrain_wanted.notify_one();
+        }
+    }
+
+    /// Refit the workspaces whose judged stories changed, one period after the first change, then
+    /// tag again their stories nobody judged. Runs until the hub goes away.
+    async fn retrain_loop(self: Arc<Self>, period: Duration) {
+        loop {
+            self.retrain_wanted.notified().await;
+            tokio::time::sleep(period).await;
+            let due: Vec<i64> = match self.dirty.lock() {
+                Ok(mut d) => std::mem::take(&mut *d).into_iter().collect(),
+                Err(_) => return,
+            };
+            for ws in due {
+                match self.retrain(ws).await {
+                    Ok(n) => tracing::info!(workspace = ws, retagged = n, "tagger model refitted"),
+                    Err(e) => {
+                        tracing::warn!(workspace = ws, error = %e, "could not refit the model")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fit a workspace's model on the corpus and its judged stories now, then tag again its
+    /// stories nobody judged. Returns how many of those got new suggestions.
+    pub async fn retrain(&self, workspace_id: i64) -> Result<usize, TagError> {
+        let Some(cold) = self.cold.clone() else {
+            return Ok(0);
+        };
+        let rules = self.tagger_for(workspace_id).await?;
+        let mut own = Vec::new();
+        for id_text in self.db.docs_by_judgement(workspace_id, true).await? {
+            let Ok(id) = id_text.parse::<DocumentId>() else {
+                continue;
+            };
+            let rules = rules.clone();
+            let example = self
+                .hub
+                .read(id, move |doc| {
+                    let s = Story::read(doc);
+                    judged_example(&rules, &s, &story::tag_versions(doc))
+                })
+                .await?
+                .flatten();
+            own.extend(example);
+        }
+        let fitted = if own.is_empty() {
+            None
+        } else {
+            let rules = rules.clone();
+            let corpus = super::tuning_corpus().map_err(TagError::Taxonomy)?;
+            let model = tokio::task::spawn_blocking(move || {
+                Model::for_workspace(&rules, corpus, &own, &cold, &Settings::default())
+            })
+            .await
+            .map_err(|e| TagError::Taxonomy(format!("fitting: {e}")))?;
+            Some(Arc::new(model))
+        };
+        if let Ok(mut models) = self.models.lock() {
+            match fitted {
+                Some(m) => models.insert(workspace_id, m),
+                None => models.remove(&workspace_id),
+            };
+        }
+        let mut retagged = 0;
+        for id_text in self.db.docs_by_judgement(workspace_id, false).await? {
+            let Ok(id) = id_text.parse::<DocumentId>() else {
+                continue;
+            };
+            if self.process(id).await?.writes > 0 {
+                retagged += 1;
+            }
+        }
+        Ok(retagged)
+    }
+
+    /// What suggests for a workspace: its rules and its own model, else the cold start.
+    pub async fn suggester_for(&self, workspace_id: i64) -> Result<Suggester, TagError> {
+        let rules = self.tagger_for(workspace_id).await?;
+        let own = self
+            .models
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&workspace_id).cloned());
+        Ok(Suggester {
+            rules,
+            model: own.or_else(|| self.cold.clone()),
+        })
+    }
+
     /// The compiled tagger for a workspace: the default taxonomy with its own activities.
     pub async fn tagger_for(&self, workspace_id: i64) -> Result<Arc<Tagger>, TagError> {
         let revision = self.db.workspace_activities_revision(workspace_id).await?;
@@ -239,8 +379,9 @@ impl Worker {
         let Some(seq) = self.db.doc_seq(&id_text).await? else {
             return Ok(Outcome::default());
         };
-        let tagger = self.tagger_for(meta.workspace_id).await?;
+        let tagger = self.suggester_for(meta.workspace_id).await?;
         let mut outcome = Outcome::default();
+        let mut judged = None;
         let now = crate::db::now_ms();
         self.hub
             .server_change(id, Writer::Tagger, |doc| {
@@ -249,8 +390,10 @@ impl Worker {
                 }
                 let s = Story::read(doc);
                 outcome.persona = s.persona.clone().filter(|p| !p.is_empty());
+                let versions = story::tag_versions(doc);
+                judged = judged_example(&tagger.rules, &s, &versions).map(|e| fingerprint(&e));
                 let suggestions = tagger.suggest(&story_text(&s));
-                let writes = plan(&story::tag_versions(doc), &suggestions, now);
+                let writes = plan(&versions, &suggestions, now);
                 if writes.is_empty() {
                     return false;
                 }
@@ -266,11 +409,59 @@ impl Worker {
                 }
             })
             .await?;
+        let before = self.db.doc_judged(&id_text).await?;
         self.db
             .index_doc(&id_text, meta.workspace_id, outcome.persona.as_deref(), seq)
             .await?;
+        if before != judged {
+            self.db.set_doc_judged(&id_text, judged.as_deref()).await?;
+            self.mark_dirty([meta.workspace_id]);
+        }
         Ok(outcome)
     }
+}
+
+/// What a story people judged teaches: per activity of `rules`, whether it is about it. A
+/// person's tag (confirmed or their own suggestion: yes; rejected: no) says so; an activity no
+/// person tagged counts as no, unless the tagger's suggestion for it still waits for a decision.
+/// `None` when no person tagged any activity of it.
+pub fn judged_example(
+    rules: &Tagger,
+    s: &Story,
+    versions: &BTreeMap<String, Vec<Tag>>,
+) -> Option<Example> {
+    let mut labels = BTreeMap::new();
+    let mut judged = false;
+    for (code, _) in rules.activities() {
+        match versions.get(code).and_then(|all| all.first()) {
+            Some(t) if is_persons(t) => {
+                judged = true;
+                labels.insert(code.to_string(), t.state != TagState::Rejected);
+            }
+            Some(_) => {}
+            None => {
+                labels.insert(code.to_string(), false);
+            }
+        }
+    }
+    judged.then(|| Example {
+        text: story_text(s),
+        labels,
+        weight: 1,
+    })
+}
+
+/// A short fingerprint of what a judged story teaches (its text and labels).
+fn fingerprint(e: &Example) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(e.text.as_bytes());
+    for (code, yes) in &e.labels {
+        h.update([0u8]);
+        h.update(code.as_bytes());
+        h.update([u8::from(*yes)]);
+    }
+    hex::encode(&h.finalize()[..12])
 }
 
 fn is_persons(t: &Tag) -> bool {
