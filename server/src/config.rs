@@ -11,6 +11,11 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub storage: StorageConfig,
+    /// Words the de-identifier keeps visible in every output, comma-separated: partner
+    /// organisations and places that are the point of the stories (`docs/deidentify.md`). The
+    /// story's own municipality is always kept.
+    #[arg(long, env = "VERTEL_DEIDENTIFY_KEEP", value_delimiter = ',')]
+    pub deidentify_keep: Vec<String>,
     /// Largest websocket frame accepted, in bytes.
     #[arg(long, env = "VERTEL_MAX_FRAME_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_frame_bytes: usize,

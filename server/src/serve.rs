@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    crate::deidentify::configure(&config.deidentify_keep);
     std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
         format!(
             "creating data directory {}",
