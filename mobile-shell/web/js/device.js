@@ -11,22 +11,38 @@
 
 import init, { Core, newDocumentId, sha256Hex } from '../pkg/vertel_shell.js';
 import { randomHex } from './dom.js';
+import { entryOf } from './cards.js';
 
 export { sha256Hex };
 
 export class Device extends EventTarget {
-  /** Load the wasm module and every stored document. */
+  /**
+   * Load the wasm module and the list index; load into the engine only the documents that must
+   * sync now (not yet confirmed by the server, or refused), the personas, and any document the
+   * index does not know yet (the first start after an update). Every other story is loaded when it
+   * is opened, edited, or named by the changes feed (`ensure`).
+   */
   static async open(store) {
-    await init();
+    const [, index, ids] = await Promise.all([init(), store.allIndex(), store.list()]);
     const device = new Device(store);
-    for (const [id, bytes] of await store.loadAll()) {
+    const known = new Map(index.map((e) => [e.id, e]));
+    const stored = new Set(ids);
+    for (const e of index) {
+      if (e.type === 'story' && stored.has(e.id)) device.entries.set(e.id, e);
+    }
+    const now = ids.filter((id) => {
+      const e = known.get(id);
+      return !e || e.type !== 'story' || !e.confirmed || e.refused;
+    });
+    for (const [id, bytes] of await store.loadMany(now)) {
       try {
         device.core.load(id, bytes);
       } catch (e) {
         console.warn('skipping an unreadable stored document', id, e);
       }
     }
-    device.refreshAll();
+    const gone = index.filter((e) => !stored.has(e.id)).map((e) => e.id);
+    device.refreshAll(gone);
     return device;
   }
 
@@ -37,8 +53,80 @@ export class Device extends EventTarget {
     this.queue = Promise.resolve();
     /** Set by the sync module while a socket is open. */
     this.sendFrame = null;
-    /** id → parsed view (see vertel-shell's `View`). */
+    /** id → parsed view (see vertel-shell's `View`) of the documents loaded in the engine. */
     this.views = new Map();
+    /** id → list entry (cards.js `entryOf`) of every story on this device, loaded or not. */
+    this.entries = new Map();
+    /** Index entries waiting to be written (id → entry, or null to delete). */
+    this.indexDirty = new Map();
+    this.indexTimer = 0;
+    /** id → promise of a document being loaded. */
+    this.loading = new Map();
+  }
+
+  /** The list entry of a story, loaded or not. */
+  entry(id) {
+    return this.entries.get(id) ?? null;
+  }
+
+  /** Whether this device keeps the document (loaded in the engine or only in the store). */
+  knows(id) {
+    return this.core.has(id) || this.entries.has(id);
+  }
+
+  /** Load a stored document into the engine (it syncs at once when online). */
+  ensure(id) {
+    if (this.core.has(id)) return Promise.resolve(true);
+    let p = this.loading.get(id);
+    if (!p) {
+      p = (async () => {
+        const bytes = await this.store.load(id);
+        if (!bytes || this.core.has(id)) return this.core.has(id);
+        await this.run(this.core.loadAndSync(id, bytes));
+        this.refresh(id);
+        return true;
+      })().finally(() => this.loading.delete(id));
+      this.loading.set(id, p);
+    }
+    return p;
+  }
+
+  // ---- the list index ---------------------------------------------------------------------
+
+  /** Keep a story's entry in memory now and in the index soon (batched). */
+  setEntry(id, view) {
+    if (view?.type === 'story' && view.story) {
+      const e = entryOf(view);
+      const old = this.entries.get(id);
+      this.entries.set(id, e);
+      if (!old || JSON.stringify(old) !== JSON.stringify(e)) this.markIndex(id, e);
+    } else if (view?.type === 'persona') {
+      this.entries.delete(id);
+      this.markIndex(id, { id, type: 'persona' }, true);
+    } else if (!view) {
+      this.entries.delete(id);
+      this.markIndex(id, null);
+    }
+  }
+
+  markIndex(id, e, onlyIfNew = false) {
+    if (onlyIfNew && this.indexed?.has(id)) return;
+    (this.indexed ??= new Set()).add(id);
+    this.indexDirty.set(id, e);
+    if (!this.indexTimer) this.indexTimer = setTimeout(() => this.flushIndex(), 200);
+  }
+
+  async flushIndex() {
+    this.indexTimer = 0;
+    // The latest entry of each (a save since it was marked may have changed it).
+    const dirty = [...this.indexDirty].map(([id, e]) => [id, e?.type === 'story' ? (this.entries.get(id) ?? null) : e]);
+    this.indexDirty.clear();
+    if (!dirty.length) return;
+    try {
+      await this.store.writeIndex(dirty.filter(([, e]) => e).map(([, e]) => e), dirty.filter(([, e]) => !e).map(([id]) => id));
+    } catch (e) {
+      console.warn('list index:', e);
+    }
   }
 
   // ---- effects ----------------------------------------------------------------------------
@@ -81,13 +169,18 @@ export class Device extends EventTarget {
 
   refresh(id) {
     const json = this.core.view(id);
-    if (json) this.views.set(id, JSON.parse(json));
+    const view = json ? JSON.parse(json) : null;
+    if (view) this.views.set(id, view);
     else this.views.delete(id);
+    this.setEntry(id, view);
     this.dispatchEvent(new CustomEvent('change', { detail: { id } }));
   }
 
-  refreshAll() {
+  /** Views of every loaded document; `gone`: index entries whose document is no longer stored. */
+  refreshAll(gone = []) {
     this.views = new Map(JSON.parse(this.core.views()).map((v) => [v.id, v]));
+    for (const [id, v] of this.views) this.setEntry(id, v);
+    for (const id of gone) this.setEntry(id, null);
     this.dispatchEvent(new CustomEvent('change', { detail: {} }));
   }
 
@@ -103,6 +196,18 @@ export class Device extends EventTarget {
     return id;
   }
 
+  /** Create a draft (consent comes later); resolves with its id once it is durable. */
+  async createDraft(input, id = this.newId()) {
+    await this.run(this.core.createDraft(id, JSON.stringify(input)));
+    return id;
+  }
+
+  /** "Indienen": the draft becomes `submitted` (a story about a person needs consent). */
+  async handIn(id) {
+    await this.ensure(id);
+    await this.run(this.core.handIn(id, Date.now()));
+  }
+
   async createPersona(input) {
     const id = this.newId();
     await this.run(this.core.createPersona(id, JSON.stringify(input), Date.now()));
@@ -111,10 +216,12 @@ export class Device extends EventTarget {
 
   /** Apply a StoryPatch (client_core::story::StoryPatch) as one change. */
   async editStory(id, patch) {
+    await this.ensure(id);
     await this.run(this.core.editStory(id, JSON.stringify(patch), Date.now()));
   }
 
   async setTag(id, code, state, by) {
+    await this.ensure(id);
     await this.run(this.core.setTag(id, code, state, by, Date.now()));
   }
 
@@ -124,6 +231,7 @@ export class Device extends EventTarget {
    */
   async replyToReview(id, { text, author, resubmit }) {
     const input = { comment_id: `c${randomHex(8)}`, author, text, resubmit: Boolean(resubmit) };
+    await this.ensure(id);
     await this.run(this.core.replyToReview(id, JSON.stringify(input), Date.now()));
   }
 
@@ -137,12 +245,14 @@ export class Device extends EventTarget {
 
   /** Keep a copy of a story as a new story (without others' fields); resolves with its id. */
   async keepCopy(id) {
+    await this.ensure(id);
     const copy = this.newId();
     await this.run(this.core.keepCopy(id, copy, Date.now()));
     return copy;
   }
 
   async addAttachment(id, attachment) {
+    await this.ensure(id);
     await this.run(this.core.addAttachment(id, JSON.stringify(attachment), Date.now()));
   }
 
@@ -156,8 +266,12 @@ export class Device extends EventTarget {
     return this.run(this.core.want(id));
   }
 
-  purge(id) {
-    return this.run(this.core.purge(id));
+  /** Delete a document from this device, loaded or not. */
+  async purge(id) {
+    if (this.core.has(id)) return this.run(this.core.purge(id));
+    await this.store.delete(id);
+    this.refresh(id);
+    return [];
   }
 
   /** Ids of documents whose changes the server has not confirmed (refused ones included). */
@@ -170,8 +284,9 @@ export class Device extends EventTarget {
     return this.core.refused();
   }
 
+  /** The list entries of every story on this device (loaded or not). */
   stories() {
-    return [...this.views.values()].filter((v) => v.type === 'story' && v.story);
+    return [...this.entries.values()];
   }
 
   personas() {

@@ -26,12 +26,13 @@ export function toast(message) {
 }
 
 const dateFormats = new Map();
+const LOCALES = { nl: 'nl-NL', en: 'en-GB', ar: 'ar', tr: 'tr-TR', pl: 'pl-PL' };
 export function formatDate(ms, lang) {
   if (!ms) return '';
   let f = dateFormats.get(lang);
   if (!f) {
     // One formatter per language: building one per call costs more than the whole list.
-    f = new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'nl-NL', {
+    f = new Intl.DateTimeFormat(LOCALES[lang] ?? 'nl-NL', {
       day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit',
     });
     dateFormats.set(lang, f);

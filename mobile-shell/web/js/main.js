@@ -16,6 +16,8 @@ import { captureView } from './views/capture.js';
 import { storyView } from './views/story.js';
 import { personasView, personaView, personaFormView } from './views/personas.js';
 import { settingsView } from './views/settings.js';
+import { summary } from './status.js';
+import { draftToReopen, recoverRecordings, eraseDiscarded } from './drafts.js';
 
 const app = {
   session: null,
@@ -42,22 +44,22 @@ function registerServiceWorker() {
 function renderTop() {
   const top = $('#top');
   const state = app.sync?.state ?? 'offline';
-  // A refused story is neither sent nor waiting to be sent: it is counted apart, and while there is
-  // one the bar never says that everything was sent.
-  const refused = app.device ? app.device.refused().length : 0;
-  const waiting = app.device ? app.device.unconfirmed().length - refused : 0;
-  const uploads = app.uploader ? app.uploader.pending().length : 0;
+  // The same statuses the cards show (status.js), counted: a story with a recording still to send
+  // is "op dit toestel" like any other, and a refused story is counted apart: while there is one
+  // the bar never says that everything was sent.
+  const { local, returned, refused } = summary(app.device ? app.device.stories() : [], app.uploader);
   const stateIcon = state === 'online' ? 'online' : state === 'connecting' ? 'sync' : 'offline';
-  const line = waiting ? tn('top.waiting', waiting) : t(refused ? 'top.rest-sent' : 'top.all-synced');
+  const line = local ? tn('top.waiting', local) : t(refused ? 'top.rest-sent' : 'top.all-synced');
   top.innerHTML = `
     <div class="bar">
       <span class="brand">${icon('text')} Vertel</span>
       <span class="conn conn-${state}" id="conn" role="status" aria-live="polite" data-state="${state}">${icon(stateIcon)}<span>${t(`conn.${state}`)}</span></span>
     </div>
     <div class="bar">
-      <span class="waiting" id="waiting" data-count="${waiting}" data-refused="${refused}" role="status" aria-live="polite">${icon(waiting ? 'phone' : 'cloud')}<span>${line}${uploads ? `<small>${tn('top.uploads', uploads)}</small>` : ''}</span></span>
+      <span class="waiting" id="waiting" data-count="${local}" data-refused="${refused}" data-returned="${returned}" role="status" aria-live="polite">${icon(local ? 'phone' : 'cloud')}<span>${line}</span></span>
       <button type="button" id="sync-now" class="small">${icon('sync')}<span>${t('top.sync-now')}</span></button>
     </div>
+    ${returned ? `<button type="button" class="refused-bar returned-bar" id="returned-count" data-count="${returned}">${icon('undo')}<span>${tn('top.returned', returned)}</span></button>` : ''}
     ${refused ? `<button type="button" class="refused-bar" id="refused-count" data-count="${refused}">${icon('blocked')}<span>${tn('top.refused', refused)}</span></button>` : ''}
     ${app.expired ? `<div class="bar expired" role="alert">${icon('key')}<span>${t('login.expired')}</span>
       <button type="button" id="relogin" class="small">${t('login.again')}</button></div>` : ''}`;
@@ -66,6 +68,15 @@ function renderTop() {
     // To the list, showing only the stories the server did not accept.
     refusedButton.onclick = () => {
       app.listState = { q: '', kind: '', place: '', from: '', to: '', open: false, ...app.listState, refused: true };
+      if (app.route === 'list') route();
+      else location.hash = '#/';
+    };
+  }
+  const returnedButton = $('#returned-count');
+  if (returnedButton) {
+    // To the list, showing only the stories sent back.
+    returnedButton.onclick = () => {
+      app.listState = { q: '', kind: '', place: '', from: '', to: '', open: false, refused: false, ...app.listState, review: 'returned' };
       if (app.route === 'list') route();
       else location.hash = '#/';
     };
@@ -134,11 +145,20 @@ const VIEWS = {
   settings: settingsView,
 };
 
-function route() {
+let routing = 0;
+async function route() {
   app.view?.leave?.();
+  app.view = null;
   const r = parseRoute();
   const main = $('#main');
   renderNav(r.nav);
+  // A story is loaded into the engine when it is opened (the list needs only its index entry).
+  const id = r.params?.id;
+  if (id && !app.device.has(id) && app.device.knows(id)) {
+    const mine = ++routing;
+    await app.device.ensure(id).catch((e) => console.error(e));
+    if (mine !== routing) return;
+  }
   app.view = VIEWS[r.name](app, main, r.params ?? {}) ?? null;
   app.route = r.name;
   document.title = `${t(`title.${r.name}`)} · Vertel`;
@@ -201,10 +221,22 @@ app.start = async (session) => {
   $('#top').hidden = false;
   $('#nav').hidden = false;
   renderTop();
+  // The draft that was open when the app stopped (a reload, a crash, a dead battery) opens again.
+  const reopen = !location.hash || location.hash === '#/' ? draftToReopen(app) : null;
+  if (reopen) history.replaceState(null, '', `#/story/${reopen}/edit`);
   addEventListener('hashchange', route);
-  route();
+  await route();
   app.sync.start();
   app.uploader.kick();
+  // Recordings cut off by a crash become attachments of their stories; drafts thrown away while
+  // offline are erased on the server.
+  recoverRecordings(app).then((n) => {
+    if (n) toast(tn('capture.recovered', n));
+  });
+  eraseDiscarded(app);
+  app.sync.addEventListener('state', () => {
+    if (app.sync.state === 'online') eraseDiscarded(app);
+  });
 };
 
 /** Log out: revoke the token (when reachable), wipe this device's data, back to the login. */

@@ -1,5 +1,7 @@
 // The voice note recorder: MediaRecorder for the sound, an AnalyserNode for the level meter, a
-// running time that stops while paused. Renders itself into the element it is given.
+// running time that stops while paused. Renders itself into the element it is given. Every second
+// MediaRecorder hands over a piece, which `onChunk` keeps (the capture screen writes it to
+// IndexedDB at once), so a crash or a closed tab loses at most the last second.
 
 import { t } from './i18n.js';
 import { icon } from './icons.js';
@@ -13,9 +15,15 @@ function pickMime() {
 }
 
 export class VoiceRecorder {
-  constructor(el, { onChange } = {}) {
+  constructor(el, { onChange, onStart, onChunk, again = 'rec.again', start = 'rec.start' } = {}) {
     this.el = el;
     this.onChange = onChange;
+    /** Asked before the microphone opens; resolving false does not start (consent first). */
+    this.onStart = onStart;
+    /** `(blob, seq, mime)` for each piece as it arrives; may return a promise. */
+    this.onChunk = onChunk;
+    this.labels = { again, start };
+    this.writes = Promise.resolve();
     this.state = 'idle'; // idle | recording | paused | done | error
     this.blob = null;
     this.url = null;
@@ -34,7 +42,7 @@ export class VoiceRecorder {
     const meter = `<div class="meter" role="meter" aria-label="${t('rec.level')}" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0"><div class="meter-bar"></div></div>`;
     let html;
     if (s === 'idle' || s === 'error') {
-      html = `<button type="button" class="big rec-start" data-rec="start">${icon('record', 'red')}<span>${t('rec.start')}</span></button>
+      html = `<button type="button" class="big rec-start" data-rec="start">${icon('record', 'red')}<span>${t(this.labels.start)}</span></button>
         ${s === 'error' ? `<p class="error" role="alert">${icon('warning')} ${t('rec.no-mic')}</p>` : ''}`;
     } else if (s === 'recording' || s === 'paused') {
       html = `<div class="rec-live" data-state="${s}">
@@ -49,7 +57,7 @@ export class VoiceRecorder {
     } else {
       html = `<div class="rec-done"><p>${icon('check')} ${t('rec.done', { time: formatDuration(this.elapsed) })}</p>
           <audio controls src="${this.url}" aria-label="${t('rec.listen')}"></audio>
-          <button type="button" data-rec="discard">${icon('cross')}<span>${t('rec.again')}</span></button></div>`;
+          <button type="button" data-rec="${this.labels.again === 'rec.again' ? 'discard' : 'start'}">${icon(this.labels.again === 'rec.again' ? 'cross' : 'record', 'red')}<span>${t(this.labels.again)}</span></button></div>`;
     }
     this.el.innerHTML = html;
     this.el.dataset.state = s;
@@ -57,6 +65,17 @@ export class VoiceRecorder {
   }
 
   async start() {
+    if (this.busy || this.starting) return;
+    this.starting = true;
+    try {
+      if (this.onStart && !(await this.onStart())) return;
+      await this.open();
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  async open() {
     try {
       this.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (e) {
@@ -67,9 +86,20 @@ export class VoiceRecorder {
     }
     const mimeType = pickMime();
     this.chunks = [];
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.blob = null;
+    this.url = null;
     this.rec = new MediaRecorder(this.stream, mimeType ? { mimeType } : undefined);
+    let seq = 0;
     this.rec.ondataavailable = (e) => {
-      if (e.data.size > 0) this.chunks.push(e.data);
+      if (e.data.size === 0) return;
+      this.chunks.push(e.data);
+      if (this.onChunk) {
+        const n = seq++;
+        const mime = this.rec.mimeType || 'audio/webm';
+        // In order, one after the other: `stop` waits for the last one.
+        this.writes = this.writes.then(() => this.onChunk(e.data, n, mime)).catch((err) => console.error('recording piece:', err));
+      }
     };
     this.rec.start(1000);
     this.ctx = new AudioContext();
@@ -135,6 +165,7 @@ export class VoiceRecorder {
     const stopped = new Promise((resolve) => { this.rec.onstop = resolve; });
     this.rec.stop();
     await stopped;
+    await this.writes;
     this.release();
     this.blob = new Blob(this.chunks, { type: this.rec.mimeType || 'audio/webm' });
     this.url = URL.createObjectURL(this.blob);

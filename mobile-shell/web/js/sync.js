@@ -177,8 +177,15 @@ export class Sync extends EventTarget {
           const page = await api.changes(this.session.token, this.cursor);
           for (const c of page.changes) {
             if (c.deleted) {
-              if (this.device.has(c.id)) await this.device.purge(c.id);
-            } else if (!this.device.has(c.id)) {
+              if (this.device.knows(c.id)) await this.device.purge(c.id);
+            } else if (this.device.has(c.id)) {
+              // Loaded: it syncs.
+            } else if (this.device.entry(c.id)) {
+              // Kept but not loaded: load it only when the server has something new.
+              const mine = this.device.entry(c.id).heads ?? [];
+              const same = mine.length === c.heads.length && c.heads.every((h) => mine.includes(h));
+              if (!same) await this.device.ensure(c.id);
+            } else {
               await this.device.want(c.id);
             }
           }

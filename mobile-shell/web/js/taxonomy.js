@@ -34,6 +34,8 @@ function trim(data) {
         ...(e.retired === true ? { retired: true } : {}),
       }));
   }
+  // The workspace's municipalities, the names the desk filters by (a story's `municipality`).
+  out.municipalities = Array.isArray(data.municipalities) ? data.municipalities.filter((m) => typeof m === 'string' && m) : [];
   return out;
 }
 
@@ -99,6 +101,11 @@ export class Taxonomy extends EventTarget {
   /** Every entry of a dimension, retired ones included. */
   entries(dim) {
     return this.data[dim] ?? [];
+  }
+
+  /** The workspace's municipalities (names), as the desk has them. */
+  municipalities() {
+    return this.data.municipalities ?? [];
   }
 
   /** The entries a person may choose for a new story or tag: not retired. */

@@ -80,7 +80,7 @@ export class Uploader extends EventTarget {
     if (!navigator.onLine) return;
     for (const [sha, b] of this.blobs) {
       if (b.state === 'done' || b.state === 'failed') continue;
-      if (!this.device.views.get(b.story)?.confirmed) continue;
+      if (!(this.device.views.get(b.story) ?? this.device.entry(b.story))?.confirmed) continue;
       try {
         await this.upload(sha);
         this.failures = 0;
@@ -170,6 +170,11 @@ export class Uploader extends EventTarget {
       await this.store.deleteBlob(sha);
       this.blobs.delete(sha);
     }
+  }
+
+  /** A draft was thrown away: its recordings and photos go too. */
+  async forgetStory(story) {
+    await this.forget([...this.blobs].filter(([, b]) => b.story === story).map(([sha]) => sha));
   }
 
   /**

@@ -1,96 +1,68 @@
-// The user's stories on this device, with search and filters (text, kind, place, date). Stories the
-// server did not accept are counted in a banner above the list, which can show only them. Filtering
-// runs over summaries cached per document view; the list is rendered as one string of markup so a
-// thousand stories render and filter well within 100 ms.
+// The user's stories on this device: those the coordinator sent back first (a banner with their
+// count shows only them), then the drafts ("Nog niet af"), then the rest, newest first. Search and
+// filters (text, kind, place, review state, date). Stories the server did not accept are counted
+// in a banner of their own. The list is drawn from the list index (cards.js entries), never from
+// the documents, and rendered as one string of markup per group, so thousands of stories render
+// and filter quickly.
 
 import { t, tn, language } from '../i18n.js';
 import { icon } from '../icons.js';
-import { $, esc, formatDate } from '../dom.js';
+import { $, esc } from '../dom.js';
 import { KINDS, PLACES } from '../codes.js';
-import { storyStatus, statusChip } from '../status.js';
-import { reviewState, reviewChip } from '../review.js';
+import { storyCard } from '../cards.js';
 
-const KIND_ICON = Object.fromEntries(KINDS.map((k) => [k.code, k.icon]));
-const summaries = new WeakMap();
+export { storyTitle } from '../cards.js';
 
-export function storyTitle(story) {
-  return story.title?.trim() || t('story.untitled', { kind: story.kind ? t(`kind.${story.kind}`) : t('kind.none') });
-}
+/** The review filter's choices (`review` of a story; `draft` is "Nog niet af"). */
+const REVIEW_FILTERS = ['draft', 'submitted', 'returned', 'approved'];
 
-function summary(view) {
-  let s = summaries.get(view);
-  if (!s) {
-    const st = view.story;
-    const text = [
-      st.title, st.body, st.transcript?.text, st.municipality, st.told_by?.name,
-      ...Object.values(view.details?.sections ?? {}),
-    ].join('\n').toLowerCase();
-    s = { id: view.id, kind: st.kind, place: st.place_type, at: st.captured_at ?? 0, text };
-    summaries.set(view, s);
-  }
-  return s;
-}
-
-/** Whether a story passes the filter `f` ({q, kind, place, from, to, refused}). */
+/** Whether a story passes the filter `f` ({q, kind, place, review, from, to, refused}). */
 export function matcher(f) {
   const q = f.q.trim().toLowerCase();
   const from = f.from ? new Date(`${f.from}T00:00:00`).getTime() : -Infinity;
   const to = f.to ? new Date(`${f.to}T23:59:59.999`).getTime() : Infinity;
-  return (v) => {
-    const s = summary(v);
-    return (!f.refused || Boolean(v.refused)) && (!f.kind || s.kind === f.kind) && (!f.place || s.place === f.place)
-      && s.at >= from && s.at <= to && (!q || s.text.includes(q));
-  };
+  const review = (e) => (e.review === 'reviewed' ? 'submitted' : (e.review ?? 'draft'));
+  return (e) => (!f.refused || Boolean(e.refused)) && (!f.kind || e.kind === f.kind) && (!f.place || e.place === f.place)
+    && (!f.review || review(e) === f.review)
+    && e.at >= from && e.at <= to && (!q || e.search.includes(q));
 }
 
-export function newestFirst(views) {
-  return views.sort((a, b) => summary(b).at - summary(a).at);
+const newest = (a, b) => b.at - a.at || (a.id < b.id ? -1 : 1);
+
+/** The groups in the order they are shown: sent back, not finished, the rest. */
+export function groups(entries) {
+  const returned = [];
+  const drafts = [];
+  const rest = [];
+  for (const e of entries) {
+    if (e.review === 'returned') returned.push(e);
+    else if (!e.review || e.review === 'draft') drafts.push(e);
+    else rest.push(e);
+  }
+  return { returned: returned.sort(newest), drafts: drafts.sort(newest), rest: rest.sort(newest) };
 }
 
-/** Stories matching the filter, newest first. */
-export function filterStories(views, f) {
-  return newestFirst(views.filter(matcher(f)));
-}
-
-const cards = new WeakMap();
-
-/** A story's list entry; the markup is kept per view, language and status. */
-export function storyCard(view, uploader, lang) {
-  const status = storyStatus(view, uploader);
-  const key = `${lang}|${status.code}|${status.percent ?? ''}|${view.story.review ?? ''}`;
-  const cached = cards.get(view);
-  if (cached?.key === key) return cached.html;
-  const html = cardHtml(view, status, lang);
-  cards.set(view, { key, html });
-  return html;
-}
-
-function cardHtml(view, status, lang) {
-  const st = view.story;
-  const meta = [
-    st.kind ? t(`kind.${st.kind}`) : '',
-    formatDate(st.captured_at, lang),
-    st.place_type ? t(`place.${st.place_type}`) : '',
-  ].filter(Boolean).map(esc).join(' · ');
-  const review = reviewState(st);
-  const cls = status.code === 'refused' ? ' card-refused' : review === 'returned' ? ' card-returned' : '';
-  return `<li><a class="card${cls}" href="#/story/${esc(view.id)}" data-id="${esc(view.id)}"${review ? ` data-review="${review}"` : ''}${view.refused ? ' data-refused="1"' : ''}>
-    <span class="card-icon">${icon(KIND_ICON[st.kind] ?? 'text')}</span>
-    <span class="card-main"><strong>${esc(storyTitle(st))}</strong><span class="meta">${meta}</span>
-      <span class="chips">${statusChip(status)}${reviewChip(review, { label: true, small: true })}</span></span></a></li>`;
-}
+const GROUPS = [
+  ['returned', 'list.group.returned', 'undo'],
+  ['drafts', 'list.group.drafts', 'pen'],
+  ['rest', 'list.group.rest', 'list'],
+];
 
 export function listView(app, main) {
-  const f = (app.listState ??= { q: '', kind: '', place: '', from: '', to: '', open: false, refused: false });
+  const f = (app.listState ??= { q: '', kind: '', place: '', review: '', from: '', to: '', open: false, refused: false });
+  f.review ??= '';
   const option = (value, label, current) => `<option value="${esc(value)}" ${value === current ? 'selected' : ''}>${esc(label)}</option>`;
   main.innerHTML = `
     <h1>${icon('list')} ${t('list.title')}</h1>
+    <div id="returned-banner" class="returned-banner" role="alert" hidden></div>
     <div class="search">
       <label for="q" class="sr-only">${t('list.search')}</label>
       ${icon('search')}<input id="q" type="search" placeholder="${t('list.search')}" value="${esc(f.q)}" autocomplete="off">
     </div>
     <button type="button" id="filters-toggle" class="small" aria-expanded="${f.open}" aria-controls="filters">${icon('filter')}<span>${t('list.filters')}</span></button>
     <div id="filters" class="filters" ${f.open ? '' : 'hidden'}>
+      <label for="f-review">${t('list.review')}</label>
+      <select id="f-review">${option('', t('list.all-states'), f.review)}${REVIEW_FILTERS.map((r) => option(r, t(`list.review.${r}`), f.review)).join('')}</select>
       <label for="f-kind">${t('list.kind')}</label>
       <select id="f-kind">${option('', t('list.all-kinds'), f.kind)}${KINDS.map((k) => option(k.code, t(`kind.${k.code}`), f.kind)).join('')}</select>
       <label for="f-place">${t('list.place')}</label>
@@ -103,13 +75,17 @@ export function listView(app, main) {
     </div>
     <div id="refused-banner" class="refused-banner" role="alert" hidden></div>
     <p id="count" class="count" role="status" aria-live="polite"></p>
-    <ul id="stories" class="cards" aria-label="${t('list.title')}"></ul>
+    <div id="stories">${GROUPS.map(([key, label, ic]) => `<section class="group" id="group-${key}" aria-labelledby="h-${key}" hidden>
+      <h2 id="h-${key}">${icon(ic)} ${t(label)}</h2>
+      <ul id="list-${key}" class="cards" aria-labelledby="h-${key}"></ul></section>`).join('')}</div>
     <a href="#/new" class="button big primary">${icon('plus')}<span>${t('list.new')}</span></a>`;
 
-  const ul = $('#stories');
   const count = $('#count');
   const banner = $('#refused-banner');
+  const returnedBanner = $('#returned-banner');
   let bannerKey = '';
+  let returnedKey = '';
+
   /** The banner: how many stories the server refused, and a button to show only those. */
   function updateBanner(n) {
     if (!n) f.refused = false;
@@ -129,40 +105,77 @@ export function listView(app, main) {
       $('#refused-only')?.focus();
     };
   }
+
+  /** Stories sent back by the coordinator: first on the screen, with a button to show only them. */
+  function updateReturned(n) {
+    const only = f.review === 'returned';
+    const key = `${n}|${only}`;
+    if (key === returnedKey) return;
+    returnedKey = key;
+    returnedBanner.hidden = n === 0;
+    if (!n) {
+      returnedBanner.innerHTML = '';
+      return;
+    }
+    returnedBanner.innerHTML = `<p>${icon('undo')}<span>${tn('list.returned', n)}</span></p>
+      <button type="button" id="returned-only" class="small" aria-pressed="${only}">${icon(only ? 'list' : 'filter')}<span>${t(only ? 'list.returned-all' : 'list.returned-show')}</span></button>`;
+    $('#returned-only').onclick = () => {
+      f.review = only ? '' : 'returned';
+      $('#f-review').value = f.review;
+      update();
+      $('#returned-only')?.focus();
+    };
+  }
+
   const lang = language();
-  // Every story has one <li>, rendered once; filtering only hides and shows them, and a changed
-  // story replaces its own <li>. `full` renders the whole list anew.
-  let rendered = []; // [{view, li, html}]
-  function update({ full = false } = {}) {
-    const all = newestFirst(app.device.stories());
-    const same = !full && all.length === rendered.length && all.every((v, i) => v.id === rendered[i].view.id);
+  // Every story has one <li>, rendered once per group; filtering only hides and shows them, and a
+  // changed story replaces its own <li>. A story that moves between groups renders its groups anew.
+  const rendered = { returned: [], drafts: [], rest: [] }; // key → [{entry, li, html}]
+  function renderGroup(key, entries, full) {
+    const ul = $(`#list-${key}`);
+    const was = rendered[key];
+    const same = !full && entries.length === was.length && entries.every((e, i) => e.id === was[i].entry.id);
     if (!same) {
-      const html = all.map((v) => storyCard(v, app.uploader, lang));
+      const html = entries.map((e) => storyCard(e, app.uploader, lang));
       ul.innerHTML = html.join('');
       const lis = ul.children;
-      rendered = all.map((view, i) => ({ view, li: lis[i], html: html[i] }));
-    } else {
-      for (let i = 0; i < all.length; i++) {
-        const r = rendered[i];
-        const html = storyCard(all[i], app.uploader, lang);
-        if (html !== r.html) {
-          const tpl = document.createElement('template');
-          tpl.innerHTML = html;
-          const li = tpl.content.firstElementChild;
-          r.li.replaceWith(li);
-          r.li = li;
-          r.html = html;
-        }
-        r.view = all[i];
-      }
+      rendered[key] = entries.map((entry, i) => ({ entry, li: lis[i], html: html[i] }));
+      return;
     }
-    updateBanner(all.filter((v) => v.refused).length);
+    for (let i = 0; i < entries.length; i++) {
+      const r = was[i];
+      const html = storyCard(entries[i], app.uploader, lang);
+      if (html !== r.html) {
+        const tpl = document.createElement('template');
+        tpl.innerHTML = html;
+        const li = tpl.content.firstElementChild;
+        r.li.replaceWith(li);
+        r.li = li;
+        r.html = html;
+      }
+      r.entry = entries[i];
+    }
+  }
+
+  function update({ full = false } = {}) {
+    const all = app.device.stories();
+    const g = groups(all);
+    for (const [key] of GROUPS) renderGroup(key, g[key], full);
+    let refused = 0;
+    for (const e of all) if (e.refused) refused += 1;
+    updateBanner(refused);
+    updateReturned(g.returned.length);
     const matches = matcher(f);
     let shown = 0;
-    for (const r of rendered) {
-      const hide = !matches(r.view);
-      if (r.li.hidden !== hide) r.li.hidden = hide;
-      if (!hide) shown += 1;
+    for (const [key] of GROUPS) {
+      let inGroup = 0;
+      for (const r of rendered[key]) {
+        const hide = !matches(r.entry);
+        if (r.li.hidden !== hide) r.li.hidden = hide;
+        if (!hide) inGroup += 1;
+      }
+      $(`#group-${key}`).hidden = inGroup === 0;
+      shown += inGroup;
     }
     if (all.length === 0) count.textContent = t('list.empty');
     else if (shown === all.length) count.textContent = tn('list.count', all.length);
@@ -177,6 +190,7 @@ export function listView(app, main) {
   bind('#q', 'q');
   bind('#f-kind', 'kind');
   bind('#f-place', 'place');
+  bind('#f-review', 'review');
   bind('#f-from', 'from');
   bind('#f-to', 'to');
   $('#filters-toggle').onclick = () => {
@@ -185,8 +199,8 @@ export function listView(app, main) {
     $('#filters-toggle').setAttribute('aria-expanded', String(f.open));
   };
   $('#f-reset').onclick = () => {
-    Object.assign(f, { q: '', kind: '', place: '', from: '', to: '', refused: false });
-    for (const sel of ['#q', '#f-kind', '#f-place', '#f-from', '#f-to']) $(sel).value = '';
+    Object.assign(f, { q: '', kind: '', place: '', review: '', from: '', to: '', refused: false });
+    for (const sel of ['#q', '#f-kind', '#f-place', '#f-review', '#f-from', '#f-to']) $(sel).value = '';
     update();
   };
   update();

@@ -5,12 +5,12 @@ import { t, tn, language } from '../i18n.js';
 import { icon } from '../icons.js';
 import { $, esc, toast } from '../dom.js';
 import { AGE_BANDS } from '../codes.js';
-import { storyCard } from './list.js';
+import { storyCard } from '../cards.js';
 
 function linkedStories(app, personaId) {
   return app.device.stories()
-    .filter((v) => v.story.persona === personaId)
-    .sort((a, b) => (b.story.captured_at ?? 0) - (a.story.captured_at ?? 0));
+    .filter((e) => e.persona === personaId)
+    .sort((a, b) => b.at - a.at);
 }
 
 export function personasView(app, main) {

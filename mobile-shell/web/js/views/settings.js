@@ -1,7 +1,7 @@
 // Account, language, whether the app works offline, and logging out (which wipes this device,
 // after a warning when anything has not reached the server).
 
-import { t, tn, setLanguage, language } from '../i18n.js';
+import { t, tn, setLanguage, language, APP_LANGUAGES } from '../i18n.js';
 import { icon } from '../icons.js';
 import { $, esc } from '../dom.js';
 
@@ -20,9 +20,9 @@ export function settingsView(app, main) {
       </dl>
     </section>
     <section aria-labelledby="h-lang"><h2 id="h-lang">${icon('globe')} ${t('settings.language')}</h2>
+      <p class="hint">${t('settings.language-hint')}</p>
       <div class="tiles two" role="radiogroup" aria-labelledby="h-lang">
-        <label class="tile"><input type="radio" name="lang" value="nl" ${language() === 'nl' ? 'checked' : ''}><span lang="nl">Nederlands</span></label>
-        <label class="tile"><input type="radio" name="lang" value="en" ${language() === 'en' ? 'checked' : ''}><span lang="en">English</span></label>
+        ${APP_LANGUAGES.map((l) => `<label class="tile"><input type="radio" name="lang" value="${l.code}" ${language() === l.code ? 'checked' : ''}><span lang="${l.code}" dir="${l.dir}">${l.name}</span></label>`).join('')}
       </div>
     </section>
     <section aria-labelledby="h-device"><h2 id="h-device">${icon('phone')} ${t('settings.device')}</h2>

@@ -12,7 +12,7 @@ import { $, esc, formatDate, toast } from '../dom.js';
 import { KINDS, IMPACT_SECTIONS } from '../codes.js';
 import { storyStatus, statusChip } from '../status.js';
 import { TAG_PREFIXES } from '../taxonomy.js';
-import { storyTitle } from './list.js';
+import { storyTitle, entryOf } from '../cards.js';
 import { reviewState, reviewChip, returnComment, commentElement, MAX_COMMENT_CHARS } from '../review.js';
 
 const KIND_ICON = Object.fromEntries(KINDS.map((k) => [k.code, k.icon]));
@@ -185,7 +185,11 @@ export function storyView(app, main, { id }) {
     // Keep what is being typed in the reply box (and the caret) across a render.
     const typing = document.activeElement?.id === 'reply-text' ? document.activeElement : null;
     const caret = typing ? [typing.selectionStart, typing.selectionEnd] : null;
-    const status = storyStatus(view, app.uploader);
+    const status = storyStatus(entryOf(view), app.uploader);
+    const draft = (s.review ?? 'draft') === 'draft';
+    // What the person chose themselves is not asked again: a suggestion of the server's tagger
+    // that says the same (the phase or target group chosen in the form) counts as agreed.
+    const ownChoice = new Set([d.phase ? `phase:${d.phase}` : '', d.target_group ? `group:${d.target_group}` : ''].filter(Boolean));
     const persona = s.persona ? app.device.views.get(s.persona) : null;
     const facts = [
       ['kind', label('kind', s.kind)],
@@ -234,20 +238,29 @@ export function storyView(app, main, { id }) {
     } else if (audio.length) {
       transcript = `<p class="hint">${t('transcript.waiting')}</p>`;
     }
-    const tags = s.tags.map((tag) => `<li class="tag tag-${tag.state}" data-code="${esc(tag.code)}">
-        <span>${icon('tag')} ${tagLabel(app.taxonomy, tag.code)} — ${t(`tag.${tag.state}`)}</span>
-        ${tag.evidence?.length ? `<small>${t('tag.evidence')}: ${tag.evidence.map(esc).join(', ')}</small>` : ''}
-        ${tag.state === 'suggested' ? `<div class="row">
+    const tags = s.tags.map((tag) => {
+      const own = tag.state === 'suggested' && ownChoice.has(tag.code);
+      const state = own ? 'confirmed' : tag.state;
+      return `<li class="tag tag-${state}" data-code="${esc(tag.code)}"${own ? ' data-own="1"' : ''}>
+        <span>${icon('tag')} ${tagLabel(app.taxonomy, tag.code)} — ${own ? t('tag.own') : t(`tag.${tag.state}`)}</span>
+        ${tag.evidence?.length && !own ? `<small>${t('tag.evidence')}: ${tag.evidence.map(esc).join(', ')}</small>` : ''}
+        ${tag.state === 'suggested' && !own ? `<div class="row">
           <button type="button" class="primary" data-tag="confirmed" data-code="${esc(tag.code)}">${icon('check')}<span>${t('tag.confirm')}</span></button>
           <button type="button" data-tag="rejected" data-code="${esc(tag.code)}">${icon('cross')}<span>${t('tag.reject')}</span></button></div>` : ''}
-      </li>`).join('');
+      </li>`;
+    }).join('');
 
     main.innerHTML = `
       <a href="#/" class="back">${icon('back')}<span>${t('nav.back')}</span></a>
       <h1 id="story-title">${icon(KIND_ICON[s.kind] ?? 'text')} ${esc(storyTitle(s))}</h1>
       <p class="status-line" id="story-status" tabindex="-1">${statusChip(status)}</p>
       ${refusedHtml(view.refused)}
-      ${reviewHtml(review)}
+      ${draft ? `<section class="draft-box" id="draft-box" aria-labelledby="h-draft">
+        <h2 id="h-draft">${icon('pen')} ${t('story.draft-title')}</h2>
+        <p>${t('story.draft-hint')}</p>
+        <a href="#/story/${esc(id)}/edit" class="button big" id="continue">${icon('pen')}<span>${t('story.continue')}</span></a>
+        <button type="button" class="big primary" id="story-hand-in">${icon('send')}<span>${t('capture.hand-in')}</span></button>
+        <p class="error" id="hand-in-error" role="alert"></p></section>` : reviewHtml(review)}
       <dl class="facts">${facts.map(([k, v]) => `<dt>${t(`story.${k}`)}</dt><dd>${esc(v)}</dd>`).join('')}
         ${persona ? `<dt>${t('story.persona')}</dt><dd><a href="#/persona/${esc(s.persona)}">${icon('persona')} ${esc(persona.persona?.name || t('persona.unnamed'))}</a></dd>` : ''}
       </dl>
@@ -259,7 +272,23 @@ export function storyView(app, main, { id }) {
       ${tags ? `<section aria-labelledby="h-tags"><h2 id="h-tags">${icon('tag')} ${t('tag.title')}</h2><ul class="tags">${tags}</ul></section>` : ''}
       ${comments.length ? `<section aria-labelledby="h-comments"><h2 id="h-comments">${icon('comment')} ${t('comments.title')}</h2>
         <ol class="comments" id="comments"></ol></section>` : ''}
-      <a href="#/story/${esc(id)}/edit" class="button big" id="edit-story">${icon('pen')}<span>${t('story.edit')}</span></a>`;
+      ${draft ? '' : `<a href="#/story/${esc(id)}/edit" class="button big" id="edit-story">${icon('pen')}<span>${t('story.edit')}</span></a>`}`;
+    const handIn = $('#story-hand-in');
+    if (handIn) {
+      handIn.onclick = async () => {
+        handIn.disabled = true;
+        try {
+          await app.device.handIn(id);
+          toast(t('capture.handed-in'));
+        } catch (e) {
+          const err = $('#hand-in-error');
+          if (err) err.textContent = String(e?.message ?? e).includes('consent') ? t('capture.need-consent') : t('capture.save-failed');
+          handIn.disabled = false;
+          return;
+        }
+        if (!left) render();
+      };
+    }
 
     // The server's words are put in as text, never as markup.
     if (view.refused) {
