@@ -25,7 +25,8 @@ describe('mobile shell', { timeout: 600000 }, () => {
 
   const conn = (page) => page.locator('#conn');
   const storyIds = (page) =>
-    page.evaluate(() => window.vertel.device.stories().map((v) => ({ id: v.id, kind: v.story.kind, title: v.story.title, attachments: v.story.attachments })));
+    page.evaluate(() => [...window.vertel.device.views.values()].filter((v) => v.type === 'story' && v.story)
+      .map((v) => ({ id: v.id, kind: v.story.kind, title: v.story.title, attachments: v.story.attachments })));
   const options = (page, id) =>
     page.locator(`#${id} option`).evaluateAll((os) => os.map((o) => ({ value: o.value, label: o.textContent })));
 
@@ -105,19 +106,20 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await page.locator('#conn[data-state="offline"]').waitFor(WAIT);
     await page.getByRole('link', { name: 'Nieuw', exact: true }).click();
     await page.getByLabel('Ouderverhaal').check();
-    await page.getByLabel('Typen').check();
     await page.getByLabel('Vertel het verhaal').fill('Op het bankje vertelde ze over de eerste nachten met de baby na de bevalling. De VoorZorg-verpleegkundige komt elke week.');
     await page.getByLabel('Speeltuin').check();
-    await page.getByRole('button', { name: 'Opslaan' }).click();
-    await page.getByText('Leg eerst de toestemming vast').waitFor(WAIT);
-    assert.deepEqual(await storyIds(page), [], 'nothing is saved without consent');
+    // The draft is kept from the first tap; handing it in needs consent.
+    await page.getByRole('button', { name: 'Indienen' }).click();
+    await page.getByText('Vraag eerst toestemming').waitFor(WAIT);
+    const draft = await storyIds(page);
+    assert.equal(draft.length, 1, 'the draft is on the device');
+    assert.equal(await page.evaluate((id) => window.vertel.device.views.get(id).story.review, draft[0].id), 'draft', 'not handed in without consent');
 
-    await page.getByLabel('Wie gaf toestemming?').selectOption('moeder');
-    await page.getByLabel('Schuilnaam', { exact: true }).fill('Roos');
-    await page.getByLabel('Mondeling').check();
-    await page.getByLabel('In rapporten, zonder namen').check();
-    await page.getByLabel('Deze persoon gaf toestemming.').check();
+    await page.locator('#consent-ask').getByRole('button', { name: /In een verslag, zonder naam/ }).click();
+    await page.locator('#consent-done').waitFor(WAIT);
     await page.getByText('Meer vastleggen').click();
+    await page.getByLabel('Wie vertelde het?').selectOption('moeder');
+    await page.locator('#teller-name').fill('Roos');
     await page.getByLabel('Titel', { exact: true }).fill('Op het bankje');
     // The taxonomy's phases, target groups and activities, by their Dutch names (offline: cached).
     assert.deepEqual(await options(page, 'phase'), [
@@ -132,9 +134,8 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await page.getByLabel('Fase').selectOption({ label: 'Na de geboorte' });
     await page.getByLabel('Doelgroep').selectOption({ label: 'Statushouders, vluchtelingen en nieuwkomers' });
     await page.getByLabel('Activiteit').selectOption({ label: 'Stevig Ouderschap' });
-    await page.getByLabel('Gemeente').fill('Westland');
     await screenshot(page, '04-capture-typed', { full: true });
-    await page.getByRole('button', { name: 'Opslaan' }).click();
+    await page.getByRole('button', { name: 'Indienen' }).click();
     await page.getByRole('heading', { name: 'Op het bankje' }).waitFor(WAIT);
     await page.locator('#story-status [data-status="local"]').waitFor(WAIT);
     await page.locator('.facts').getByText('Na de geboorte').waitFor(WAIT);
@@ -154,8 +155,13 @@ describe('mobile shell', { timeout: 600000 }, () => {
     const { page } = nina;
     await page.getByRole('link', { name: 'Nieuw', exact: true }).click();
     await page.getByLabel('Gesprek in de gemeenschap').check();
-    await page.getByLabel('Inspreken').check();
+    // Consent before the recording starts: "Opnemen" asks for it first.
     await page.getByRole('button', { name: 'Opnemen' }).click();
+    await page.locator('#consent-ask').waitFor({ state: 'visible', ...WAIT });
+    await page.getByText('Meer vastleggen').click();
+    await page.getByLabel('Wie vertelde het?').selectOption('groep');
+    await page.locator('#teller-name').fill('Moedergroep');
+    await page.locator('#consent-ask').getByRole('button', { name: /Alleen voor ons team/ }).click();
     await page.getByText('Opname loopt').waitFor(WAIT);
     await page.waitForFunction(() => Number(document.querySelector('#recorder').dataset.peak) > 5, null, WAIT);
     await page.waitForFunction(() => document.querySelector('.rec-time')?.textContent >= '0:02', null, WAIT);
@@ -170,12 +176,8 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await page.getByRole('button', { name: 'Klaar' }).click();
     await page.getByLabel('Opname terugluisteren').waitFor(WAIT);
     await page.getByLabel('Markt').check();
-    await page.getByLabel('Wie gaf toestemming?').selectOption('groep');
-    await page.getByLabel('Schuilnaam', { exact: true }).fill('Moedergroep');
     await page.getByLabel('Op papier').check();
-    await page.getByLabel('Alleen binnen de coalitie').check();
-    await page.getByLabel('Deze persoon gaf toestemming.').check();
-    await page.getByRole('button', { name: 'Opslaan' }).click();
+    await page.getByRole('button', { name: 'Indienen' }).click();
     await page.locator('#story-status [data-status="local"]').waitFor(WAIT);
     await page.locator('audio').first().waitFor(WAIT);
     const voice = (await storyIds(page)).find((s) => s.kind === 'community-conversation');
@@ -197,7 +199,7 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await page.getByText('2 verhalen', { exact: true }).waitFor(WAIT);
     assert.equal(await page.evaluate(() => window.vertel.taxonomy.source), 'cache', 'the taxonomy fetched online serves offline');
     assert.equal(await page.locator('.card [data-status="local"]').count(), 2);
-    await page.getByText('2 verhalen wachten').waitFor(WAIT);
+    await page.getByText('2 verhalen staan alleen op dit toestel').waitFor(WAIT);
     await screenshot(page, '07-stories-offline');
     // Search and filters on the device.
     await page.getByLabel('Zoeken in verhalen').fill('bankje');
@@ -348,7 +350,6 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await page.getByRole('heading', { name: 'Samira' }).waitFor(WAIT);
     await page.getByRole('link', { name: 'Nieuw verhaal bij deze persona' }).click();
     await page.getByLabel('Impactverhaal').check();
-    await page.getByLabel('Typen').check();
     await page.getByLabel('Wat hebben jullie gedaan?').fill('Een inloopochtend in het buurthuis.');
     await page.getByLabel('Wat is er veranderd, en voor wie?').fill('Moeders kennen elkaar nu.');
     await page.getByLabel('Buurthuis').check();
@@ -357,13 +358,13 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await page.locator('#photo-file').setInputFiles({ name: 'foto.png', mimeType: 'image/png', buffer: pngPhoto(2400, 1800) });
     await page.locator('#photos img').waitFor(WAIT);
     await screenshot(page, '13-capture-impact', { full: true });
-    await page.getByRole('button', { name: 'Opslaan' }).click();
+    await page.getByRole('button', { name: 'Indienen' }).click();
     await page.getByRole('heading', { name: 'Inloopochtend' }).waitFor(WAIT);
     await page.getByText('Moeders kennen elkaar nu.').waitFor(WAIT);
     await page.getByRole('link', { name: 'Samira' }).click();
     await page.locator('#persona-stories .card').getByText('Inloopochtend').waitFor(WAIT);
     await screenshot(page, '14-persona');
-    const impact = await page.evaluate(() => window.vertel.device.stories().find((v) => v.story.kind === 'impact-narrative'));
+    const impact = await page.evaluate(() => [...window.vertel.device.views.values()].find((v) => v.story?.kind === 'impact-narrative'));
     assert.equal(impact.details.sections['what-we-did'], 'Een inloopochtend in het buurthuis.');
     assert.ok(impact.story.persona);
     assert.equal(impact.story.attachments.length, 1);
@@ -382,9 +383,8 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await page.locator('#conn[data-state="offline"]').waitFor(WAIT);
     await page.getByRole('link', { name: 'Nieuw', exact: true }).click();
     await page.getByLabel('Personaverhaal').check();
-    await page.getByLabel('Typen').check();
     await page.getByLabel('Vertel het verhaal').fill('Nog niet verstuurd.');
-    await page.getByRole('button', { name: 'Opslaan' }).click();
+    await page.getByRole('button', { name: 'Indienen' }).click();
     await page.locator('#story-status [data-status="local"]').waitFor(WAIT);
     await page.getByRole('link', { name: 'Instellingen' }).click();
     await page.getByRole('button', { name: 'Uitloggen' }).click();
