@@ -43,7 +43,10 @@ test('every key the app asks for is in the catalogue', async () => {
     ...codes.CONSENT_SCOPES.flatMap((c) => [`consent.scope.${c}`, `consent.scope.${c}.hint`]),
     ...codes.IMPACT_SECTIONS.flatMap((c) => [`impact.${c}`, `impact.${c}.hint`]),
     ...codes.LANGUAGES.map((l) => `lang.${l}`),
-    ...['local', 'synced', 'uploading', 'uploading-photo', 'upload-failed', 'transcribing', 'text-ready'].map((s) => `status.${s}`),
+    ...['local', 'sent', 'transcribing', 'text-ready', 'submitted', 'returned', 'approved', 'upload-failed', 'refused'].map((s) => `status.${s}`),
+    ...codes.KINDS.map((k) => `kind.${k.code}.term`),
+    ...['draft', 'submitted', 'returned', 'approved'].map((r) => `list.review.${r}`),
+    ...['returned', 'drafts', 'rest'].map((g) => `list.group.${g}`),
     ...['online', 'connecting', 'offline'].map((s) => `conn.${s}`),
     ...['list', 'capture', 'story', 'personas', 'persona', 'persona-form', 'settings', 'login'].map((r) => `title.${r}`),
     ...['automatic', 'corrected', 'approved'].map((s) => `transcript.state.${s}`),
@@ -61,4 +64,24 @@ test('every key the app asks for is in the catalogue', async () => {
   ];
   const missing = [...new Set([...literal, ...plural, ...families])].filter((k) => !(k in nl));
   assert.deepEqual(missing, []);
+});
+
+test('the Arabic, Turkish and Polish catalogues cover the capture path with the Dutch keys and placeholders', async () => {
+  const nl = await load('nl');
+  const holes = (s) => (s.match(/\{\w+\}/g) ?? []).sort();
+  // What a sleutelpersoon sees from "Nieuw" to "Indienen".
+  const path = [
+    'capture.title', 'capture.kind', 'capture.how', 'capture.body', 'capture.place', 'capture.hand-in', 'capture.later',
+    'capture.discard', 'capture.need-consent', 'consent.ask-title', 'consent.sentence-1', 'consent.sentence-2',
+    'consent.ask-scope', 'consent.record', 'rec.start', 'rec.stop', 'rec.recording', 'status.local', 'status.submitted',
+    'status.returned', 'list.group.drafts', 'list.returned.one', 'list.returned.other', 'top.waiting.one', 'top.waiting.other',
+    ...['internal-only', 'anonymised-in-reports', 'may-be-quoted'].flatMap((c) => [`consent.scope.${c}`, `consent.scope.${c}.hint`]),
+    ...['parent-story', 'community-conversation', 'persona-story', 'impact-narrative'].flatMap((k) => [`kind.${k}`, `kind.${k}.term`]),
+  ];
+  for (const lang of ['ar', 'tr', 'pl']) {
+    const cat = await load(lang);
+    assert.deepEqual(Object.keys(cat).filter((k) => !(k in nl)), [], `${lang}: keys Dutch does not have`);
+    assert.deepEqual(path.filter((k) => !cat[k]?.trim()), [], `${lang}: the capture path`);
+    for (const [key, value] of Object.entries(cat)) assert.deepEqual(holes(value), holes(nl[key]), `${lang}: placeholders of ${key}`);
+  }
 });
