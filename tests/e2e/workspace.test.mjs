@@ -230,7 +230,7 @@ describe('coordinator workspace', () => {
       assert.equal(await mine.locator('.comment-text').textContent(), answer);
       assert.equal(await mine.locator('.comment-author').textContent(), me);
       assert.equal(await page.locator('main b, main img, main script').count(), 0, 'no element was made from comment text');
-      await page.locator('#story-status [data-status="synced"]').waitFor(WAIT);
+      await page.locator('#story-status [data-status="submitted"]').waitFor(WAIT);
       await screenshot(page, 'ws-phone-03-resubmitted', { full: true });
 
       // Back in the list the badge says it is submitted.
@@ -375,19 +375,16 @@ describe('coordinator workspace', () => {
     await page.getByRole('link', { name: 'Nieuw', exact: true }).waitFor(WAIT);
     await page.getByRole('link', { name: 'Nieuw', exact: true }).click();
     await page.getByLabel('Ouderverhaal').check();
-    await page.getByLabel('Typen').check();
+    await page.locator('#consent-ask').getByRole('button', { name: /In een verslag, zonder naam/ }).click();
     const evil = 'Test <img src=x onerror="window.__xss=1"><script>window.__xss=1</script><b>vet</b> einde';
     await page.getByLabel('Vertel het verhaal').fill(evil);
     await page.getByLabel('Speeltuin').check();
-    await page.getByLabel('Wie gaf toestemming?').selectOption('moeder');
-    await page.getByLabel('Schuilnaam', { exact: true }).fill('Roos');
-    await page.getByLabel('Mondeling').check();
-    await page.getByLabel('In rapporten, zonder namen').check();
-    await page.getByLabel('Deze persoon gaf toestemming.').check();
     await page.getByText('Meer vastleggen').click();
+    await page.getByLabel('Wie vertelde het?').selectOption('moeder');
+    await page.locator('#teller-name').fill('Roos');
     await page.getByLabel('Titel', { exact: true }).fill('<script>window.__xss=1</script>Onschuldig');
-    await page.getByRole('button', { name: 'Opslaan' }).click();
-    await page.locator('#story-status [data-status="synced"], #story-status [data-status="confirmed"]').first().waitFor(WAIT).catch(() => {});
+    await page.getByRole('button', { name: 'Indienen' }).click();
+    await page.locator('#story-status [data-status="submitted"]').first().waitFor(WAIT).catch(() => {});
     // Wait until the server has it.
     let id;
     for (let i = 0; i < 100 && !id; i++) {
