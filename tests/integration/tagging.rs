@@ -614,6 +614,99 @@ async fn demo_seed_is_complete_and_idempotent(backend: Backend) -> anyhow::Resul
 }
 both!(demo_seed_is_complete_and_idempotent);
 
+/// A workspace's model learns from its own people's decisions only: after a coordinator confirms
+/// an activity on stories that share a word no default vocabulary knows, the workspace's model is
+/// refitted in the background and suggests the activity, with that word as evidence, for its
+/// story nobody judged; the same text in another workspace gets neither the suggestion nor the
+/// word as evidence.
+async fn a_workspaces_model_learns_only_from_its_own_decisions(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Fitting a model takes tens of seconds in a debug build.
+    const REFIT_WAIT: Duration = Duration::from_secs(240);
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    env.workspace("westland")?;
+    let server = Server::start(&env, &["--tag-retrain-ms", "300"]).await?;
+    let here = server.login_as("coordinator", "delft").await?;
+    let there = server.login_as("coordinator", "westland").await?;
+    let desk = device(&env, "desk-delft").await?;
+    desk.connect(&server.ws_url(), &here.token).await?;
+    let other = device(&env, "desk-westland").await?;
+    other.connect(&server.ws_url(), &there.token).await?;
+    let me = format!("m-{}", here.member_id);
+    let judged_texts = [
+        "Vanmorgen zat ze weer bij de Kraamkring in de Hoeksteen.",
+        "De Kraamkring had deze week tien bezoekers en veel koffie.",
+        "Haar buurvrouw nam haar mee naar de Kraamkring op dinsdag.",
+        "Bij de Kraamkring lagen de baby's op een grote mat te spelen.",
+        "Ze vertelde dat de Kraamkring haar uit haar isolement haalt.",
+        "Na de Kraamkring wandelden ze samen met de kinderwagens terug.",
+    ];
+    let mut judged = Vec::new();
+    for text in judged_texts {
+        let id = desk.create_story(&parent_story("Kraamkring", text)).await?;
+        desk.edit(id, |d| {
+            story::set_tag(
+                d,
+                &person_tag("ouderinitiatief", TagState::Confirmed, &me, 100),
+            )
+        })
+        .await?;
+        judged.push(id);
+    }
+    // The same new story in both workspaces; "rookt" and "sigaretten" make sure each was tagged.
+    let text = "Voor het eerst naar de Kraamkring geweest met de tweeling. Haar vriend rookt \
+                twintig sigaretten per dag.";
+    let new_here = desk.create_story(&parent_story("Tweeling", text)).await?;
+    let new_there = other.create_story(&parent_story("Tweeling", text)).await?;
+    all_confirmed(&desk).await?;
+    all_confirmed(&other).await?;
+    desk.wait_for(
+        "the refitted model's suggestion",
+        REFIT_WAIT,
+        move |d| async move {
+            d.story(&new_here).await.is_some_and(|s| {
+                tag_of(&s, "ouderinitiatief").is_some_and(|t| {
+                    t.by == TAGGER
+                        && t.state == TagState::Suggested
+                        && t.evidence.iter().any(|e| e.contains("Kraamkring"))
+                })
+            })
+        },
+    )
+    .await
+    .context("the workspace's model never suggested its activity")?;
+    wait_story(
+        &other,
+        new_there,
+        "the other workspace's suggestions",
+        |s| has(s, "rookvrije-start", TagState::Suggested, TAGGER),
+    )
+    .await?;
+    let s = other.story(&new_there).await.context("story")?;
+    assert!(tag_of(&s, "ouderinitiatief").is_none(), "{:?}", s.tags);
+    for t in &s.tags {
+        assert!(
+            t.evidence
+                .iter()
+                .all(|e| !e.to_lowercase().contains("kraamkring")),
+            "evidence from another workspace's model: {t:?}"
+        );
+    }
+    // The people's decisions stand.
+    for id in judged {
+        let s = desk.story(&id).await.context("judged story")?;
+        assert!(
+            has(&s, "ouderinitiatief", TagState::Confirmed, &me),
+            "{:?}",
+            s.tags
+        );
+    }
+    Ok(())
+}
+both!(a_workspaces_model_learns_only_from_its_own_decisions);
+
 fn fixture(path: &str) -> String {
     format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -645,10 +738,15 @@ async fn the_tag_command_explains_its_suggestions() -> anyhow::Result<()> {
 async fn heldout_evaluation_reaches_the_target() -> anyhow::Result<()> {
     let env = Env::new(Backend::Sqlite).await?;
     let heldout = fixture("eval/heldout.toml");
-    let text = env.cli(&["tag", "--evaluate", &heldout], None)?;
+    // --folds 0: no cross-validation and no learning curve (minutes of fitting in a debug build).
+    let text = env.cli(&["tag", "--evaluate", &heldout, "--folds", "0"], None)?;
     println!("{text}");
-    let out = env.cli(&["tag", "--evaluate", &heldout, "--json"], None)?;
+    let out = env.cli(
+        &["tag", "--evaluate", &heldout, "--folds", "0", "--json"],
+        None,
+    )?;
     let v: Value = serde_json::from_str(&out)?;
+    let v = &v["heldout"];
     let f1 = v["micro"]["f1"].as_f64().context("micro f1")?;
     println!(
         "held-out micro-F1 {f1:.3} (precision {}, recall {}) on {} stories",
@@ -658,8 +756,19 @@ async fn heldout_evaluation_reaches_the_target() -> anyhow::Result<()> {
     assert!(f1 >= 0.8, "held-out micro-F1 {f1} is below 0.8");
     // --min-f1 makes the command itself fail below a bar.
     assert!(
-        env.cli(&["tag", "--evaluate", &heldout, "--min-f1", "0.99"], None)
-            .is_err()
+        env.cli(
+            &[
+                "tag",
+                "--evaluate",
+                &heldout,
+                "--folds",
+                "0",
+                "--min-f1",
+                "0.99"
+            ],
+            None
+        )
+        .is_err()
     );
     Ok(())
 }

@@ -115,3 +115,25 @@ pub fn story_text(s: &Story) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded cold start was fitted from the corpus, taxonomy and settings this build has;
+    /// after changing any of them, run `vertel-server tag --fit-cold-start
+    /// fixtures/eval/cold-start-model.json`.
+    #[test]
+    fn the_embedded_cold_start_is_current() {
+        let stored: model::StoredModel =
+            serde_json::from_str(STORED_COLD_START).expect("fixtures/eval/cold-start-model.json");
+        assert_eq!(stored.trained_on, cold_start_fingerprint());
+        let m = model::Model::from_stored(&stored).expect("loads");
+        let rules = tagger::Tagger::new(default_taxonomy().expect("taxonomy"));
+        assert_eq!(
+            m.codes().collect::<Vec<_>>(),
+            model::activity_codes(&rules),
+            "a model for every activity"
+        );
+    }
+}

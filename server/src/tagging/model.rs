@@ -120,7 +120,7 @@ pub struct StoredActivity {
 }
 
 /// Version of the features and of [`StoredModel`]; part of the fingerprint.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// What a cold start is fitted from: the corpus, the taxonomy and the settings. A stored model
 /// with another fingerprint is stale.
@@ -402,14 +402,18 @@ pub fn activity_codes(rules: &Tagger) -> Vec<String> {
     codes
 }
 
+/// One story scored out of fold: per activity code its probability, or 1.0 when the rules find it
+/// named (a name is enough, [`Suggester::suggest`]); and its labels.
+pub type OutOfFold = (BTreeMap<String, f64>, Vec<String>);
+
 /// Out-of-fold probabilities: each story scored by a model fitted on the other folds (story `i`
-/// is in fold `i % folds`). Returns, per story, (code → probability) and its labels.
+/// is in fold `i % folds`).
 pub fn out_of_fold(
     rules: &Tagger,
     corpus: &[LabelledStory],
     codes: &[String],
     settings: &Settings,
-) -> Vec<(BTreeMap<String, f64>, Vec<String>)> {
+) -> Vec<OutOfFold> {
     let folds = settings.folds.max(2);
     let mut out = vec![(BTreeMap::new(), Vec::new()); corpus.len()];
     for k in 0..folds {
@@ -421,15 +425,19 @@ pub fn out_of_fold(
             .collect();
         let model = Model::fit(rules, &train, &BTreeMap::new(), settings);
         for (i, s) in corpus.iter().enumerate().filter(|(i, _)| i % folds == k) {
-            let x = features::extract(&rules.scores(&s.text), &s.text);
-            out[i] = (
-                model
-                    .score(&x)
-                    .into_iter()
-                    .map(|sc| (sc.code, sc.probability))
-                    .collect(),
-                s.activities.clone(),
-            );
+            let scores = rules.scores(&s.text);
+            let x = features::extract(&scores, &s.text);
+            let mut probs: BTreeMap<String, f64> = model
+                .score(&x)
+                .into_iter()
+                .map(|sc| (sc.code, sc.probability))
+                .collect();
+            for r in scores.iter().filter(|r| r.passes && r.named) {
+                if let Some(p) = probs.get_mut(&r.suggestion.code) {
+                    *p = 1.0;
+                }
+            }
+            out[i] = (probs, s.activities.clone());
         }
     }
     out
@@ -437,7 +445,7 @@ pub fn out_of_fold(
 
 /// Per activity, the threshold (0.05 to 0.95 in steps of 0.05) with the best F1 on out-of-fold
 /// probabilities; on a tie the one nearest 0.5.
-pub fn choose_thresholds(oof: &[(BTreeMap<String, f64>, Vec<String>)]) -> BTreeMap<String, f64> {
+pub fn choose_thresholds(oof: &[OutOfFold]) -> BTreeMap<String, f64> {
     let mut codes: Vec<&String> = oof.iter().flat_map(|(p, _)| p.keys()).collect();
     codes.sort();
     codes.dedup();
@@ -484,9 +492,11 @@ impl Suggester {
         Suggester { rules, model: None }
     }
 
-    /// Suggestions, sorted like [`Tagger::suggest`]. An activity the model has is suggested when
-    /// its probability reaches the activity's threshold (score: the probability); anything else
-    /// as the rules say.
+    /// Suggestions, sorted like [`Tagger::suggest`]. An activity named in the text (one of its
+    /// synonyms, as the rules find it) is suggested as the rules say: a name is enough. Any other
+    /// activity the model has is suggested when its probability reaches the activity's threshold
+    /// (score: the probability, evidence: the words that weighed most). Activities the model
+    /// has nothing for, and phases, themes and target groups, as the rules say.
     pub fn suggest(&self, text: &str) -> Vec<Suggestion> {
         let scores = self.rules.scores(text);
         let Some(model) = &self.model else {
@@ -499,9 +509,19 @@ impl Suggester {
             return out;
         };
         let x = features::extract(&scores, text);
+        let by_rules = |r: &RuleScore| {
+            r.passes
+                && (r.suggestion.dimension != Dimension::Activity
+                    || r.named
+                    || !model.has(&r.suggestion.code))
+        };
         let mut out: Vec<Suggestion> = Vec::new();
         for sc in model.score(&x) {
-            if sc.probability < sc.threshold {
+            if sc.probability < sc.threshold
+                || scores
+                    .iter()
+                    .any(|r| r.suggestion.code == sc.code && by_rules(r))
+            {
                 continue;
             }
             let Some(name) = self.rules.activity_name(&sc.code) else {
@@ -519,11 +539,7 @@ impl Suggester {
         out.extend(
             scores
                 .into_iter()
-                .filter(|r: &RuleScore| {
-                    r.passes
-                        && !(r.suggestion.dimension == Dimension::Activity
-                            && model.has(&r.suggestion.code))
-                })
+                .filter(|r| by_rules(r))
                 .map(|r| r.suggestion),
         );
         sort_suggestions(&mut out);

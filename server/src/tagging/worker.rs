@@ -641,6 +641,15 @@ mod tests {
         }
 
         async fn stored_story(f: &Fixture, body: &str) -> (DocumentId, Automerge) {
+            stored_story_in(f, f.ws, "p@t.test", body).await
+        }
+
+        async fn stored_story_in(
+            f: &Fixture,
+            ws: i64,
+            email: &str,
+            body: &str,
+        ) -> (DocumentId, Automerge) {
             let mut doc = Automerge::new().with_actor(ActorId::from(b"device".as_slice()));
             story::create_story(
                 &mut doc,
@@ -662,7 +671,7 @@ mod tests {
             .expect("story");
             let id = DocumentId::from_bytes(rand::random());
             let member =
-                f.db.member_by_email("p@t.test")
+                f.db.member_by_email(email)
                     .await
                     .expect("db")
                     .expect("member");
@@ -671,7 +680,7 @@ mod tests {
             f.db.create_doc(
                 &id.to_string(),
                 &DocMeta {
-                    workspace_id: f.ws,
+                    workspace_id: ws,
                     recorder_id: member.member.id,
                     doc_type: "story".into(),
                     size: bytes.len() as i64,
@@ -824,6 +833,107 @@ mod tests {
                 Some((TagState::Rejected, "m-1".into()))
             );
             assert_eq!(f.worker.process(id).await.expect("again").writes, 0);
+        }
+
+        /// Stories about one activity that share a word nobody else uses: a workspace's people
+        /// confirm the activity on them.
+        const KRING: [&str; 6] = [
+            "Vanmorgen zat ze weer bij de Kraamkring in de Hoeksteen.",
+            "De Kraamkring had deze week tien bezoekers en veel koffie.",
+            "Haar buurvrouw nam haar mee naar de Kraamkring op dinsdag.",
+            "Bij de Kraamkring lagen de baby's op een grote mat te spelen.",
+            "Ze vertelde dat de Kraamkring haar uit haar isolement haalt.",
+            "Na de Kraamkring wandelden ze samen met de kinderwagens terug.",
+        ];
+        const NEW: &str = "Voor het eerst naar de Kraamkring geweest met de tweeling.";
+
+        async fn workspace(f: &Fixture, slug: &str) -> (i64, String) {
+            let ws = f.db.create_workspace(slug, slug).await.expect("workspace");
+            let email = format!("p@{slug}.test");
+            f.db.create_member(ws.id, &email, "P", Role::Professional, None, None)
+                .await
+                .expect("member");
+            (ws.id, email)
+        }
+
+        async fn confirm(f: &Fixture, id: DocumentId, code: &str) {
+            f.hub
+                .server_change(id, Writer::Tagger, |d| {
+                    story::set_tag(
+                        d,
+                        &Tag {
+                            code: code.into(),
+                            state: TagState::Confirmed,
+                            by: "m-1".into(),
+                            at: 5,
+                            score: None,
+                            evidence: vec![],
+                        },
+                    )
+                    .is_ok()
+                })
+                .await
+                .expect("confirm");
+        }
+
+        #[tokio::test]
+        async fn a_workspace_learns_from_its_own_decisions_only() {
+            let f = fixture().await;
+            let (other, other_email) = workspace(&f, "ander").await;
+            let mut judged = Vec::new();
+            for text in KRING {
+                let (id, _) = stored_story(&f, text).await;
+                f.worker.process(id).await.expect("process");
+                confirm(&f, id, "ouderinitiatief").await;
+                f.worker.process(id).await.expect("process");
+                judged.push(id);
+            }
+            let (new_here, _) = stored_story(&f, NEW).await;
+            let (new_there, _) = stored_story_in(&f, other, &other_email, NEW).await;
+            for id in [new_here, new_there] {
+                f.worker.process(id).await.expect("process");
+                assert_eq!(state_of(&tags(&f, id).await, "ouderinitiatief"), None);
+            }
+            let before: Vec<Vec<Tag>> = {
+                let mut v = Vec::new();
+                for id in &judged {
+                    v.push(tags(&f, *id).await);
+                }
+                v
+            };
+            // The decisions made the workspace dirty; refitting it re-suggests for the story
+            // nobody judged, with the shared word as evidence.
+            assert!(f.worker.dirty.lock().expect("dirty").contains(&f.ws));
+            assert_eq!(f.worker.retrain(f.ws).await.expect("retrain"), 1);
+            let t = tags(&f, new_here).await;
+            let tag = t
+                .iter()
+                .find(|t| t.code == "ouderinitiatief")
+                .expect("suggested after refitting");
+            assert_eq!(tag.by, TAGGER_ID);
+            assert!(
+                tag.evidence.iter().any(|e| e.contains("Kraamkring")),
+                "{:?}",
+                tag.evidence
+            );
+            // The judged stories were not tagged again.
+            for (id, old) in judged.iter().zip(&before) {
+                assert_eq!(&tags(&f, *id).await, old);
+            }
+            // The other workspace has no model of its own and never sees the word as evidence.
+            let models = f.worker.models.lock().expect("models").clone();
+            assert!(models[&f.ws].knows("w:kraamkring"));
+            assert!(!models.contains_key(&other));
+            assert!(!f.worker.cold.as_ref().expect("cold").knows("w:kraamkring"));
+            f.worker.process(new_there).await.expect("process");
+            assert_eq!(f.worker.retrain(other).await.expect("retrain"), 0);
+            for t in tags(&f, new_there).await {
+                assert_ne!(t.code, "ouderinitiatief");
+                assert!(
+                    t.evidence.iter().all(|e| !e.contains("Kraamkring")),
+                    "{t:?}"
+                );
+            }
         }
 
         #[tokio::test]
