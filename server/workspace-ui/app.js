@@ -76,8 +76,30 @@ const activityName = (code) => entryName(meta?.taxonomy.activities, code);
 // The municipality key of stories without one: "" or "null" (SQL counts), "-" (older servers).
 const isUnknownMunicipality = (m) => m === '' || m === 'null' || m === '-' || m === null || m === undefined;
 
-/** A figure's indicator code as a name ("trajecten-lopend" → "Trajecten lopend"). */
+// Names of the indicators the coalitions count: the same as reports use
+// (server/src/workspace/labels.rs, `metric`).
+const METRICS = {
+  'gezinnen-bereikt': ['Gezinnen bereikt', 'Families reached'],
+  'gezinnen-bezocht': ['Gezinnen bezocht', 'Families visited'],
+  'gezinnen-doorverwezen': ['Gezinnen doorverwezen', 'Families referred'],
+  'trajecten-lopend': ['Lopende trajecten', 'Ongoing programmes'],
+  'trajecten-gestart': ['Gestarte trajecten', 'Programmes started'],
+  deelnemers: ['Deelnemers', 'Participants'],
+  gesprekken: ['Gesprekken', 'Conversations'],
+  consulten: ['Consulten', 'Consultations'],
+  bijeenkomsten: ['Bijeenkomsten', 'Meetings'],
+  'bezoekers-per-week': ['Bezoekers per week', 'Visitors per week'],
+  'besproken-gezinnen': ['Besproken gezinnen', 'Families discussed'],
+  'ouders-gestopt': ['Ouders gestopt met roken', 'Parents who quit smoking'],
+  'ouders-in-taaltraject': ['Ouders in een taaltraject', 'Parents in language courses'],
+  'adviesvragen-veilig-thuis': ['Adviesvragen bij Veilig Thuis', 'Requests for advice to Veilig Thuis'],
+  'in-zorg-voor-week-10': ['In zorg vóór week 10', 'In care before week 10'],
+};
+
+/** A figure's indicator code as a name ("trajecten-lopend" → "Lopende trajecten"; others with spaces). */
 function metricName(code) {
+  const known = METRICS[code];
+  if (known) return known[lang === 'en' ? 1 : 0];
   const words = String(code || '').replace(/-/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
 }

@@ -473,7 +473,7 @@ describe('coordinator workspace', () => {
     await ready(desk);
     const chart = desk.locator('[data-metric="in-zorg-voor-week-10"] svg.chart');
     await chart.waitFor(WAIT);
-    assert.match(await chart.locator('title').first().textContent(), /^In zorg voor week 10 \(procent\)$/);
+    assert.match(await chart.locator('title').first().textContent(), /^In zorg vóór week 10 \(procent\)$/);
     const ticks = await desk.locator('svg.chart text.tick').allTextContents();
     for (const tick of ticks) assert.match(tick, /^\d+(,\d)?$/, `a round tick: ${tick}`);
     assert.ok((await chart.locator('circle title').allTextContents()).some((x) => x.endsWith(': 62,5')), 'Dutch decimal comma');

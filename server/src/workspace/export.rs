@@ -71,10 +71,10 @@ pub fn stories_csv_header(lang: Lang) -> String {
 }
 
 /// One story as a line of the stories CSV, with names instead of codes, or nothing when its
-/// consent keeps it out of exports ([`StoryRow::in_reports`]). The text and transcript go where
-/// consent allows the story in reports (as in the REFI-QDA project); the quote only from an
-/// approved version that may be quoted ([`StoryRow::output_quote`]); all of it de-identified
-/// ([`StoryRow::output`]).
+/// consent keeps it out of exports ([`StoryRow::in_reports`]). The text and transcript only of a
+/// story that may be quoted ([`StoryRow::quotable`]: a spreadsheet passes from hand to hand, so
+/// an anonymised story is counted, not written out); the quote only from an approved version that
+/// may be quoted ([`StoryRow::output_quote`]); all of it de-identified ([`StoryRow::output`]).
 pub fn story_csv_line(r: &StoryRow, names: &Labels, lang: Lang) -> String {
     if !r.in_reports() {
         return String::new();
@@ -108,8 +108,16 @@ pub fn story_csv_line(r: &StoryRow, names: &Labels, lang: Lang) -> String {
             r.told_by.clone().unwrap_or_default(),
             activities("confirmed"),
             activities("suggested"),
-            text.body,
-            text.transcript.unwrap_or_default(),
+            if r.quotable() {
+                text.body
+            } else {
+                String::new()
+            },
+            if r.quotable() {
+                text.transcript.unwrap_or_default()
+            } else {
+                String::new()
+            },
             // A quote only from an approved version (text and consent as approved).
             r.output_quote().unwrap_or_default(),
         ],
@@ -220,6 +228,13 @@ mod tests {
         ];
         let all = stories_csv(&rows);
         assert_eq!(all.lines().count(), 2, "{all}");
-        assert!(all.contains(";anoniem in rapporten;"));
+        // An anonymised story is counted, its words are not written out.
+        assert!(
+            all.contains(
+                ";anoniem in rapporten;;VoorZorg;CenteringPregnancy / CenteringParenting;;;\r\n"
+            ),
+            "{all}"
+        );
+        assert!(!all.contains("hielp"), "{all}");
     }
 }
