@@ -733,7 +733,8 @@ async fn the_tag_command_explains_its_suggestions() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The evaluation on the held-out set runs in the suite; its micro-F1 is printed and must reach 0.8.
+/// The evaluation on the held-out set runs in the suite; its micro-F1 is printed and must reach
+/// 0.85, with precision 0.85 and recall 0.80.
 #[tokio::test]
 async fn heldout_evaluation_reaches_the_target() -> anyhow::Result<()> {
     let env = Env::new(Backend::Sqlite).await?;
@@ -753,7 +754,15 @@ async fn heldout_evaluation_reaches_the_target() -> anyhow::Result<()> {
         v["micro"]["precision"], v["micro"]["recall"], v["stories"]
     );
     assert!(v["stories"].as_u64().unwrap_or(0) >= 30);
-    assert!(f1 >= 0.8, "held-out micro-F1 {f1} is below 0.8");
+    // Issue 14's targets for the cold start on held-out stories.
+    let precision = v["micro"]["precision"].as_f64().context("precision")?;
+    let recall = v["micro"]["recall"].as_f64().context("recall")?;
+    assert!(f1 >= 0.85, "held-out micro-F1 {f1} is below 0.85");
+    assert!(
+        precision >= 0.85,
+        "held-out precision {precision} is below 0.85"
+    );
+    assert!(recall >= 0.80, "held-out recall {recall} is below 0.80");
     // --min-f1 makes the command itself fail below a bar.
     assert!(
         env.cli(
