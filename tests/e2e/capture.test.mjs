@@ -165,6 +165,7 @@ describe('capture: drafts, consent, hand in, returned stories, right to left', {
     await page.waitForFunction((i) => window.vertel.device.views.get(i)?.story?.attachments?.some((a) => a.mime.startsWith('audio/')), id, WAIT);
     const audio = await page.evaluate((i) => window.vertel.device.views.get(i).story.attachments.find((a) => a.mime.startsWith('audio/')), id);
     assert.ok(audio.size > 2000, `recording kept (${audio.size} bytes)`);
+    await page.locator('#kept-audio').getByText('Opnames bewaard bij dit verhaal: 1').waitFor(WAIT);
     assert.equal(await page.evaluate(() => window.vertel.store.allChunks().then((c) => c.length)), 0, 'its pieces became the attachment');
     const blob = await page.evaluate((sha) => window.vertel.store.getBlob(sha).then((b) => b.blob.size), audio.sha256);
     assert.equal(blob, audio.size, 'the bytes wait for upload');
@@ -188,6 +189,12 @@ describe('capture: drafts, consent, hand in, returned stories, right to left', {
       await page.getByLabel('Wat ons werk opleverde').check();
       await page.waitForFunction(() => /#\/story\/[^/]+\/edit/.test(location.hash), null, WAIT);
       const id = await draftId(page);
+      // The municipality from the workspace's list, the names the desk filters by; the choice
+      // becomes this member's default on this device.
+      const names = await page.locator('#municipality option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+      assert.deepEqual(names, ['Delft', 'Midden-Delfland', 'Pijnacker-Nootdorp', 'Westland']);
+      await page.getByLabel('Gemeente').selectOption('Westland');
+      await page.waitForFunction((i) => window.vertel.device.views.get(i)?.story?.municipality === 'Westland', id, WAIT);
       await page.getByRole('button', { name: 'Weggooien' }).click();
       const dialog = page.getByRole('dialog');
       await dialog.waitFor(WAIT);
@@ -198,6 +205,9 @@ describe('capture: drafts, consent, hand in, returned stories, right to left', {
       await dialog.getByRole('button', { name: 'Ja, weggooien' }).click();
       await page.waitForFunction(() => location.hash === '#/', null, WAIT);
       assert.equal(await page.evaluate((i) => window.vertel.device.knows(i), id), false);
+      // The next story starts with the municipality chosen last.
+      await page.getByRole('link', { name: 'Nieuw', exact: true }).click();
+      assert.equal(await page.getByLabel('Gemeente').inputValue(), 'Westland');
     } finally {
       await context.close();
     }

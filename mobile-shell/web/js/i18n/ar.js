@@ -137,4 +137,5 @@ export default {
   'story.continue': 'أكمل الحكاية',
   'settings.language': 'اللغة',
   'settings.language-hint': 'لغة التطبيق. لغة القصة تختارها مع القصة.',
+  'capture.kept-audio': 'تسجيلات محفوظة مع هذه القصة: {n}',
 };

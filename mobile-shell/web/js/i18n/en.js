@@ -383,4 +383,5 @@ export default {
   'story.continue': 'Continue',
   'tag.own': 'chosen by you',
   'settings.language-hint': 'The app\'s language. A story\'s own language is chosen with the story.',
+  'capture.kept-audio': 'Recordings kept with this story: {n}',
 };

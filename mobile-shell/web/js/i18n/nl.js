@@ -384,4 +384,5 @@ export default {
   'story.continue': 'Verder vertellen',
   'tag.own': 'door jou gekozen',
   'settings.language-hint': 'De taal van de app. De taal van een verhaal kies je bij het verhaal.',
+  'capture.kept-audio': 'Opnames bewaard bij dit verhaal: {n}',
 };

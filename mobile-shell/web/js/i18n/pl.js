@@ -136,4 +136,5 @@ export default {
   'story.continue': 'Opowiadaj dalej',
   'settings.language': 'Język',
   'settings.language-hint': 'Język aplikacji. Język historii wybierasz przy historii.',
+  'capture.kept-audio': 'Nagrania zapisane przy tej historii: {n}',
 };

@@ -136,4 +136,5 @@ export default {
   'story.continue': 'Anlatmaya devam et',
   'settings.language': 'Dil',
   'settings.language-hint': 'Uygulamanın dili. Hikâyenin dilini hikâyede seçersin.',
+  'capture.kept-audio': 'Bu hikâyeyle saklanan kayıtlar: {n}',
 };

@@ -118,6 +118,7 @@ export function captureView(app, main, params) {
 
     <fieldset id="how"><legend><span class="step">2</span> ${existing ? t('capture.how-edit') : t('capture.how')}</legend>
       <div id="recorder" class="recorder"></div>
+      <p id="kept-audio" class="kept" ${audioCount ? '' : 'hidden'}>${icon('check')}<span>${t('capture.kept-audio', { n: audioCount })}</span></p>
       <div id="body-field">
         <label for="body">${t('capture.body')}</label>
         <textarea id="body" rows="5" dir="auto">${esc(s.body ?? '')}</textarea>
@@ -218,9 +219,10 @@ export function captureView(app, main, params) {
     },
     onChunk: draftMode ? (blob, seq, mime) => app.store.putChunk({ story: id, take, seq, mime, blob }) : null,
     onChange: (r) => {
-      if (r.state === 'done' && draftMode) keepRecording(r);
+      if (r.state === 'done' && draftMode) keeping = keepRecording(r);
     },
   });
+  let keeping = Promise.resolve(); // the last recording becoming an attachment
 
   /** The stopped recording becomes an attachment; its stored pieces are then no longer needed. */
   async function keepRecording(r) {
@@ -240,6 +242,7 @@ export function captureView(app, main, params) {
 
   // The teller's consent spoken aloud: a short clip, attached to the story as its consent.
   let consentClip = null;
+  let keepingClip = Promise.resolve();
   const consentRecorder = new VoiceRecorder($('#consent-voice'), {
     start: 'consent.record',
     again: 'rec.again',
@@ -249,12 +252,12 @@ export function captureView(app, main, params) {
     },
     onChange: async (r) => {
       if (r.state !== 'done') return;
-      try {
-        consentClip = await attach(app, id, r.blob, r.blob.type);
-      } catch (e) {
+      keepingClip = attach(app, id, r.blob, r.blob.type).then((a) => {
+        consentClip = a;
+      }).catch((e) => {
         console.error(e);
         toast(t('capture.save-failed'));
-      }
+      });
     },
   });
 
@@ -444,6 +447,7 @@ export function captureView(app, main, params) {
     if (consentRecorder.busy) await consentRecorder.stop();
     await ensureDraft();
     await saving;
+    await keepingClip;
     const consent = { given: true, how: 'spoken', scope, recorded_at: Date.now() };
     try {
       const patch = { consent };
@@ -520,6 +524,7 @@ export function captureView(app, main, params) {
     if (recorder.busy) return fail(t('capture.stop-first'), $('#recorder button'));
     await ensureDraft();
     await saveDraft();
+    await keeping;
     const v = device.views.get(id);
     const st = v?.story ?? {};
     const text = (st.body ?? '').trim() || Object.values(v?.details?.sections ?? {}).some((x) => x.trim());
@@ -589,7 +594,21 @@ export function captureView(app, main, params) {
 
   if (id && draftMode) rememberOpen(id);
 
+  /** How many recordings the story keeps (a recording cut off by a crash arrives at start). */
+  function showKept() {
+    const v = id ? device.views.get(id) : null;
+    const clip = v?.details?.consent_clip;
+    const n = (v?.story?.attachments ?? []).filter((a) => a.mime.startsWith('audio/') && a.sha256 !== clip).length;
+    const el = $('#kept-audio');
+    if (!el) return;
+    el.hidden = n === 0;
+    el.querySelector('span').textContent = t('capture.kept-audio', { n });
+  }
+
   return {
+    onChange(detail) {
+      if (id && (!detail?.id || detail.id === id)) showKept();
+    },
     /**
      * A newer taxonomy arrived: new options and names. What the story had stays; a choice made
      * here stays unless its activity was retired meanwhile.

@@ -204,15 +204,23 @@ export function listView(app, main) {
     update();
   };
   update();
+  // While many stories change at once (a first sync brings thousands), a long list is drawn again
+  // at most every few times what drawing it costs, never on every arrival.
   let queued = false;
+  let cost = 0;
+  let last = 0;
   return {
     onChange() {
       if (queued) return;
       queued = true;
-      requestAnimationFrame(() => {
+      const wait = Math.max(0, Math.min(1000, cost * 4) - (performance.now() - last));
+      setTimeout(() => requestAnimationFrame(() => {
         queued = false;
+        const t = performance.now();
         update();
-      });
+        last = performance.now();
+        cost = last - t;
+      }), wait);
     },
     update,
   };
