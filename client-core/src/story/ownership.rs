@@ -44,6 +44,8 @@ pub struct Owned {
     pub reviewed_by: Option<String>,
     pub reviewed_at: Option<i64>,
     pub approved_heads: Option<Vec<String>>,
+    /// What the approving coordinator kept visible in the quote (`kind:text`, issue 16).
+    pub approved_keep: Option<Vec<String>>,
     pub changed_after_approval: Option<bool>,
     /// Comments by the id of the object that holds them (`counter@actor`): id, author, at, text.
     pub comments: BTreeMap<String, (String, String, i64, String)>,
@@ -135,14 +137,18 @@ fn op_actor(id: &ObjId) -> String {
 
 impl Owned {
     pub fn read<R: ReadDoc>(doc: &R) -> Owned {
-        let approved_heads = get_obj(doc, &ROOT, "approvedHeads", ObjType::List).map(|l| {
-            (0..doc.length(&l))
-                .filter_map(|i| match doc.get(&l, i).ok()?? {
-                    (Value::Scalar(s), _) => s.as_str().map(str::to_string),
-                    _ => None,
-                })
-                .collect()
-        });
+        let strings = |key: &str| {
+            get_obj(doc, &ROOT, key, ObjType::List).map(|l| {
+                (0..doc.length(&l))
+                    .filter_map(|i| match doc.get(&l, i).ok()?? {
+                        (Value::Scalar(s), _) => s.as_str().map(str::to_string),
+                        _ => None,
+                    })
+                    .collect::<Vec<String>>()
+            })
+        };
+        let approved_heads = strings("approvedHeads");
+        let approved_keep = strings("approvedKeep");
         let comments = get_obj(doc, &ROOT, "comments", ObjType::List)
             .map(|l| {
                 list_items(doc, &l)
@@ -211,6 +217,7 @@ impl Owned {
             reviewed_by: get_str(doc, &ROOT, "reviewedBy"),
             reviewed_at: get_i64(doc, &ROOT, "reviewedAt"),
             approved_heads,
+            approved_keep,
             changed_after_approval: get_bool(doc, &ROOT, "changedAfterApproval"),
             comments,
             tags,
@@ -247,6 +254,7 @@ pub fn check(
     if before.reviewed_by != after.reviewed_by
         || before.reviewed_at != after.reviewed_at
         || before.approved_heads != after.approved_heads
+        || before.approved_keep != after.approved_keep
         || before.changed_after_approval != after.changed_after_approval
     {
         return Err(Violation::Review);
@@ -336,6 +344,7 @@ pub fn revert_owned(
             }
             None => delete_key(tx, &ROOT, "approvedHeads")?,
         }
+        write_keep(tx, old.approved_keep.as_deref().unwrap_or_default())?;
         match old.changed_after_approval {
             Some(b) => tx.put(ROOT, "changedAfterApproval", b)?,
             None => delete_key(tx, &ROOT, "changedAfterApproval")?,
@@ -510,15 +519,48 @@ pub fn approved_heads<R: ReadDoc>(doc: &R) -> Option<Vec<ChangeHash>> {
 /// Record an approval of the story as it is now: `review = approved`, who and when, and the
 /// heads approved. One change, by the coordinator's actor.
 pub fn approve(doc: &mut Automerge, by: &str, now_ms: i64) -> Result<(), StoryError> {
+    approve_keeping(doc, by, now_ms, &[])
+}
+
+/// [`approve`], with the spans of the quote the coordinator keeps visible on purpose
+/// (`kind:text`, e.g. `naam:Anja`; issue 16, `docs/deidentify.md`): stored with the approval, in
+/// the same change, and replaced by the next approval.
+pub fn approve_keeping(
+    doc: &mut Automerge,
+    by: &str,
+    now_ms: i64,
+    keep: &[String],
+) -> Result<(), StoryError> {
     let heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
     change(doc, now_ms, "review", |tx| {
         tx.put(ROOT, "review", super::ReviewState::Approved.code())?;
         tx.put(ROOT, "reviewedBy", by)?;
         tx.put(ROOT, "reviewedAt", ScalarValue::Timestamp(now_ms))?;
         write_heads(tx, &heads)?;
+        write_keep(tx, keep)?;
         delete_key(tx, &ROOT, "changedAfterApproval")?;
         Ok(())
     })
+}
+
+/// The spans kept visible with the approval that stands (empty without one).
+pub fn approved_keep<R: ReadDoc>(doc: &R) -> Vec<String> {
+    Owned::read(doc).approved_keep.unwrap_or_default()
+}
+
+fn write_keep(
+    tx: &mut automerge::transaction::Transaction<'_>,
+    keep: &[String],
+) -> Result<(), StoryError> {
+    if keep.is_empty() {
+        delete_key(tx, &ROOT, "approvedKeep")?;
+        return Ok(());
+    }
+    let l = tx.put_object(ROOT, "approvedKeep", ObjType::List)?;
+    for (i, k) in keep.iter().enumerate() {
+        tx.insert(&l, i, k.as_str())?;
+    }
+    Ok(())
 }
 
 /// After a coordinator's device set `approved` through sync: record the heads it approved, so a

@@ -273,6 +273,9 @@ struct ReviewRequest {
     state: ReviewState,
     #[serde(default)]
     comment: Option<String>,
+    /// With an approval: the quote's spans kept visible on purpose, `kind:text` (issue 16).
+    #[serde(default)]
+    keep: Vec<String>,
 }
 
 /// Set the review state, with a comment (required when sending a story back). Written into the
@@ -299,6 +302,18 @@ async fn review(
             "a comment has at most 4000 characters".into(),
         ));
     }
+    if req.keep.len() > 50
+        || req.keep.iter().any(|k| {
+            k.chars().count() > 200
+                || k.split_once(':')
+                    .and_then(|(kind, _)| client_core::deidentify::Kind::from_code(kind))
+                    .is_none()
+        })
+    {
+        return Err(ApiError::BadRequest(
+            "keep: at most 50 spans, each kind:text (naam:Anja), at most 200 characters".into(),
+        ));
+    }
     if req.state == ReviewState::Returned && comment.is_none() {
         return Err(ApiError::BadRequest(
             "say why the story goes back: a comment is required".into(),
@@ -310,7 +325,7 @@ async fn review(
     let changed = change_as_coordinator(&state, member, doc_id, |doc| {
         // An approval is of a version: it records the heads it approved.
         if req.state == ReviewState::Approved {
-            story::ownership::approve(doc, &by, now)?;
+            story::ownership::approve_keeping(doc, &by, now, &req.keep)?;
         } else {
             story::set_review(doc, req.state, &by, now)?;
         }

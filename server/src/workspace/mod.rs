@@ -75,6 +75,11 @@ pub struct StoryRow {
     pub reviewed_by: Option<String>,
     /// The quote shown for this story, when its consent allows quoting.
     pub quote: Option<String>,
+    /// What the de-identifier finds in the quote the desk shows (the approved one, else the
+    /// current one), with what the approval keeps; filled by [`ReadStory::row`].
+    pub quote_marks: Vec<Mark>,
+    /// What it finds in the transcript (names spoken into a voice note).
+    pub transcript_marks: Vec<Mark>,
     /// A field member changed the story after it was approved: it is back to `submitted` and
     /// needs a new approval ("gewijzigd na goedkeuring").
     pub changed_after_approval: bool,
@@ -94,6 +99,8 @@ pub struct ApprovedVersion {
     /// The transcript and impact sections as approved (what outputs carry beside the body).
     pub transcript: Option<String>,
     pub sections: Vec<(String, String)>,
+    /// The spans of the quote the approving coordinator kept visible on purpose (`kind:text`).
+    pub kept: Vec<String>,
 }
 
 impl ApprovedVersion {
@@ -112,8 +119,54 @@ impl ApprovedVersion {
                 .map(|t| t.text.clone())
                 .filter(|t| !t.is_empty()),
             sections: Vec::new(),
+            kept: Vec::new(),
         }
     }
+}
+
+/// A span the de-identifier found, as the desk marks it: UTF-16 offsets (what JavaScript
+/// indexes), the kind's code and label, why, and whether the approval keeps it visible.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mark {
+    pub start: usize,
+    pub end: usize,
+    pub kind: &'static str,
+    pub label: &'static str,
+    pub reason: &'static str,
+    pub text: String,
+    pub kept: bool,
+}
+
+/// The key a kept span is stored under with the approval (`naam:Anja`).
+pub fn keep_key(kind: &str, text: &str) -> String {
+    format!("{kind}:{text}")
+}
+
+/// The marks of `text`: every span, with its UTF-16 offsets.
+pub fn marks(text: &str, keep: &[&str], kept: &[String]) -> Vec<Mark> {
+    let spans = crate::deidentify::spans(text, keep);
+    let mut out = Vec::with_capacity(spans.len());
+    let (mut at, mut units) = (0usize, 0usize);
+    let mut utf16 = |byte: usize| {
+        units += text[at..byte].encode_utf16().count();
+        at = byte;
+        units
+    };
+    for s in spans {
+        let start = utf16(s.start);
+        let end = utf16(s.end);
+        let t = text[s.start..s.end].to_string();
+        out.push(Mark {
+            start,
+            end,
+            kind: s.kind.code(),
+            label: s.kind.label(),
+            reason: s.reason,
+            kept: kept.contains(&keep_key(s.kind.code(), &t)),
+            text: t,
+        });
+    }
+    out
 }
 
 /// A story's text as every output carries it (reports, the stories CSV, the REFI-QDA project):
@@ -134,6 +187,8 @@ pub struct ReadStory {
     pub approved: Option<Story>,
     /// Its impact sections.
     pub approved_details: Option<StoryDetails>,
+    /// The quote's spans the approval keeps visible (`kind:text`).
+    pub approved_keep: Vec<String>,
     pub changed_after_approval: bool,
     /// The actors that wrote comments, tags and the review state.
     pub authors: ownership::Authors,
@@ -149,6 +204,7 @@ pub fn read_story(doc: &automerge::Automerge) -> ReadStory {
         details: StoryDetails::read(doc),
         approved: approved.as_ref().map(Story::read),
         approved_details: approved.as_ref().map(StoryDetails::read),
+        approved_keep: owned.approved_keep.clone().unwrap_or_default(),
         changed_after_approval: owned.changed_after_approval == Some(true),
         authors: ownership::authors(doc),
     }
@@ -170,6 +226,27 @@ impl ReadStory {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
         }
+        if let Some(a) = row.approved.as_mut() {
+            a.kept = self.approved_keep.clone();
+        }
+        // What the desk marks: the quote as it would be exported (approved, else the current
+        // one) and the transcript, checked as written (issue 16).
+        let keep: Vec<&str> = row.municipality.as_deref().into_iter().collect();
+        let kept = row
+            .approved
+            .as_ref()
+            .map(|a| a.kept.clone())
+            .unwrap_or_default();
+        row.quote_marks = row
+            .approved_quote()
+            .or(row.quote.as_deref())
+            .map(|q| marks(q, &keep, &kept))
+            .unwrap_or_default();
+        row.transcript_marks = row
+            .transcript
+            .as_deref()
+            .map(|t| marks(t, &keep, &[]))
+            .unwrap_or_default();
         row
     }
 }
@@ -281,6 +358,8 @@ impl StoryRow {
                 .collect(),
             reviewed_by: None,
             quote,
+            quote_marks: Vec::new(),
+            transcript_marks: Vec::new(),
             changed_after_approval,
             approved: approved.map(ApprovedVersion::of),
         }
@@ -319,14 +398,21 @@ impl StoryRow {
         }
     }
 
-    /// The approved quote ([`StoryRow::approved_quote`]) as outputs carry it: de-identified.
+    /// The approved quote ([`StoryRow::approved_quote`]) as outputs carry it: de-identified, but
+    /// for the spans the approving coordinator kept visible on purpose (`approvedKeep`).
     pub fn output_quote(&self) -> Option<String> {
         let q = self.approved_quote()?;
+        let kept = self
+            .approved
+            .as_ref()
+            .map(|a| a.kept.as_slice())
+            .unwrap_or_default();
         let keep: Vec<&str> = self.municipality.as_deref().into_iter().collect();
-        Some(client_core::deidentify::mask(
-            q,
-            &crate::deidentify::spans(q, &keep),
-        ))
+        let spans: Vec<_> = crate::deidentify::spans(q, &keep)
+            .into_iter()
+            .filter(|s| !kept.contains(&keep_key(s.kind.code(), &q[s.start..s.end])))
+            .collect();
+        Some(client_core::deidentify::mask(q, &spans))
     }
 
     /// Consent allows this story in reports and exports (anonymised or quoted).
@@ -555,6 +641,48 @@ mod tests {
         assert!(valid_quarter("2025-Q4"));
         assert!(!valid_quarter("2025-Q5"));
         assert!(!valid_quarter("2025Q4"));
+    }
+
+    #[test]
+    fn outputs_are_deidentified_but_for_the_kept_spans() {
+        let mut s = Story::read(&automerge::Automerge::new());
+        s.title = "Bij Anja de Vries".into();
+        s.body = "Ze zei: mijn buurvrouw Anja de Vries belt me op 06-12345678.".into();
+        s.municipality = Some("Delft".into());
+        s.consent = Some(client_core::story::Consent {
+            given: true,
+            how: None,
+            scope: Some(ConsentScope::MayBeQuoted),
+            recorded_at: None,
+        });
+        let mut row =
+            StoryRow::with_approval("a".into(), &s, &StoryDetails::default(), Some(&s), false);
+        assert_eq!(row.output().title, "Bij [naam]");
+        assert_eq!(
+            row.output_quote().as_deref(),
+            Some("mijn buurvrouw [naam] belt me op [telefoon].")
+        );
+        // The coordinator kept the neighbour's name on purpose, with the approval.
+        if let Some(a) = row.approved.as_mut() {
+            a.kept = vec![keep_key("naam", "Anja de Vries")];
+        }
+        assert_eq!(
+            row.output_quote().as_deref(),
+            Some("mijn buurvrouw Anja de Vries belt me op [telefoon].")
+        );
+        // The desk marks the spans in UTF-16 offsets, with what is kept.
+        let m = marks(
+            "één Anja de Vries",
+            &[],
+            &row.approved
+                .as_ref()
+                .map(|a| a.kept.clone())
+                .unwrap_or_default(),
+        );
+        assert_eq!(
+            (m[0].start, m[0].end, m[0].kind, m[0].kept),
+            (4, 17, "naam", true)
+        );
     }
 
     #[test]
