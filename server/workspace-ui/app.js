@@ -381,7 +381,9 @@ async function storyDialog(id) {
   const comment = h('textarea', { name: 'comment', rows: 3, 'aria-label': t('comment_label') });
   const review = async (state) => {
     if (state === 'returned' && !comment.value.trim()) { toast(t('comment_needed')); comment.focus(); return; }
-    await api('POST', `/workspace/stories/${encodeURIComponent(id)}/review`, { state, comment: comment.value.trim() || undefined });
+    // Issue 16: with an approval, the quote's spans the coordinator keeps visible on purpose.
+    const keep = state === 'approved' ? keepBoxes.filter(([box]) => box.checked).map(([, m]) => `${m.kind}:${m.text}`) : undefined;
+    await api('POST', `/workspace/stories/${encodeURIComponent(id)}/review`, { state, comment: comment.value.trim() || undefined, keep });
     toast(t('saved'));
     dlg.close();
     dlg.remove();
@@ -403,6 +405,32 @@ async function storyDialog(id) {
     tg.state !== 'confirmed' ? h('button', { type: 'button', class: 'secondary', onclick: () => decide(tg.code, 'confirmed') }, '✓ ', t('confirm_tag')) : null,
     tg.state !== 'rejected' ? h('button', { type: 'button', class: 'secondary', onclick: () => decide(tg.code, 'rejected') }, '✗ ', t('reject_tag')) : null,
     evidence(tg.code));
+  // Issue 16: what the de-identifier finds, marked. The quote's spans are masked in every output
+  // unless kept (a tick per span, stored with the approval); the transcript's are shown to check.
+  const keepBoxes = [];
+  const marked = (text, marks) => {
+    const out = [];
+    let at = 0;
+    for (const m of marks) {
+      out.push(text.slice(at, m.start), h('mark', { class: `deid ${m.kind}`, title: `${m.label} · ${m.reason}` }, text.slice(m.start, m.end)));
+      at = m.end;
+    }
+    out.push(text.slice(at));
+    return out;
+  };
+  const quoteText = (s.approved && s.approved.quote) || s.quote;
+  const quoteMarks = s.quote_marks || [];
+  const deidQuote = quoteText && quoteMarks.length ? h('div', { class: 'deid-quote', id: 'quote-marks' },
+    h('h3', {}, t('deid_quote')), h('p', { class: 'meta' }, t('deid_quote_note')),
+    h('blockquote', {}, h('p', {}, marked(quoteText, quoteMarks))),
+    h('ul', { class: 'deid-keep' }, quoteMarks.map((m) => {
+      const box = h('input', { type: 'checkbox', checked: m.kept, dataset: { kind: m.kind } });
+      keepBoxes.push([box, m]);
+      return h('li', {}, h('label', {}, box, ` ${t('deid_keep')} `, h('strong', {}, m.text), ` ${m.label}`));
+    }))) : null;
+  const transcriptMarks = s.transcript_marks || [];
+  const deidTranscript = s.transcript && transcriptMarks.length ? h('div', { class: 'deid-transcript notice', id: 'transcript-marks', role: 'note' },
+    h('strong', {}, t('deid_transcript')), ' ', h('span', {}, marked(s.transcript, transcriptMarks))) : null;
   const voiceOnly = !s.body.trim() && Boolean(s.transcript);
   const title = s.title || firstWords(s.transcript || s.body, 8) || '—';
   const dlg = h('dialog', { 'aria-labelledby': 'story-title', dataset: { id } },
@@ -421,7 +449,9 @@ async function storyDialog(id) {
     h('div', { class: 'body', id: 'story-body' }, voiceOnly ? s.transcript : s.body),
     voiceNotes(s),
     s.transcript && !voiceOnly ? h('div', {}, h('h3', {}, t('transcript')), h('div', { class: 'body', id: 'transcript' }, s.transcript)) : null,
+    deidTranscript,
     photos(s),
+    deidQuote,
     s.sections.length ? h('div', {}, s.sections.map(([k, v]) => h('div', {}, h('h3', {}, k), h('div', { class: 'body' }, v)))) : null,
     h('h3', {}, t('tags')), h('ul', { class: 'tags' }, s.tags.map(tagRow)),
     h('h3', {}, t('comments')), h('ul', {}, s.comments.map((c) => h('li', {}, h('strong', { title: c.written_by ? '' : t('author_unverified') }, c.written_by || `${c.author} (?)`), ': ', c.text))),
