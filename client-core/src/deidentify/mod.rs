@@ -185,8 +185,12 @@ fn resolve(text: &str, mut found: Vec<Span>, kept: &dyn Fn(&str) -> bool) -> Vec
             .then(a.start.cmp(&b.start))
     });
     let mut out: Vec<Span> = Vec::with_capacity(found.len());
+    // What is accepted, kept sorted and without overlaps: only the last one that starts before
+    // a span's end can overlap it.
+    let mut accepted: Vec<(usize, usize)> = Vec::with_capacity(found.len());
     for s in found {
-        if s.start >= s.end || out.iter().any(|o| o.start < s.end && s.start < o.end) {
+        let at = accepted.partition_point(|a| a.0 < s.end);
+        if s.start >= s.end || (at > 0 && accepted[at - 1].1 > s.start) {
             continue;
         }
         let t = text::fold(text.get(s.start..s.end).unwrap_or_default());
@@ -197,6 +201,7 @@ fn resolve(text: &str, mut found: Vec<Span>, kept: &dyn Fn(&str) -> bool) -> Vec
         if kept(&t) || kept(bare) {
             continue;
         }
+        accepted.insert(at, (s.start, s.end));
         out.push(s);
     }
     out.sort_by_key(|s| s.start);

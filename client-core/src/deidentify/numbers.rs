@@ -12,8 +12,10 @@ pub fn find(text: &str) -> Vec<Span> {
     out
 }
 
-fn covered(out: &[Span], at: usize) -> bool {
-    out.iter().any(|s| s.start <= at && at < s.end)
+/// `at` lies in one of `spans` (sorted, not overlapping).
+fn covered(spans: &[(usize, usize)], at: usize) -> bool {
+    let i = spans.partition_point(|s| s.1 <= at);
+    spans.get(i).is_some_and(|s| s.0 <= at)
 }
 
 fn email_local(b: u8) -> bool {
@@ -117,14 +119,16 @@ const UNITS: &[&str] = &[
 fn runs(text: &str, out: &mut Vec<Span>) {
     let b = text.as_bytes();
     let mut i = 0;
-    let taken_before = out.len();
+    let mut before: Vec<(usize, usize)> = out.iter().map(|s| (s.start, s.end)).collect();
+    before.sort_unstable();
+    before.dedup_by(|b, a| b.0 < a.1);
     while i < b.len() {
         let c = b[i];
         let starts = c.is_ascii_digit()
             || ((c == b'+' || c == b'(') && b.get(i + 1).is_some_and(u8::is_ascii_digit));
         let before_ok =
             i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.' || b[i - 1] == b',');
-        if !starts || !before_ok || covered(&out[..taken_before], i) {
+        if !starts || !before_ok || covered(&before, i) {
             i += 1;
             continue;
         }
@@ -142,7 +146,7 @@ fn runs(text: &str, out: &mut Vec<Span>) {
                 end: j,
                 sep,
             });
-            if covered(&out[..taken_before], s) {
+            if covered(&before, s) {
                 groups.pop();
                 break;
             }

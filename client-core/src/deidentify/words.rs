@@ -532,6 +532,10 @@ struct Ctx<'a, 'b> {
     out: Vec<Span>,
     /// Tokens already inside a finding (by index).
     taken: Vec<bool>,
+    /// Tokens inside a name.
+    in_name: Vec<bool>,
+    /// Tokens that end a name.
+    name_ends: Vec<bool>,
 }
 
 pub fn find(
@@ -542,9 +546,21 @@ pub fn find(
     numbers: &[Span],
 ) -> Vec<Span> {
     let _ = text;
+    // Both are in text order: one pass marks the tokens the number spans cover.
+    let mut sorted: Vec<&Span> = numbers.iter().collect();
+    sorted.sort_by_key(|s| s.start);
+    let mut k = 0;
     let taken = toks
         .iter()
-        .map(|t| numbers.iter().any(|s| s.start < t.end && t.start < s.end))
+        .map(|t| {
+            while k < sorted.len() && sorted[k].end <= t.start {
+                k += 1;
+            }
+            sorted[k..]
+                .iter()
+                .take_while(|s| s.start < t.end)
+                .any(|s| s.start < t.end && t.start < s.end)
+        })
         .collect();
     let mut c = Ctx {
         toks,
@@ -552,6 +568,8 @@ pub fn find(
         kept,
         out: Vec::new(),
         taken,
+        in_name: vec![false; toks.len()],
+        name_ends: vec![false; toks.len()],
     };
     c.spoken_digits();
     c.dates();
@@ -568,6 +586,12 @@ impl Ctx<'_, '_> {
         let (start, end) = (self.toks[from].start, self.toks[to].end);
         for t in &mut self.taken[from..=to] {
             *t = true;
+        }
+        if kind == Kind::Naam {
+            for t in &mut self.in_name[from..=to] {
+                *t = true;
+            }
+            self.name_ends[to] = true;
         }
         self.out.push(Span {
             start,
@@ -1057,11 +1081,7 @@ impl Ctx<'_, '_> {
                     && matches!(t.low.as_str(), "el" | "al" | "van" | "de" | "ben")
                     && self.unknown_or_name(i + 1);
                 let and_name = (next == "en" && self.first_name(i + 2))
-                    || (prev == "en"
-                        && i > 1
-                        && self.out.last().is_some_and(|s| {
-                            s.kind == Kind::Naam && s.end == self.toks[i - 2].end
-                        }));
+                    || (prev == "en" && i > 1 && self.name_ends[i - 2]);
                 if name_context && (t.cap || title) {
                     reason = "capitalised word after a relation or form of address";
                 } else if verb_after {
@@ -1108,13 +1128,10 @@ impl Ctx<'_, '_> {
                 s
             })
             .collect();
+        // A child word or a name in the sentence (at most 40 tokens either side: a transcript
+        // without full stops is one long sentence).
         let child_in = |from: usize, to: usize, c: &Ctx<'_, '_>| {
-            (from..to.min(n)).any(|k| CHILD_WORDS.contains(&c.low(k)))
-                || c.out.iter().any(|sp| {
-                    sp.kind == Kind::Naam
-                        && sp.start >= c.toks[from].start
-                        && sp.end <= c.toks[to.min(n) - 1].end
-                })
+            (from..to.min(n)).any(|k| CHILD_WORDS.contains(&c.low(k)) || c.in_name[k])
         };
         for i in 0..n {
             if self.taken[i] {
@@ -1134,17 +1151,16 @@ impl Ctx<'_, '_> {
             }
             let prev = if i > 0 { self.low(i - 1) } else { "" };
             let next = self.low(i + 1);
-            let end_of_sentence = (i..n).find(|&k| k > i && self.toks[k].sent).unwrap_or(n);
-            let from = sentence_of.get(i).copied().unwrap_or(0);
+            let end_of_sentence = (i + 1..n.min(i + 40))
+                .find(|&k| self.toks[k].sent)
+                .unwrap_or(n.min(i + 40));
+            let from = sentence_of
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .max(i.saturating_sub(40));
             // `Noor (4)`.
-            if prev == "("
-                && next == ")"
-                && i > 1
-                && self
-                    .out
-                    .iter()
-                    .any(|s| s.kind == Kind::Naam && s.end == self.toks[i - 2].end)
-            {
+            if prev == "(" && next == ")" && i > 1 && self.name_ends[i - 2] {
                 self.push(i, i, Kind::Leeftijd, "age in brackets after a name");
                 continue;
             }
@@ -1173,11 +1189,7 @@ impl Ctx<'_, '_> {
                 && !AGE_UNITS.contains(&next)
                 && !matches!(next, "uur" | "keer" | "euro" | "procent" | "%")
                 && i >= 2
-                && ((CHILD_WORDS.contains(&self.low(i - 2))
-                    || self
-                        .out
-                        .iter()
-                        .any(|s| s.kind == Kind::Naam && s.end == self.toks[i - 2].end))
+                && ((CHILD_WORDS.contains(&self.low(i - 2)) || self.name_ends[i - 2])
                     || (prev != "van"
                         && self.toks.get(i + 1).is_none_or(|x| {
                             x.t != T::Word || x.sent || matches!(x.low.as_str(), "en" | "oud")
