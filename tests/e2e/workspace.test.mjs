@@ -287,6 +287,13 @@ describe('coordinator workspace', () => {
     } finally {
       await context.close();
     }
+    // The desk's lists come from the story index, which follows the stored documents within
+    // moments (docs/workspace.md): wait until it has the edit, then look.
+    for (let i = 0; i < 100; i++) {
+      const listed = await (await server.api('GET', '/api/v1/workspace/stories?q=buiken', { token: coordToken })).json();
+      if (listed.stories.find((s) => s.id === approved.id)?.review === 'submitted') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     await desk.goto(`${server.url}/werkruimte/#/verhalen?q=buiken`);
     await ready(desk);
     const card = desk.locator('#stories article.story[data-review="submitted"]', { hasText: 'Centering-groep' });
