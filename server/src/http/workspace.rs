@@ -209,7 +209,17 @@ async fn open(
         m.available = crate::media::uploads::available(&state.media, &m.sha256, &id).await?;
     }
     let recorded_by = match state.db.doc_meta(&id, auth.member.id).await? {
-        Some((meta, _)) => state.db.member(meta.recorder_id).await?.map(|m| m.name),
+        // A name is never an address: one typed as such shows only its part before the `@`.
+        Some((meta, _)) => {
+            state
+                .db
+                .member(meta.recorder_id)
+                .await?
+                .map(|m| match m.name.split_once('@') {
+                    Some((local, _)) => local.to_string(),
+                    None => m.name,
+                })
+        }
         None => None,
     };
     opened(&state, &auth.member, &id, None).await?;
