@@ -196,9 +196,12 @@ async function overviewView() {
     h('td', { class: 'num', title: t('col_total_title') }, a.confirmed + a.suggested),
     ...columns.map((c) => h('td', { class: 'num', title: c.title }, c.count(a))),
     h('td', {}, a.metrics.map((metric) => {
-      const latest = Object.values(a.latest[metric] || {});
-      const sum = latest.reduce((s, [, v]) => s + v, 0);
-      return h('div', { class: 'meta' }, `${metricName(metric)}: ${a.units[metric] === 'percent' ? '' : fmt(sum, lang)}`);
+      const values = Object.values(a.latest[metric] || {}).map(([, v]) => v);
+      // Counts add up over the municipalities; shares do not: their lowest to highest.
+      const shown = !values.length ? '' : a.units[metric] === 'percent'
+        ? `${fmt(Math.min(...values), lang)}–${fmt(Math.max(...values), lang)} %`
+        : fmt(values.reduce((s, v) => s + v, 0), lang);
+      return h('div', { class: 'meta' }, `${metricName(metric)}: ${shown}`);
     }))));
   return h('section', {}, h('h1', {}, t('overview')),
     h('p', { class: 'meta', id: 'stories-total' }, `${m.stories_total} ${t('total_stories_note')}`),

@@ -39,6 +39,6 @@ export default {
   col_confirmed: 'Confirmed', col_confirmed_title: 'Stories on which a coordinator confirmed this activity', col_suggested: 'Suggested', col_suggested_title: 'Stories for which this activity was suggested automatically and not confirmed yet',
   col_total: 'Together', col_total_title: 'Confirmed and suggested together: the sum of the municipalities', col_municipality_title: 'Stories with this activity (confirmed or suggested) from {m}',
   unknown_municipality: 'unknown', unknown_municipality_title: 'Stories without a municipality', total_stories_note: 'stories in the workspace (all kinds, also without an activity)',
-  latest_title: 'Latest figure per metric: added up over the municipalities (counts)',
+  latest_title: 'Latest figure per metric: counts added up over the municipalities, percentages from lowest to highest',
   deid_quote: 'Quote: what is made unrecognisable', deid_quote_note: 'Marked words are replaced by [naam], [adres], [telefoon] … in reports and exports. Tick what stays visible on purpose; this is stored with the approval.', deid_keep: 'Keep:', deid_transcript: 'This looks identifying (replaced in reports and exports):',
 };

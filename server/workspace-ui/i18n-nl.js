@@ -39,6 +39,6 @@ export default {
   col_confirmed: 'Bevestigd', col_confirmed_title: 'Verhalen waarbij een coördinator deze activiteit bevestigde', col_suggested: 'Voorgesteld', col_suggested_title: 'Verhalen waarbij deze activiteit automatisch is voorgesteld en nog niet bevestigd',
   col_total: 'Samen', col_total_title: 'Bevestigd en voorgesteld samen: de som van de gemeenten', col_municipality_title: 'Verhalen met deze activiteit (bevestigd of voorgesteld) uit {m}',
   unknown_municipality: 'onbekend', unknown_municipality_title: 'Verhalen zonder gemeente', total_stories_note: 'verhalen in de werkruimte (alle soorten, ook zonder activiteit)',
-  latest_title: 'Laatste cijfer per indicator: opgeteld over de gemeenten (aantallen)',
+  latest_title: 'Laatste cijfer per indicator: aantallen opgeteld over de gemeenten, percentages van laagste tot hoogste',
   deid_quote: 'Citaat: wat onherkenbaar wordt', deid_quote_note: 'Gemarkeerde woorden worden in rapporten en exports vervangen door [naam], [adres], [telefoon] … Vink aan wat bewust zichtbaar blijft; dat wordt bij de goedkeuring bewaard.', deid_keep: 'Laten staan:', deid_transcript: 'Dit lijkt herkenbaar (in rapporten en exports vervangen):',
 };
