@@ -164,7 +164,7 @@ async function main() {
     const place = document.querySelector('#f-place');
     const from = document.querySelector('#f-from');
     for (let i = 0; i < 5; i++) {
-      out.render.push(await timeIt(() => window.vertel.view.update({ full: true })));
+      out.render.push(await timeIt(() => window.vertel.view.update()));
       out.search.push(await timeIt(input(q, ['slapen', 'verhaal 1', 'westland', 'zzz', 'moeder'][i])));
       out.search.push(await timeIt(input(q, '')));
       out.kind.push(await timeIt(input(kind, 'parent-story')));
@@ -175,7 +175,17 @@ async function main() {
       out.date.push(await timeIt(input(from, d)));
       out.date.push(await timeIt(input(from, '')));
     }
-    const cards = document.querySelectorAll('#stories .card').length; // all rendered, some hidden
+    // Every matching card, drawn in slices after the first screenfuls.
+    const drawn = () => new Promise((resolve) => {
+      const before = document.getElementById('main').dataset.drawn;
+      const t = performance.now();
+      window.vertel.view.update();
+      const check = () => (document.getElementById('main').dataset.drawn !== before ? resolve(performance.now() - t) : setTimeout(check, 5));
+      check();
+    });
+    out.all = [];
+    for (let i = 0; i < 3; i++) out.all.push(await drawn());
+    const cards = document.querySelectorAll('#stories .card').length;
     return { cards, ...out };
   });
 
@@ -195,7 +205,7 @@ async function main() {
     ['App shell transfer size, gzipped (all precached files, incl. wasm)', `${kb(results.transfer.total)} (wasm ${kb(results.transfer.wasm)}, ${results.transfer.files} files)`, '≤ 1 MB'],
     ['Navigation → interactive, offline, empty device (median / p90)', `${results.interactiveOffline.median.toFixed(0)} ms / ${results.interactiveOffline.p90.toFixed(0)} ms`, '< 1.5 s'],
     [`Navigation → interactive, offline, ${STORIES} stories on the device (median / p90)`, `${results.interactiveOffline1000.median.toFixed(0)} ms / ${results.interactiveOffline1000.p90.toFixed(0)} ms`, '< 1.5 s'],
-    [`Render the list of ${f.cards} stories (median, incl. layout / to next frame)`, `${med(f.render, 'sync').toFixed(1)} ms / ${med(f.render, 'frame').toFixed(1)} ms`, '< 100 ms'],
+    [`Render the list of ${f.cards} stories: first screenfuls (median, incl. layout / to next frame); every card, in slices`, `${med(f.render, 'sync').toFixed(1)} ms / ${med(f.render, 'frame').toFixed(1)} ms; ${median(f.all).toFixed(0)} ms`, '< 100 ms'],
     [`Filter ${STORIES} stories: text, kind, place, date (median, incl. layout / to next frame)`, `${med(all, 'sync').toFixed(1)} ms / ${med(all, 'frame').toFixed(1)} ms (worst ${Math.max(...all.map((x) => x.frame)).toFixed(1)} ms)`, '< 100 ms'],
     [`Create ${STORIES} stories on the device (each durable in IndexedDB)`, `${results.create.seconds.toFixed(1)} s`, '—'],
   ];

@@ -195,6 +195,8 @@ describe('capture: drafts, consent, hand in, returned stories, right to left', {
       assert.deepEqual(names, ['Delft', 'Midden-Delfland', 'Pijnacker-Nootdorp', 'Westland']);
       await page.getByLabel('Gemeente').selectOption('Westland');
       await page.waitForFunction((i) => window.vertel.device.views.get(i)?.story?.municipality === 'Westland', id, WAIT);
+      // Online, the draft reached the server.
+      await page.waitForFunction((i) => window.vertel.device.views.get(i)?.confirmed, id, WAIT);
       await page.getByRole('button', { name: 'Weggooien' }).click();
       const dialog = page.getByRole('dialog');
       await dialog.waitFor(WAIT);
@@ -205,6 +207,13 @@ describe('capture: drafts, consent, hand in, returned stories, right to left', {
       await dialog.getByRole('button', { name: 'Ja, weggooien' }).click();
       await page.waitForFunction(() => location.hash === '#/', null, WAIT);
       assert.equal(await page.evaluate((i) => window.vertel.device.knows(i), id), false);
+      // Thrown away on the server too: the coordinator's feed says it is gone.
+      let gone = false;
+      for (let i = 0; i < 50 && !gone; i++) {
+        gone = (await server.feed(coordToken)).some((c) => c.id === id && c.deleted);
+        if (!gone) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(gone, 'erased on the server');
       // The next story starts with the municipality chosen last.
       await page.getByRole('link', { name: 'Nieuw', exact: true }).click();
       assert.equal(await page.getByLabel('Gemeente').inputValue(), 'Westland');

@@ -17,10 +17,10 @@ export { sha256Hex };
 
 export class Device extends EventTarget {
   /**
-   * Load the wasm module and the list index; load into the engine only the documents that must
-   * sync now (not yet confirmed by the server, or refused), the personas, and any document the
-   * index does not know yet (the first start after an update). Every other story is loaded when it
-   * is opened, edited, or named by the changes feed (`ensure`).
+   * Load the wasm module and the list index; load into the engine the personas and any document
+   * the index does not know yet (the first start after an update). The stories that must sync (not
+   * yet confirmed by the server, or refused) follow once the app is interactive (`loadPending`);
+   * every other story is loaded when it is opened, edited, or named by the changes feed (`ensure`).
    */
   static async open(store) {
     const [, index, ids] = await Promise.all([init(), store.allIndex(), store.list()]);
@@ -32,7 +32,11 @@ export class Device extends EventTarget {
     }
     const now = ids.filter((id) => {
       const e = known.get(id);
-      return !e || e.type !== 'story' || !e.confirmed || e.refused;
+      return !e || e.type !== 'story';
+    });
+    device.pending = ids.filter((id) => {
+      const e = known.get(id);
+      return e?.type === 'story' && (!e.confirmed || e.refused);
     });
     for (const [id, bytes] of await store.loadMany(now)) {
       try {
@@ -72,6 +76,26 @@ export class Device extends EventTarget {
   /** Whether this device keeps the document (loaded in the engine or only in the store). */
   knows(id) {
     return this.core.has(id) || this.entries.has(id);
+  }
+
+  /**
+   * Load the stories that must sync, a slice at a time between frames, after the app is
+   * interactive; each syncs as soon as it is loaded when online. Resolves when all are loaded.
+   */
+  async loadPending() {
+    while (this.pending?.length) {
+      const slice = this.pending.splice(0, 100).filter((id) => !this.core.has(id));
+      for (const [id, bytes] of await this.store.loadMany(slice)) {
+        if (this.core.has(id)) continue;
+        try {
+          await this.run(this.core.loadAndSync(id, bytes));
+          this.refresh(id);
+        } catch (e) {
+          console.warn('skipping an unreadable stored document', id, e);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 0));
+    }
   }
 
   /** Load a stored document into the engine (it syncs at once when online). */

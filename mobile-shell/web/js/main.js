@@ -226,6 +226,8 @@ app.start = async (session) => {
   if (reopen) history.replaceState(null, '', `#/story/${reopen}/edit`);
   addEventListener('hashchange', route);
   await route();
+  // Stories with changes the server does not have yet are loaded now, behind the first screen.
+  app.pending = app.device.loadPending().catch((e) => console.error(e));
   app.sync.start();
   app.uploader.kick();
   // Recordings cut off by a crash become attachments of their stories; drafts thrown away while

@@ -2,8 +2,8 @@
 // count shows only them), then the drafts ("Nog niet af"), then the rest, newest first. Search and
 // filters (text, kind, place, review state, date). Stories the server did not accept are counted
 // in a banner of their own. The list is drawn from the list index (cards.js entries), never from
-// the documents, and rendered as one string of markup per group, so thousands of stories render
-// and filter quickly.
+// the documents: the matching cards in slices, the first screenfuls at once, so thousands of
+// stories render and filter quickly.
 
 import { t, tn, language } from '../i18n.js';
 import { icon } from '../icons.js';
@@ -128,58 +128,63 @@ export function listView(app, main) {
   }
 
   const lang = language();
-  // Every story has one <li>, rendered once per group; filtering only hides and shows them, and a
-  // changed story replaces its own <li>. A story that moves between groups renders its groups anew.
-  const rendered = { returned: [], drafts: [], rest: [] }; // key → [{entry, li, html}]
-  function renderGroup(key, entries, full) {
-    const ul = $(`#list-${key}`);
-    const was = rendered[key];
-    const same = !full && entries.length === was.length && entries.every((e, i) => e.id === was[i].entry.id);
-    if (!same) {
-      const html = entries.map((e) => storyCard(e, app.uploader, lang));
-      ul.innerHTML = html.join('');
-      const lis = ul.children;
-      rendered[key] = entries.map((entry, i) => ({ entry, li: lis[i], html: html[i] }));
-      return;
+  // The cards that match are drawn in order: the first screenfuls at once, the rest in slices
+  // between frames, so the list is usable at once with thousands of stories. Drawing starts
+  // again (from cached card markup) when the filter or the stories change.
+  const FIRST = 40;
+  const SLICE = 400;
+  let generation = 0;
+  function draw(shown) {
+    const mine = ++generation;
+    const queue = [];
+    for (const [key] of GROUPS) {
+      const ul = $(`#list-${key}`);
+      ul.textContent = '';
+      $(`#group-${key}`).hidden = shown[key].length === 0;
+      for (const e of shown[key]) queue.push([ul, e]);
     }
-    for (let i = 0; i < entries.length; i++) {
-      const r = was[i];
-      const html = storyCard(entries[i], app.uploader, lang);
-      if (html !== r.html) {
-        const tpl = document.createElement('template');
-        tpl.innerHTML = html;
-        const li = tpl.content.firstElementChild;
-        r.li.replaceWith(li);
-        r.li = li;
-        r.html = html;
+    let i = 0;
+    const slice = (n) => {
+      if (mine !== generation) return;
+      let group = null;
+      let html = '';
+      const flush = () => {
+        if (group && html) group.insertAdjacentHTML('beforeend', html);
+        html = '';
+      };
+      for (const end = Math.min(queue.length, i + n); i < end; i++) {
+        const [ul, e] = queue[i];
+        if (ul !== group) {
+          flush();
+          group = ul;
+        }
+        html += storyCard(e, app.uploader, lang);
       }
-      r.entry = entries[i];
-    }
+      flush();
+      if (i < queue.length) setTimeout(() => slice(SLICE), 0);
+      else main.dataset.drawn = String(mine);
+    };
+    slice(FIRST);
   }
 
-  function update({ full = false } = {}) {
+  function update() {
     const all = app.device.stories();
     const g = groups(all);
-    for (const [key] of GROUPS) renderGroup(key, g[key], full);
     let refused = 0;
     for (const e of all) if (e.refused) refused += 1;
     updateBanner(refused);
     updateReturned(g.returned.length);
     const matches = matcher(f);
-    let shown = 0;
+    const shown = {};
+    let n = 0;
     for (const [key] of GROUPS) {
-      let inGroup = 0;
-      for (const r of rendered[key]) {
-        const hide = !matches(r.entry);
-        if (r.li.hidden !== hide) r.li.hidden = hide;
-        if (!hide) inGroup += 1;
-      }
-      $(`#group-${key}`).hidden = inGroup === 0;
-      shown += inGroup;
+      shown[key] = g[key].filter(matches);
+      n += shown[key].length;
     }
+    draw(shown);
     if (all.length === 0) count.textContent = t('list.empty');
-    else if (shown === all.length) count.textContent = tn('list.count', all.length);
-    else count.textContent = tn('list.count-filtered', shown, { total: all.length });
+    else if (n === all.length) count.textContent = tn('list.count', all.length);
+    else count.textContent = tn('list.count-filtered', n, { total: all.length });
   }
   const bind = (sel, key) => {
     $(sel).addEventListener('input', (e) => {
