@@ -278,9 +278,13 @@ fn classify(text: &str, g: &[Group], plus: bool, after: &str) -> Option<(Kind, &
     }
     // BSN: nine digits (in one group or as 123.456.789, 1234.56.789, 123 45 6789) that pass the
     // 11-proef.
+    let shape: Vec<usize> = g.iter().map(len).collect();
+    let same_sep = g.iter().skip(1).all(|x| x.sep == g[1].sep);
     if digits.len() == 9
-        && g.len() <= 3
-        && (g.len() == 1 || matches!(g[1].sep, b'.' | b' ' | b'-'))
+        && (shape == [9]
+            || (same_sep
+                && matches!(g[1].sep, b'.' | b' ' | b'-')
+                && matches!(shape.as_slice(), [3, 3, 3] | [4, 2, 3])))
         && elfproef(&digits)
     {
         return Some((Kind::Bsn, "BSN (passes the 11-proef)"));

@@ -304,31 +304,18 @@ const STREET_ENDINGS: &[&str] = &[
     "hof",
     "park",
     "plantsoen",
-    "erf",
-    "ring",
-    "baan",
     "markt",
-    "wal",
-    "haven",
-    "burcht",
-    "veld",
-    "weide",
-    "hoven",
-    "kwartier",
-    "dam",
-    "berg",
     "straatweg",
     "boulevard",
     "promenade",
     "allee",
-    "hage",
-    "oord",
-    "rade",
-    "akker",
-    "hoek",
-    "gaarde",
-    "zoom",
-    "tuin",
+];
+
+/// Endings that are also the endings of ordinary words (`Monitoring`, `Zorgakkoord`,
+/// `Loopbaan`): a street only with a house number after it.
+const WEAK_STREET_ENDINGS: &[&str] = &[
+    "ring", "oord", "hoek", "tuin", "baan", "berg", "dam", "veld", "weide", "hoven", "haven",
+    "erf", "wal", "burcht", "kwartier", "hage", "rade", "akker", "gaarde", "zoom",
 ];
 
 /// Street words that begin a multi-word street name: `Laan van Meerdervoort`.
@@ -675,7 +662,7 @@ impl Ctx<'_, '_> {
     fn proper_run(&self, i: usize) -> usize {
         let mut end = i;
         let mut j = i + 1;
-        while j < self.toks.len() {
+        while j < self.toks.len() && !self.toks[j].sent {
             if self.proper(j)
                 || (self.toks[j].cap && self.lists.municipalities.contains(self.low(j)))
             {
@@ -705,7 +692,9 @@ impl Ctx<'_, '_> {
                 if matches!(self.low(j), "de" | "het" | "'t") && self.proper(j + 1) {
                     j += 1;
                 }
-                if self.proper(j) || (j > i + 1 && self.toks[j].cap) {
+                if (self.proper(j) || (j > i + 1 && self.toks[j].cap))
+                    && self.toks.get(j).is_some_and(|t| !t.sent)
+                {
                     let end = self.proper_run(j);
                     let (kind, reason) = if school_head {
                         (Kind::School, "school's name after a school word")
@@ -859,10 +848,13 @@ impl Ctx<'_, '_> {
             let low = self.low(i);
             let mut last = None;
             let mut reason = "street name";
-            if let Some(end) = STREET_ENDINGS
-                .iter()
-                .find(|e| low.len() > e.len() + 2 && low.ends_with(*e))
-                .map(|_| i)
+            let ends = |list: &[&str]| {
+                list.iter()
+                    .any(|e| low.len() > e.len() + 2 && low.ends_with(e))
+            };
+            let numbered = self.house_number(i + 1).is_some();
+            if let Some(end) = (ends(STREET_ENDINGS) || (numbered && ends(WEAK_STREET_ENDINGS)))
+                .then_some(i)
                 .filter(|_| {
                     !self.lists.places.contains(low)
                         && !self.lists.common.contains(low)
@@ -1076,7 +1068,32 @@ impl Ctx<'_, '_> {
                 reason = "surname";
             } else if self.unknown_proper(i) || (title && t.cap && self.is_word(i)) {
                 let name_context = prev_word_is_cue || title || followed_by_age;
-                let verb_after = PERSON_VERBS.contains(&next) && !t.sent;
+                let verb_after = PERSON_VERBS.contains(&next)
+                    && !matches!(
+                        next,
+                        "is" | "was"
+                            | "en"
+                            | "heeft"
+                            | "had"
+                            | "kan"
+                            | "kon"
+                            | "mag"
+                            | "mocht"
+                            | "gaat"
+                            | "ging"
+                            | "moet"
+                            | "moest"
+                            | "zit"
+                            | "zat"
+                            | "weet"
+                            | "wist"
+                            | "vindt"
+                            | "vond"
+                            | "heb"
+                            | "krijgt"
+                            | "kreeg"
+                    )
+                    && !t.sent;
                 let particle_name = t.cap
                     && matches!(t.low.as_str(), "el" | "al" | "van" | "de" | "ben")
                     && self.unknown_or_name(i + 1);
