@@ -285,3 +285,56 @@ async fn the_index_follows_the_documents(backend: Backend) -> anyhow::Result<()>
     Ok(())
 }
 both!(the_index_follows_the_documents);
+
+/// Two server processes on one PostgreSQL keep one index: a story stored through one is listed by
+/// the other, and an edit through the other shows on the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_keep_one_index() -> anyhow::Result<()> {
+    let env = Env::new(Backend::Postgres).await?;
+    env.workspace("delft")?;
+    let one = Server::start(&env, &[]).await?;
+    let two = Server::start(&env, &[]).await?;
+    let prof = one.login_as("professional", "delft").await?;
+    let coord_two = two.login_as("coordinator", "delft").await?;
+    let coord_one = one.login_as("coordinator", "delft").await?;
+
+    let phone = device(&env, "phone").await?;
+    phone.connect(&one.ws_url(), &prof.token).await?;
+    let id = phone
+        .create_story(&parent_story("Twee servers", "Eén database, één index."))
+        .await?;
+    all_confirmed(&phone).await?;
+    let sid = id.to_string();
+    list_until(
+        &two,
+        &coord_two.token,
+        "/workspace/stories",
+        "a story stored through the other process",
+        |v| story(v, &sid).is_some(),
+    )
+    .await?;
+
+    let tablet = device(&env, "tablet").await?;
+    tablet.connect(&two.ws_url(), &prof.token).await?;
+    tablet.want([id]).await?;
+    tablet
+        .wait_for("the story on the tablet", WAIT, |d| async move {
+            d.story(&id).await.is_some()
+        })
+        .await?;
+    tablet
+        .edit(id, |d| {
+            client_core::story::set_title(d, "Via de andere server", 5)
+        })
+        .await?;
+    all_confirmed(&tablet).await?;
+    list_until(
+        &one,
+        &coord_one.token,
+        "/workspace/stories?q=andere%20server",
+        "an edit through the other process",
+        |v| v["total"] == 1 && story(v, &sid).is_some_and(|s| s["title"] == "Via de andere server"),
+    )
+    .await?;
+    Ok(())
+}

@@ -48,6 +48,9 @@ pub struct IndexRow {
     pub tags: Vec<(String, String)>,
 }
 
+/// A read to store: (row, workspace, recorder, the document's seq it was read at).
+pub type IndexWrite = (IndexRow, i64, i64, i64);
+
 /// Where a document stands in `documents`, as the indexer needs it.
 #[derive(Debug, Clone)]
 pub struct DocState {
@@ -235,134 +238,46 @@ impl Db {
         recorder_id: i64,
         seq: i64,
     ) -> Result<bool, DbError> {
-        let (mut tx, turn) = self.begin_write().await?;
-        // Lock the document's row: an erasure (which updates it) waits for us, or we see it.
-        let lock = match self.backend {
-            Backend::Postgres => "SELECT deleted_at FROM documents WHERE id = $1 FOR UPDATE",
-            Backend::Sqlite => "SELECT deleted_at FROM documents WHERE id = $1",
-        };
-        let live = sqlx::query(lock)
-            .bind(&row.doc_id)
-            .fetch_optional(&mut *tx)
+        Ok(self
+            .put_index_rows(&[(row.clone(), workspace_id, recorder_id, seq)])
             .await?
-            .map(|r| r.opt_i64("deleted_at"))
-            .transpose()?
-            .is_some_and(|d| d.is_none());
-        if !live {
-            delete_index_in(&mut tx, self.backend, &row.doc_id).await?;
-            tx.commit().await?;
-            drop(turn);
-            return Ok(false);
-        }
-        let existing = sqlx::query("SELECT id, indexed_seq FROM story_index WHERE doc_id = $1")
-            .bind(&row.doc_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| Ok::<_, sqlx::Error>((r.i64("id")?, r.i64("indexed_seq")?)))
-            .transpose()?;
-        if existing.is_some_and(|(_, s)| s >= seq) {
-            tx.commit().await?;
-            drop(turn);
-            return Ok(false);
-        }
-        let pg = self.backend == Backend::Postgres;
-        let sql = format!(
-            "INSERT INTO story_index (doc_id, workspace_id, recorder_id, indexed_seq, sort_at, \
-             captured_at, quarter, kind, municipality, place_type, phase, target_group, language, \
-             review, approved_heads, changed_after_approval, consent_scope, approved_quotable, \
-             told_by_role, told_by, persona_id, title, excerpt, quote, has_audio, has_photo, \
-             transcript_state, search_text{cols}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28{vals}) \
-             ON CONFLICT (doc_id) DO UPDATE SET workspace_id = excluded.workspace_id, \
-             recorder_id = excluded.recorder_id, indexed_seq = excluded.indexed_seq, \
-             sort_at = excluded.sort_at, captured_at = excluded.captured_at, \
-             quarter = excluded.quarter, kind = excluded.kind, municipality = excluded.municipality, \
-             place_type = excluded.place_type, phase = excluded.phase, \
-             target_group = excluded.target_group, language = excluded.language, \
-             review = excluded.review, approved_heads = excluded.approved_heads, \
-             changed_after_approval = excluded.changed_after_approval, \
-             consent_scope = excluded.consent_scope, approved_quotable = excluded.approved_quotable, \
-             told_by_role = excluded.told_by_role, told_by = excluded.told_by, \
-             persona_id = excluded.persona_id, title = excluded.title, excerpt = excluded.excerpt, quote = excluded.quote, \
-             has_audio = excluded.has_audio, has_photo = excluded.has_photo, \
-             transcript_state = excluded.transcript_state, search_text = excluded.search_text{set} \
-             RETURNING id",
-            cols = if pg { ", search" } else { "" },
-            vals = if pg {
-                ", setweight(to_tsvector('dutch', $29), 'A') || setweight(to_tsvector('dutch', $30), 'B')"
-            } else {
-                ""
-            },
-            set = if pg { ", search = excluded.search" } else { "" },
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(&row.doc_id)
-            .bind(workspace_id)
-            .bind(recorder_id)
-            .bind(seq)
-            .bind(row.sort_at)
-            .bind(row.captured_at)
-            .bind(row.quarter.as_deref())
-            .bind(row.kind.as_deref())
-            .bind(row.municipality.as_deref())
-            .bind(row.place_type.as_deref())
-            .bind(row.phase.as_deref())
-            .bind(row.target_group.as_deref())
-            .bind(row.language.as_deref())
-            .bind(row.review.as_str())
-            .bind(row.approved_heads.as_deref())
-            .bind(i64::from(row.changed_after_approval))
-            .bind(row.consent_scope.as_deref())
-            .bind(i64::from(row.approved_quotable))
-            .bind(row.told_by_role.as_deref())
-            .bind(row.told_by.as_deref())
-            .bind(row.persona_id.as_deref())
-            .bind(row.title.as_str())
-            .bind(row.excerpt.as_str())
-            .bind(row.quote.as_deref())
-            .bind(i64::from(row.has_audio))
-            .bind(i64::from(row.has_photo))
-            .bind(row.transcript_state.as_deref())
-            .bind(row.search_text.as_str());
-        if pg {
-            q = q
-                .bind(row.search_title.as_str())
-                .bind(row.search_text.as_str());
-        }
-        let id: i64 = q.fetch_one(&mut *tx).await?.i64("id")?;
-        sqlx::query("DELETE FROM story_index_tags WHERE story_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for (code, state) in &row.tags {
-            sqlx::query(
-                "INSERT INTO story_index_tags (story_id, workspace_id, code, state) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (story_id, code) DO UPDATE SET state = excluded.state",
-            )
-            .bind(id)
-            .bind(workspace_id)
-            .bind(code.as_str())
-            .bind(state.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        if self.backend == Backend::Sqlite {
-            if existing.is_some() {
-                sqlx::query("DELETE FROM story_fts WHERE rowid = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+            > 0)
+    }
+
+    /// Store several reads in one transaction: (row, workspace, recorder, seq). Returns how many
+    /// were written.
+    pub async fn put_index_rows(
+        &self,
+        rows: &[(IndexRow, i64, i64, i64)],
+    ) -> Result<usize, DbError> {
+        if self.backend == Backend::Postgres && rows.len() > 1 {
+            // One transaction per row: each locks its document's row, and several such locks
+            // in one transaction could deadlock with a group commit of document writes.
+            let mut written = 0;
+            for r in rows {
+                written += Box::pin(self.put_index_rows(std::slice::from_ref(r))).await?;
             }
-            sqlx::query("INSERT INTO story_fts (rowid, title, body) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(row.stems_title.as_str())
-                .bind(row.stems_text.as_str())
-                .execute(&mut *tx)
-                .await?;
+            return Ok(written);
+        }
+        let (mut tx, turn) = self.begin_write().await?;
+        let mut written = 0;
+        for (row, workspace_id, recorder_id, seq) in rows {
+            if put_in(
+                &mut tx,
+                self.backend,
+                row,
+                *workspace_id,
+                *recorder_id,
+                *seq,
+            )
+            .await?
+            {
+                written += 1;
+            }
         }
         tx.commit().await?;
         drop(turn);
-        Ok(true)
+        Ok(written)
     }
 
     /// Remove a document from the index (it was deleted).
@@ -407,6 +322,33 @@ impl Db {
         Ok(v.unwrap_or(0))
     }
 
+    /// Make sure the index was written by this version of the reader (`version`): when it was
+    /// not (the stemmer or the row's meaning changed), forget every row's read so the indexer
+    /// reads every story again. Returns whether it did.
+    pub async fn index_version_is(&self, version: i64) -> Result<bool, DbError> {
+        let (mut tx, turn) = self.begin_write().await?;
+        let stored: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM counters WHERE name = 'story_index_version'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let stale = stored != Some(version);
+        if stale {
+            sqlx::query("UPDATE story_index SET indexed_seq = -1")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO counters (name, value) VALUES ('story_index_version', $1) \
+                 ON CONFLICT (name) DO UPDATE SET value = $1",
+            )
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        drop(turn);
+        Ok(stale)
+    }
+
     /// Forget every index row's read, so that the indexer reads every story again.
     pub async fn invalidate_index(&self) -> Result<u64, DbError> {
         let (mut tx, turn) = self.begin_write().await?;
@@ -442,8 +384,10 @@ impl Db {
         };
         match (&q.search, self.backend) {
             (Some(s), Backend::Sqlite) => {
+                // CROSS JOIN keeps the full-text matches as the outer loop: SQLite's planner
+                // otherwise may run the MATCH once per story of the workspace (seconds at 2,000).
                 sql.push(
-                    "?) f JOIN story_index i ON i.id = f.fid \
+                    "?) f CROSS JOIN story_index i ON i.id = f.fid \
                      LEFT JOIN members m ON m.id = i.recorder_id WHERE ",
                     vec![Bind::T(s.clone())],
                 );
@@ -535,7 +479,7 @@ impl Db {
         let mut sql = match (&q.search, self.backend) {
             (Some(s), Backend::Sqlite) => {
                 let mut sql = Sql::new(
-                    "SELECT COUNT(*) AS n FROM story_fts f JOIN story_index i ON i.id = f.rowid \
+                    "SELECT COUNT(*) AS n FROM story_fts f CROSS JOIN story_index i ON i.id = f.rowid \
                      WHERE ",
                 );
                 sql.push("story_fts MATCH ? AND ", vec![Bind::T(s.clone())]);
@@ -755,6 +699,138 @@ fn filters(sql: &mut Sql, q: &IndexQuery) {
     }
 }
 
+/// Write one read inside a transaction (see [`Db::put_index_rows`]).
+async fn put_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    row: &IndexRow,
+    workspace_id: i64,
+    recorder_id: i64,
+    seq: i64,
+) -> Result<bool, DbError> {
+    // Lock the document's row: an erasure (which updates it) waits for us, or we see it.
+    let lock = match backend {
+        Backend::Postgres => "SELECT deleted_at FROM documents WHERE id = $1 FOR UPDATE",
+        Backend::Sqlite => "SELECT deleted_at FROM documents WHERE id = $1",
+    };
+    let live = sqlx::query(lock)
+        .bind(&row.doc_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.opt_i64("deleted_at"))
+        .transpose()?
+        .is_some_and(|d| d.is_none());
+    if !live {
+        delete_index_in(tx, backend, &row.doc_id).await?;
+        return Ok(false);
+    }
+    let existing = sqlx::query("SELECT id, indexed_seq FROM story_index WHERE doc_id = $1")
+        .bind(&row.doc_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| Ok::<_, sqlx::Error>((r.i64("id")?, r.i64("indexed_seq")?)))
+        .transpose()?;
+    if existing.is_some_and(|(_, s)| s >= seq) {
+        return Ok(false);
+    }
+    let pg = backend == Backend::Postgres;
+    let sql = format!(
+        "INSERT INTO story_index (doc_id, workspace_id, recorder_id, indexed_seq, sort_at, \
+         captured_at, quarter, kind, municipality, place_type, phase, target_group, language, \
+         review, approved_heads, changed_after_approval, consent_scope, approved_quotable, \
+         told_by_role, told_by, persona_id, title, excerpt, quote, has_audio, has_photo, \
+         transcript_state, search_text{cols}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28{vals}) \
+         ON CONFLICT (doc_id) DO UPDATE SET workspace_id = excluded.workspace_id, \
+         recorder_id = excluded.recorder_id, indexed_seq = excluded.indexed_seq, \
+         sort_at = excluded.sort_at, captured_at = excluded.captured_at, \
+         quarter = excluded.quarter, kind = excluded.kind, municipality = excluded.municipality, \
+         place_type = excluded.place_type, phase = excluded.phase, \
+         target_group = excluded.target_group, language = excluded.language, \
+         review = excluded.review, approved_heads = excluded.approved_heads, \
+         changed_after_approval = excluded.changed_after_approval, \
+         consent_scope = excluded.consent_scope, approved_quotable = excluded.approved_quotable, \
+         told_by_role = excluded.told_by_role, told_by = excluded.told_by, \
+         persona_id = excluded.persona_id, title = excluded.title, excerpt = excluded.excerpt, quote = excluded.quote, \
+         has_audio = excluded.has_audio, has_photo = excluded.has_photo, \
+         transcript_state = excluded.transcript_state, search_text = excluded.search_text{set} \
+         RETURNING id",
+        cols = if pg { ", search" } else { "" },
+        vals = if pg {
+            ", setweight(to_tsvector('dutch', $29), 'A') || setweight(to_tsvector('dutch', $30), 'B')"
+        } else {
+            ""
+        },
+        set = if pg { ", search = excluded.search" } else { "" },
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(&row.doc_id)
+        .bind(workspace_id)
+        .bind(recorder_id)
+        .bind(seq)
+        .bind(row.sort_at)
+        .bind(row.captured_at)
+        .bind(row.quarter.as_deref())
+        .bind(row.kind.as_deref())
+        .bind(row.municipality.as_deref())
+        .bind(row.place_type.as_deref())
+        .bind(row.phase.as_deref())
+        .bind(row.target_group.as_deref())
+        .bind(row.language.as_deref())
+        .bind(row.review.as_str())
+        .bind(row.approved_heads.as_deref())
+        .bind(i64::from(row.changed_after_approval))
+        .bind(row.consent_scope.as_deref())
+        .bind(i64::from(row.approved_quotable))
+        .bind(row.told_by_role.as_deref())
+        .bind(row.told_by.as_deref())
+        .bind(row.persona_id.as_deref())
+        .bind(row.title.as_str())
+        .bind(row.excerpt.as_str())
+        .bind(row.quote.as_deref())
+        .bind(i64::from(row.has_audio))
+        .bind(i64::from(row.has_photo))
+        .bind(row.transcript_state.as_deref())
+        .bind(row.search_text.as_str());
+    if pg {
+        q = q
+            .bind(row.search_title.as_str())
+            .bind(row.search_text.as_str());
+    }
+    let id: i64 = q.fetch_one(&mut **tx).await?.i64("id")?;
+    sqlx::query("DELETE FROM story_index_tags WHERE story_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    for (code, state) in &row.tags {
+        sqlx::query(
+            "INSERT INTO story_index_tags (story_id, workspace_id, code, state) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (story_id, code) DO UPDATE SET state = excluded.state",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .bind(code.as_str())
+        .bind(state.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    if backend == Backend::Sqlite {
+        if existing.is_some() {
+            sqlx::query("DELETE FROM story_fts WHERE rowid = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO story_fts (rowid, title, body) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(row.stems_title.as_str())
+            .bind(row.stems_text.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(true)
+}
+
 /// Delete a document's index rows inside a write transaction (erasure uses this too).
 pub(crate) async fn delete_index_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -783,4 +859,126 @@ pub(crate) async fn delete_index_in(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::docs::DocMeta;
+    use crate::db::testing;
+
+    fn row(doc_id: &str, title: &str) -> IndexRow {
+        IndexRow {
+            doc_id: doc_id.into(),
+            sort_at: 10,
+            review: "draft".into(),
+            title: title.into(),
+            excerpt: title.into(),
+            search_title: title.into(),
+            search_text: title.into(),
+            stems_title: crate::workspace::index::stems(title),
+            stems_text: String::new(),
+            tags: vec![("centering".into(), "suggested".into())],
+            ..IndexRow::default()
+        }
+    }
+
+    /// A row is replaced only by a read at a later seq, never written for a deleted document,
+    /// and a version change makes every row stale.
+    async fn rows_only_move_forward(backend: Backend) {
+        let t = testing::db(backend).await;
+        let db = &t.db;
+        let meta = DocMeta {
+            workspace_id: t.workspace,
+            recorder_id: t.member,
+            doc_type: "story".into(),
+            size: 0,
+            deleted: false,
+        };
+        for id in ["a", "b"] {
+            db.create_doc(id, &meta, b"x", &["h".into()])
+                .await
+                .expect("create");
+        }
+        let q = IndexQuery {
+            workspace_id: t.workspace,
+            ..IndexQuery::default()
+        };
+        let ws = t.workspace;
+        assert!(
+            db.put_index_row(&row("a", "nieuw"), ws, t.member, 5)
+                .await
+                .expect("put")
+        );
+        // An older read (another indexer that was slower) does not overwrite it.
+        assert!(
+            !db.put_index_row(&row("a", "oud"), ws, t.member, 4)
+                .await
+                .expect("put")
+        );
+        assert!(
+            db.put_index_row(&row("b", "ander"), ws, t.member, 5)
+                .await
+                .expect("put")
+        );
+        let page = db.index_page(&q, None, 10).await.expect("page");
+        let mut titles: Vec<&str> = page.iter().map(|l| l.row.title.as_str()).collect();
+        titles.sort();
+        assert_eq!(titles, vec!["ander", "nieuw"]);
+        assert_eq!(
+            page[0].row.tags,
+            vec![("centering".to_string(), "suggested".to_string())]
+        );
+        let search = match backend {
+            Backend::Sqlite => {
+                crate::workspace::index::fts_query(&crate::workspace::index::search_words("nieuw"))
+            }
+            Backend::Postgres => Some("nieuw".to_string()),
+        };
+        let found = IndexQuery {
+            search,
+            ..q.clone()
+        };
+        assert_eq!(db.index_count(&found).await.expect("count"), 1);
+
+        // Erased: the rows go in the erasure's transaction, and a late indexer writes nothing.
+        db.erase_doc("a", t.member).await.expect("erase");
+        assert_eq!(db.index_count(&q).await.expect("count"), 1);
+        assert_eq!(db.index_count(&found).await.expect("count"), 0);
+        assert!(
+            !db.put_index_row(&row("a", "nieuw"), ws, t.member, 99)
+                .await
+                .expect("put")
+        );
+        assert_eq!(db.index_count(&q).await.expect("count"), 1);
+
+        // A fresh database has no version: every row is stale once, then not again.
+        assert!(db.index_version_is(1).await.expect("version"));
+        assert!(
+            db.stories_to_index(0, 10)
+                .await
+                .expect("todo")
+                .iter()
+                .any(|(id, _)| id == "b")
+        );
+        assert!(
+            db.put_index_row(&row("b", "ander"), ws, t.member, 5)
+                .await
+                .expect("put")
+        );
+        assert!(!db.index_version_is(1).await.expect("version"));
+        assert!(db.stories_to_index(0, 10).await.expect("todo").is_empty());
+        assert!(db.index_version_is(2).await.expect("version"));
+        assert_eq!(db.stories_to_index(0, 10).await.expect("todo").len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_only_move_forward_sqlite() {
+        rows_only_move_forward(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_only_move_forward_postgres() {
+        rows_only_move_forward(Backend::Postgres).await;
+    }
 }

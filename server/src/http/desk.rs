@@ -65,7 +65,7 @@ fn index_query(
     member: &Member,
     f: &StoryFilter,
     tag_state: Option<String>,
-) -> Result<(IndexQuery, Vec<(String, Vec<String>)>), ApiError> {
+) -> Result<(IndexQuery, index::SearchWords), ApiError> {
     for q in [&f.from, &f.to] {
         if let Some(q) = set(q)
             && !valid_quarter(&q)
@@ -174,7 +174,7 @@ struct ListItem {
     snippet: Option<Vec<Piece>>,
 }
 
-fn item(l: Listed, words: &[(String, Vec<String>)]) -> ListItem {
+fn item(l: Listed, words: &index::SearchWords) -> ListItem {
     let snippet = if words.is_empty() {
         None
     } else {

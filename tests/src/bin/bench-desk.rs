@@ -243,7 +243,8 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .json()
         .await?;
-    let next = first["next"].as_str().context("a second page")?.to_string();
+    // A server from before the index answers every story at once (no `next`).
+    let next = first["next"].as_str().map(str::to_string);
     let v: serde_json::Value = client
         .get(server.url("/api/v1/workspace/overview"))
         .bearer_auth(&coord.token)
@@ -266,7 +267,12 @@ async fn main() -> anyhow::Result<()> {
     for (name, path) in [
         ("overview", "/workspace/overview".to_string()),
         ("first page", "/workspace/stories".to_string()),
-        ("next page", format!("/workspace/stories?after={next}")),
+        (
+            "next page",
+            next.as_ref()
+                .map(|n| format!("/workspace/stories?after={n}"))
+                .unwrap_or_else(|| "/workspace/stories".into()),
+        ),
         (
             "filter by activity",
             format!("/workspace/stories?activity={activity}"),
