@@ -326,11 +326,13 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await page.evaluate((id) => window.vertel.device.editStory(id, { transcript: 'Mijn dochter slaapt nu beter.' }), ids.voice);
     await phonePage.getByRole('link', { name: 'Verhalen' }).click();
     await phonePage.locator(`.card[data-id="${ids.voice}"]`).click();
-    await phonePage.getByText('Mijn dochter slaapt nu beter.').waitFor(WAIT);
+    // A story told by voice without a typed title is called by the transcript's first words.
+    await phonePage.getByRole('heading', { name: 'Mijn dochter slaapt nu beter.' }).waitFor(WAIT);
+    await phonePage.locator('#transcript-body').getByText('Mijn dochter slaapt nu beter.').waitFor(WAIT);
     await phonePage.getByRole('button', { name: 'Tekst verbeteren' }).click();
     await phonePage.getByLabel('Verbeter de tekst').fill('Mijn dochter slaapt nu veel beter.');
     await phonePage.getByRole('button', { name: 'Opslaan' }).click();
-    await phonePage.getByText('Mijn dochter slaapt nu veel beter.').waitFor(WAIT);
+    await phonePage.locator('#transcript-body').getByText('Mijn dochter slaapt nu veel beter.').waitFor(WAIT);
     await phonePage.getByText('Verbeterd', { exact: true }).waitFor(WAIT);
     await screenshot(phonePage, '12-transcript-corrected');
     await page.waitForFunction(
