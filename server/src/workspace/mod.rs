@@ -17,10 +17,8 @@ pub mod qdpx;
 pub mod report;
 pub mod svg;
 
-use crate::tagging::dutch;
 use client_core::story::{ConsentScope, ReviewState, Story, StoryDetails, TagState, ownership};
 use serde::Serialize;
-use std::collections::BTreeSet;
 
 /// One activity tag of a story as the workspace shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -439,20 +437,6 @@ impl StoryRow {
     pub fn confirmed(&self, activity: &str) -> bool {
         self.tag_state(activity) == Some(TagState::Confirmed.code())
     }
-
-    /// Every word of the story (title, body, transcript, sections) for search.
-    fn text(&self) -> String {
-        let mut t = format!("{}\n{}", self.title, self.body);
-        if let Some(tr) = &self.transcript {
-            t.push('\n');
-            t.push_str(tr);
-        }
-        for (_, v) in &self.sections {
-            t.push('\n');
-            t.push_str(v);
-        }
-        t
-    }
 }
 
 /// The quarter (`YYYY-Qn`) of a time in milliseconds since the epoch (UTC).
@@ -549,82 +533,8 @@ pub struct StoryFilter {
     pub kind: Option<String>,
     pub review: Option<String>,
     pub persona: Option<String>,
-    /// Search words (Dutch-aware: stemmed, accents folded).
+    /// Search words (Dutch-aware: stemmed, accents folded; `workspace::index`).
     pub q: Option<String>,
-}
-
-fn set(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-impl StoryFilter {
-    pub fn matches(&self, r: &StoryRow, search: &Search) -> bool {
-        let eq = |want: &Option<String>, have: Option<&str>| match set(want) {
-            None => true,
-            Some(w) => have == Some(w),
-        };
-        if let Some(a) = set(&self.activity)
-            && r.tag_state(a).is_none()
-        {
-            return false;
-        }
-        if let Some(from) = set(&self.from)
-            && r.quarter.as_deref().is_none_or(|q| q < from)
-        {
-            return false;
-        }
-        if let Some(to) = set(&self.to)
-            && r.quarter.as_deref().is_none_or(|q| q > to)
-        {
-            return false;
-        }
-        eq(&self.municipality, r.municipality.as_deref())
-            && eq(&self.phase, r.phase.as_deref())
-            && eq(&self.target_group, r.target_group.as_deref())
-            && eq(&self.place_type, r.place_type)
-            && eq(&self.kind, r.kind)
-            && eq(&self.review, Some(r.review))
-            && eq(&self.persona, r.persona.as_deref())
-            && search.matches(r)
-    }
-}
-
-/// A Dutch-aware search: every word of the query must occur in the story, compared by stem with
-/// accents folded (`gesprekken` finds `gesprek`, `baby's` finds `baby`), or as a prefix of a word.
-pub struct Search {
-    words: Vec<(String, Vec<String>)>,
-}
-
-impl Search {
-    pub fn new(q: Option<&str>) -> Search {
-        let words = q
-            .map(dutch::tokenize)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|t| !dutch::is_filler(&t.norm))
-            .map(|t| (t.norm.clone(), t.stems().map(str::to_string).collect()))
-            .collect();
-        Search { words }
-    }
-
-    pub fn matches(&self, r: &StoryRow) -> bool {
-        if self.words.is_empty() {
-            return true;
-        }
-        let tokens = dutch::tokenize(&r.text());
-        let mut stems = BTreeSet::new();
-        let mut norms = BTreeSet::new();
-        for t in &tokens {
-            for s in t.stems() {
-                stems.insert(s.to_string());
-            }
-            norms.insert(t.norm.clone());
-        }
-        self.words.iter().all(|(norm, ws)| {
-            ws.iter().any(|w| stems.contains(w))
-                || norms.iter().any(|n| n.starts_with(norm.as_str()))
-        })
-    }
 }
 
 #[cfg(test)]
