@@ -66,7 +66,7 @@ pub fn row_of(
     let approved_quotable = approved.as_ref().is_some_and(|a| {
         a.consent.as_ref().filter(|c| c.given).and_then(|c| c.scope)
             == Some(ConsentScope::MayBeQuoted)
-            && !a.body.trim().is_empty()
+            && !super::spoken_or_written(a).trim().is_empty()
     });
     let transcript = story
         .transcript
@@ -154,7 +154,7 @@ pub fn row_of(
         title: story.title.clone(),
         excerpt: excerpt_from.chars().take(EXCERPT_CHARS).collect(),
         quote: (scope == Some(ConsentScope::MayBeQuoted))
-            .then(|| super::quote_of(&story.body))
+            .then(|| super::quote_of(super::spoken_or_written(&story)))
             .flatten(),
         has_audio,
         has_photo,

@@ -109,7 +109,7 @@ impl ApprovedVersion {
             body: s.body.clone(),
             consent_scope: scope.map(|c| c.code()),
             quote: (scope == Some(ConsentScope::MayBeQuoted))
-                .then(|| quote_of(&s.body))
+                .then(|| quote_of(spoken_or_written(s)))
                 .flatten(),
             transcript: s
                 .transcript
@@ -303,7 +303,7 @@ impl StoryRow {
     ) -> StoryRow {
         let scope = s.consent.as_ref().filter(|c| c.given).and_then(|c| c.scope);
         let quote = (scope == Some(ConsentScope::MayBeQuoted))
-            .then(|| quote_of(&s.body))
+            .then(|| quote_of(spoken_or_written(s)))
             .flatten();
         StoryRow {
             id,
@@ -481,6 +481,15 @@ pub fn valid_quarter(q: &str) -> bool {
         && (b'1'..=b'4').contains(&b[6])
 }
 
+/// What a story's quote is taken from: its text, or for a voice-only story its transcript (what
+/// the teller said).
+pub fn spoken_or_written(s: &Story) -> &str {
+    match &s.transcript {
+        Some(t) if s.body.trim().is_empty() => &t.text,
+        _ => &s.body,
+    }
+}
+
 /// The highlighted quote of a story: its first sentences, at most about 280 characters.
 pub fn quote_of(body: &str) -> Option<String> {
     let body = body.trim();
@@ -602,5 +611,42 @@ mod tests {
             Some("nu durf ik weer vragen te stellen.")
         );
         assert_eq!(quote_of("  ").as_deref(), None);
+    }
+
+    #[test]
+    fn a_voice_only_story_is_quoted_from_what_was_said() {
+        let mut doc = automerge::Automerge::new();
+        client_core::story::create_story(
+            &mut doc,
+            &client_core::story::NewStory {
+                title: "Opname".into(),
+                language: "nl".into(),
+                captured_at: 1,
+                consent: Some(client_core::story::Consent {
+                    given: true,
+                    how: None,
+                    scope: Some(ConsentScope::MayBeQuoted),
+                    recorded_at: None,
+                }),
+                ..Default::default()
+            },
+        )
+        .expect("story");
+        let mut story = Story::read(&doc);
+        story.transcript = Some(client_core::story::Transcript {
+            text: "Ik ging elke week naar de groep.".into(),
+            language: Some("nl".into()),
+            state: None,
+            model: None,
+        });
+        let row = StoryRow::new("x".into(), &story, &StoryDetails::default());
+        assert!(row.quotable());
+        assert_eq!(
+            row.quote.as_deref(),
+            Some("Ik ging elke week naar de groep.")
+        );
+        story.body = "Getypt.".into();
+        let row = StoryRow::new("x".into(), &story, &StoryDetails::default());
+        assert_eq!(row.quote.as_deref(), Some("Getypt."));
     }
 }
