@@ -622,12 +622,13 @@ both!(demo_seed_is_complete_and_idempotent);
 async fn a_workspaces_model_learns_only_from_its_own_decisions(
     backend: Backend,
 ) -> anyhow::Result<()> {
-    // Fitting a model takes tens of seconds in a debug build.
-    const REFIT_WAIT: Duration = Duration::from_secs(240);
+    // Fitting a model takes tens of seconds in a debug build (minutes on a loaded machine).
+    const REFIT_WAIT: Duration = Duration::from_secs(480);
     let env = Env::new(backend).await?;
     env.workspace("delft")?;
     env.workspace("westland")?;
-    let server = Server::start(&env, &["--tag-retrain-ms", "300"]).await?;
+    // Decisions within 3 s are learned in one refit.
+    let server = Server::start(&env, &["--tag-retrain-ms", "3000"]).await?;
     let here = server.login_as("coordinator", "delft").await?;
     let there = server.login_as("coordinator", "westland").await?;
     let desk = device(&env, "desk-delft").await?;
@@ -655,11 +656,15 @@ async fn a_workspaces_model_learns_only_from_its_own_decisions(
         .await?;
         judged.push(id);
     }
-    // The same new story in both workspaces; "rookt" and "sigaretten" make sure each was tagged.
-    let text = "Voor het eerst naar de Kraamkring geweest met de tweeling. Haar vriend rookt \
-                twintig sigaretten per dag.";
-    let new_here = desk.create_story(&parent_story("Tweeling", text)).await?;
-    let new_there = other.create_story(&parent_story("Tweeling", text)).await?;
+    // The same new story in both workspaces; its title's phase (a name the rules know) shows that
+    // each was tagged.
+    let text = "Voor het eerst naar de Kraamkring geweest met de tweeling.";
+    let new_here = desk
+        .create_story(&parent_story("Na de geboorte", text))
+        .await?;
+    let new_there = other
+        .create_story(&parent_story("Na de geboorte", text))
+        .await?;
     all_confirmed(&desk).await?;
     all_confirmed(&other).await?;
     desk.wait_for(
@@ -681,7 +686,7 @@ async fn a_workspaces_model_learns_only_from_its_own_decisions(
         &other,
         new_there,
         "the other workspace's suggestions",
-        |s| has(s, "rookvrije-start", TagState::Suggested, TAGGER),
+        |s| has(s, "phase:na-geboorte", TagState::Suggested, TAGGER),
     )
     .await?;
     let s = other.story(&new_there).await.context("story")?;
