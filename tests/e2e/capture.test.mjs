@@ -256,6 +256,40 @@ describe('capture: drafts, consent, hand in, returned stories, right to left', {
     }
   });
 
+  it('takes consent given aloud: a short clip attached to the story as its consent', async () => {
+    const { context, page } = await phone(browser);
+    try {
+      await login(page, server.url);
+      await page.getByRole('link', { name: 'Nieuw', exact: true }).click();
+      await page.getByLabel('Gesprek met een groep').check();
+      await page.waitForFunction(() => /#\/story\/[^/]+\/edit/.test(location.hash), null, WAIT);
+      const id = await draftId(page);
+      await page.getByRole('button', { name: 'Opnemen' }).click();
+      const ask = page.locator('#consent-ask');
+      await ask.getByRole('button', { name: 'Toestemming inspreken' }).click();
+      await ask.getByText('Opname loopt').waitFor(WAIT);
+      await page.waitForTimeout(1500);
+      await ask.getByRole('button', { name: 'Klaar' }).click();
+      await page.locator('#consent-voice[data-state="done"]').waitFor(WAIT);
+      // The scope is still one tap; then the story's own recording starts.
+      await ask.getByRole('button', { name: /Mag letterlijk in een verslag/ }).click();
+      await page.locator('#recorder').getByText('Opname loopt').waitFor(WAIT);
+      await page.waitForTimeout(1200);
+      await page.locator('#recorder').getByRole('button', { name: 'Klaar' }).click();
+      await page.locator('#kept-audio').getByText('Opnames bewaard bij dit verhaal: 1').waitFor(WAIT);
+      const v = await page.evaluate((i) => window.vertel.device.views.get(i), id);
+      const audio = v.story.attachments.filter((a) => a.mime.startsWith('audio/'));
+      assert.equal(audio.length, 2, 'the consent clip and the story');
+      assert.equal(v.details.consent_clip, audio[0].sha256, 'consent.clip names the first recording');
+      assert.deepEqual([v.story.consent.given, v.story.consent.how, v.story.consent.scope], [true, 'spoken', 'may-be-quoted']);
+      await page.getByRole('button', { name: 'Indienen' }).click();
+      await page.locator('#story-status').waitFor(WAIT);
+      assert.equal(await page.evaluate((i) => window.vertel.device.views.get(i).story.review, id), 'submitted');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('shows a story the coordinator sent back first, with the comment at the top of the story', async () => {
     const list = await (await server.api('GET', '/api/v1/workspace/stories?q=roken', { token: coordToken })).json();
     const story = list.stories.find((s) => s.title === 'Roken voor twee');
