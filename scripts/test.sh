@@ -35,6 +35,8 @@ cargo test --workspace --locked -- --test-threads 4
 
 say "sync benchmark harness, small run against ours and the reference server (debug build: this shows the harness works; BENCHMARKS.md has the release numbers)"
 target/debug/bench-sync --quick
+say "desk benchmark harness, small run (BENCHMARKS.md has the release numbers at 50,000 stories)"
+target/debug/bench-desk --stories 300 --devices 4 --runs 3
 
 say "mobile shell: build, then end to end in Chromium at 360x640 (tests/e2e)"
 apt_install chromium espeak-ng
