@@ -31,7 +31,8 @@ pub struct Feature {
     pub origin: Origin,
 }
 
-/// A text read for the model: its tokens and its features (each name once, first place found).
+/// A text read for the model: its tokens and its features (each name once, first place found,
+/// sorted by name).
 #[derive(Debug, Clone)]
 pub struct Extracted {
     pub tokens: Vec<Token>,
@@ -54,15 +55,12 @@ fn counts(t: &Token) -> bool {
 pub fn extract(rules: &[RuleScore], text: &str) -> Extracted {
     let tokens = dutch::tokenize(text);
     let mut features: Vec<Feature> = Vec::with_capacity(tokens.len() * 3);
-    let mut seen = std::collections::HashSet::with_capacity(tokens.len() * 3);
-    let mut push = |features: &mut Vec<Feature>, name: String, value: f64, origin: Origin| {
-        if seen.insert(name.clone()) {
-            features.push(Feature {
-                name,
-                value,
-                origin,
-            });
-        }
+    let push = |features: &mut Vec<Feature>, name: String, value: f64, origin: Origin| {
+        features.push(Feature {
+            name,
+            value,
+            origin,
+        });
     };
     let mut previous: Option<usize> = None;
     for (i, t) in tokens.iter().enumerate() {
@@ -107,6 +105,9 @@ pub fn extract(rules: &[RuleScore], text: &str) -> Extracted {
             );
         }
     }
+    // Each name once, where it was first found (a stable sort keeps text order among equals).
+    features.sort_by(|a, b| a.name.cmp(&b.name));
+    features.dedup_by(|later, first| later.name == first.name);
     Extracted { tokens, features }
 }
 
