@@ -383,10 +383,17 @@ describe('capture: drafts, consent, hand in, returned stories, right to left', {
       // The story's language is its own: the app's language did not change it.
       const id = await page.evaluate(() => location.hash.split('/')[2]);
       assert.equal(await page.evaluate((i) => window.vertel.device.views.get(i).story.language, id), 'nl');
-      // Back to Dutch for the screens' Dutch twins.
+      // The story the coordinator sent back, first in the list, with the comment on top.
+      await page.getByRole('link', { name: 'القصص' }).click();
+      await page.locator('#stories a.card').first().click();
+      await page.locator('#review .return-comment').waitFor(WAIT);
+      await screenshot(page, 'cap-ar-06-story-returned');
+      // Settings: the app's language among the others, each in its own words.
       await page.getByRole('link', { name: 'الإعدادات' }).click();
+      await screenshot(page, 'cap-ar-07-settings', { full: true });
       await page.getByLabel('Nederlands').check();
       await page.waitForFunction(() => document.documentElement.dir === 'ltr', null, WAIT);
+      await screenshot(page, 'cap-nl-11-settings', { full: true });
     } finally {
       await context.close();
     }
