@@ -270,6 +270,10 @@ describe('mobile shell', { timeout: 600000 }, () => {
     await phase.waitFor(WAIT);
     assert.equal(await phase.locator('.tag-dim').textContent(), 'Fase:');
     assert.equal(await phase.locator('strong').textContent(), 'Na de geboorte');
+    // The phase was chosen in the form: the tagger's same suggestion is not asked again.
+    assert.equal(await phase.getAttribute('data-own'), '1');
+    assert.equal(await phase.getByRole('button').count(), 0);
+    assert.match(await phase.textContent(), /door jou gekozen/);
 
     // A coordinator retires an activity; "Nu synchroniseren" fetches the taxonomy again.
     const retired = await server.api('DELETE', '/api/v1/activities/stevig-ouderschap', { token: coordinatorToken });
