@@ -318,3 +318,34 @@ pub fn new_document_id(bytes: &[u8]) -> Result<String, JsError> {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     shell::sha256_hex(bytes)
 }
+
+thread_local! {
+    static DEIDENTIFIER: client_core::deidentify::Deidentifier =
+        client_core::deidentify::Deidentifier::new();
+}
+
+/// What in `text` looks like a name, an address, a number and the like (issue 16,
+/// `docs/deidentify.md`), as JSON `[{start, end, kind, label}]` with UTF-16 offsets: the shell
+/// marks it gently as it is typed ("Dit lijkt een adres"); it never blocks anything.
+#[wasm_bindgen(js_name = findIdentifiers)]
+pub fn find_identifiers(text: &str) -> String {
+    let spans = DEIDENTIFIER.with(|d| d.find(text));
+    let (mut at, mut units) = (0usize, 0usize);
+    let mut utf16 = |byte: usize| {
+        units += text[at..byte].encode_utf16().count();
+        at = byte;
+        units
+    };
+    let found: Vec<serde_json::Value> = spans
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "start": utf16(s.start),
+                "end": utf16(s.end),
+                "kind": s.kind.code(),
+                "label": s.kind.label(),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(found).to_string()
+}

@@ -384,4 +384,17 @@ export default {
   'tag.own': 'chosen by you',
   'settings.language-hint': 'The app\'s language. A story\'s own language is chosen with the story.',
   'capture.kept-audio': 'Recordings kept with this story: {n}',
+  // Issue 16: a gentle hint while typing.
+  'deid.hint': 'This looks like {what}: “{text}”. That is fine; reports make it unrecognisable.',
+  'deid.naam': 'a name',
+  'deid.adres': 'an address',
+  'deid.postcode': 'a postcode',
+  'deid.plaats': 'a place name',
+  'deid.school': 'a school',
+  'deid.instelling': 'an institution',
+  'deid.telefoon': 'a phone number',
+  'deid.e-mail': 'an e-mail address',
+  'deid.bsn': 'a BSN',
+  'deid.datum': 'a date',
+  'deid.leeftijd': 'an age',
 };

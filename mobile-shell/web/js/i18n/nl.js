@@ -385,4 +385,17 @@ export default {
   'tag.own': 'door jou gekozen',
   'settings.language-hint': 'De taal van de app. De taal van een verhaal kies je bij het verhaal.',
   'capture.kept-audio': 'Opnames bewaard bij dit verhaal: {n}',
+  // Issue 16: a gentle hint while typing.
+  'deid.hint': 'Dit lijkt {what}: “{text}”. Dat mag; in rapporten wordt het onherkenbaar gemaakt.',
+  'deid.naam': 'een naam',
+  'deid.adres': 'een adres',
+  'deid.postcode': 'een postcode',
+  'deid.plaats': 'een plaatsnaam',
+  'deid.school': 'een school',
+  'deid.instelling': 'een instelling',
+  'deid.telefoon': 'een telefoonnummer',
+  'deid.e-mail': 'een e-mailadres',
+  'deid.bsn': 'een BSN',
+  'deid.datum': 'een datum',
+  'deid.leeftijd': 'een leeftijd',
 };

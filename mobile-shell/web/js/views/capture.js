@@ -17,6 +17,8 @@ import {
   KINDS, PLACES, TELLER_ROLES, CONSENT_HOW, CONSENT_SCOPES, IMPACT_SECTIONS, ABOUT_A_PERSON, LANGUAGES,
 } from '../codes.js';
 import { VoiceRecorder } from '../recorder.js';
+// A namespace import: an older wasm build without findIdentifiers leaves the hint out.
+import * as shell from '../../pkg/vertel_shell.js';
 import { downscale } from '../photo.js';
 import { storyTitle } from '../cards.js';
 import { attach, activeTakes, rememberOpen, forgetOpen, discardDraft } from '../drafts.js';
@@ -123,6 +125,7 @@ export function captureView(app, main, params) {
         <label for="body">${t('capture.body')}</label>
         <textarea id="body" rows="5" dir="auto">${esc(s.body ?? '')}</textarea>
       </div>
+      <p id="deid-hint" class="hint deid-hint" role="status" hidden></p>
       <div id="sections-field" hidden>
         <p class="hint">${t('impact.intro')}</p>
         ${IMPACT_SECTIONS.map((code) => `<label for="section-${code}">${t(`impact.${code}`)}</label>
@@ -422,8 +425,30 @@ export function captureView(app, main, params) {
   addEventListener('pagehide', flush);
   document.addEventListener('visibilitychange', onHidden);
 
+  // Issue 16: a gentle hint when the text names someone, an address or a number ("Dit lijkt een
+  // adres"). It blocks nothing: reports and exports make it unrecognisable anyway.
+  const hint = $('#deid-hint');
+  let hintTimer = null;
+  const checkIdentifiers = (text) => {
+    clearTimeout(hintTimer);
+    hintTimer = setTimeout(() => {
+      let found = [];
+      try {
+        found = typeof shell.findIdentifiers === 'function' ? JSON.parse(shell.findIdentifiers(text)) : [];
+      } catch {
+        found = [];
+      }
+      const last = found[found.length - 1];
+      hint.hidden = !last;
+      if (last) {
+        hint.textContent = t('deid.hint', { what: t(`deid.${last.kind}`), text: text.slice(last.start, last.end) });
+        hint.dataset.kind = last.kind;
+      }
+    }, 400);
+  };
   form.addEventListener('input', (e) => {
     if (e.target.matches('textarea, input[type="text"], input:not([type])')) typed();
+    if (e.target.matches('textarea')) checkIdentifiers(e.target.value);
   });
   form.addEventListener('change', (e) => {
     layout();
