@@ -349,3 +349,19 @@ pub fn find_identifiers(text: &str) -> String {
         .collect();
     serde_json::Value::Array(found).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identifiers_with_utf16_offsets() {
+        let found: serde_json::Value =
+            serde_json::from_str(&super::find_identifiers("👶 Bel Anja op 06-12345678.")).unwrap();
+        assert_eq!(found[0]["kind"], "naam");
+        assert_eq!(
+            (found[0]["start"].as_u64(), found[0]["end"].as_u64()),
+            (Some(7), Some(11))
+        );
+        assert_eq!(found[1]["kind"], "telefoon");
+        assert_eq!(found[1]["label"], "[telefoon]");
+    }
+}
