@@ -1,6 +1,7 @@
 // Issue 16 (docs/deidentify.md): while a story is typed, the shell says gently what looks like a
 // name, an address or a number ("Dit lijkt een adres"), from client-core's de-identifier in the
-// wasm module; it blocks nothing and changes nothing of what was typed.
+// wasm module; it blocks nothing and changes nothing of what was typed. A transcript shown on the
+// phone says the same of what was spoken.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,5 +49,15 @@ describe('shell: a gentle hint at what looks identifying', { timeout: 300000 }, 
 
     await body.fill('Ze was blij met het consultatiebureau.');
     await hint.waitFor({ state: 'hidden', timeout: 30000 });
+
+    // A transcript is checked as the story shows it: what looks identifying, said gently.
+    const id = await page.evaluate(() => location.hash.match(/#\/story\/([^/]+)\/edit/)?.[1] ?? null);
+    assert.ok(id, 'a draft');
+    await page.evaluate((i) => window.vertel.device.editStory(i, { transcript: 'Mijn buurvrouw Anja belde vanaf 06-12345678.' }), id);
+    await page.evaluate((i) => { location.hash = `#/story/${i}`; }, id);
+    await page.locator('#transcript-deid')
+      .filter({ hasText: 'Dit lijkt herkenbaar: “Anja” (een naam), “06-12345678” (een telefoonnummer).' })
+      .waitFor(WAIT);
+    await screenshot(page, 'deid-nl-02-transcript');
   });
 });

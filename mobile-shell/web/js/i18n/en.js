@@ -397,4 +397,5 @@ export default {
   'deid.bsn': 'a BSN',
   'deid.datum': 'a date',
   'deid.leeftijd': 'an age',
+  'deid.transcript': 'This looks identifying: {list}. That is fine; reports make it unrecognisable.',
 };

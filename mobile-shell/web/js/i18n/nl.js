@@ -398,4 +398,5 @@ export default {
   'deid.bsn': 'een BSN',
   'deid.datum': 'een datum',
   'deid.leeftijd': 'een leeftijd',
+  'deid.transcript': 'Dit lijkt herkenbaar: {list}. Dat mag; in rapporten wordt het onherkenbaar gemaakt.',
 };

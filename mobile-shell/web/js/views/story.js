@@ -14,6 +14,25 @@ import { storyStatus, statusChip } from '../status.js';
 import { TAG_PREFIXES } from '../taxonomy.js';
 import { storyTitle, entryOf } from '../cards.js';
 import { reviewState, reviewChip, returnComment, commentElement, MAX_COMMENT_CHARS } from '../review.js';
+// A namespace import: an older wasm build without findIdentifiers shows no transcript hint.
+import * as shell from '../../pkg/vertel_shell.js';
+
+/** What in `text` looks like a name, an address or a number (issue 16): [{start, end, kind}]. */
+function identifying(text) {
+  try {
+    return typeof shell.findIdentifiers === 'function' ? JSON.parse(shell.findIdentifiers(text)) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Issue 16: the transcript is checked as it is shown: what looks identifying, said gently. */
+function transcriptHint(text) {
+  const found = identifying(text);
+  if (!found.length) return '';
+  const list = found.slice(0, 8).map((f) => `“${text.slice(f.start, f.end)}” (${t(`deid.${f.kind}`)})`).join(', ');
+  return `<p class="hint deid-hint" id="transcript-deid" role="note">${esc(t('deid.transcript', { list }))}</p>`;
+}
 
 const KIND_ICON = Object.fromEntries(KINDS.map((k) => [k.code, k.icon]));
 
@@ -229,6 +248,7 @@ export function storyView(app, main, { id }) {
     } else if (tr?.text) {
       transcript = `<p class="chip">${icon(tr.state === 'automatic' ? 'hourglass' : 'check')}<span>${t(`transcript.state.${tr.state ?? 'automatic'}`)}</span></p>
         <div class="transcript" id="transcript-body">${paragraphs(tr.text)}</div>
+        ${transcriptHint(tr.text)}
         <button type="button" id="transcript-edit">${icon('pen')}<span>${t('transcript.correct')}</span></button>`;
     } else if (running) {
       transcript = `<p>${icon('hourglass')} ${t('status.transcribing', { percent: running.progress ?? 0 })}</p>`;
