@@ -774,6 +774,50 @@ async fn two_servers_share_the_queue_and_corrupt_audio_fails_with_a_reason(
 }
 both!(two_servers_share_the_queue_and_corrupt_audio_fails_with_a_reason);
 
+/// Consent given aloud (`consent.clip`) is kept with the story as evidence of consent, but never
+/// transcribed into it: its job is done without reading the recording (which here is not even
+/// audio: had it been transcribed, the job would have failed) and the story gets no transcript.
+async fn a_spoken_consent_is_kept_but_never_transcribed(backend: Backend) -> Result<()> {
+    let env = Env::new(backend).await?;
+    env.workspace("delft")?;
+    let server = Server::start(&env, &["--job-poll-ms", "100"]).await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let (phone, id) = story_on_phone(&env, &server, &prof.token, "toestemming", "nl").await?;
+    let watched = watch(&phone, id);
+    let clip: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+    let sha = attach(&phone, id, &clip, "audio/webm").await?;
+    let patch = story::StoryPatch {
+        consent_clip: Some(sha.clone()),
+        ..Default::default()
+    };
+    phone
+        .edit(id, |d| story::apply_patch(d, &patch, 1_763_900_200_000))
+        .await?;
+    all_confirmed(&phone).await?;
+    let resp = upload(&server, &prof.token, id, &clip, "audio/webm").await?;
+    assert_eq!(resp.status(), 204);
+    phone
+        .wait_for("the consent clip marked done", WAIT, |_| {
+            let s = seen(&watched);
+            let sha = sha.clone();
+            async move {
+                s.details.transcriptions.iter().any(|t| {
+                    t.sha256 == sha
+                        && t.status == "done"
+                        && t.reason.as_deref() == Some("consent-clip")
+                })
+            }
+        })
+        .await?;
+    let s = transcription(&server, &prof.token, id).await?;
+    assert_eq!(s["jobs"][0]["status"], "done", "{s}");
+    let story = phone.story(&id).await.context("the story")?;
+    assert!(story.transcript.is_none(), "{:?}", story.transcript);
+    assert_eq!(seen(&watched).transcript_writes, 0);
+    Ok(())
+}
+both!(a_spoken_consent_is_kept_but_never_transcribed);
+
 async fn approved_audio_is_deleted_and_erased_stories_take_their_media(
     backend: Backend,
 ) -> Result<()> {

@@ -683,17 +683,20 @@ fn filters(sql: &mut Sql, q: &IndexQuery) {
             vec![],
         );
     }
+    // Driven by the tags' index (workspace, code, state, story): the stories of an activity are
+    // found there, not by testing every story of the workspace (an EXISTS per story cost 76 ms
+    // for an activity with no confirmed story among 50,000).
     if let Some(a) = &q.activity {
         match &q.tag_state {
             Some(s) => sql.push(
-                " AND EXISTS (SELECT 1 FROM story_index_tags x WHERE x.story_id = i.id \
+                " AND i.id IN (SELECT x.story_id FROM story_index_tags x WHERE x.workspace_id = ? \
                  AND x.code = ? AND x.state = ?)",
-                vec![Bind::T(a.clone()), Bind::T(s.clone())],
+                vec![Bind::I(q.workspace_id), Bind::T(a.clone()), Bind::T(s.clone())],
             ),
             None => sql.push(
-                " AND EXISTS (SELECT 1 FROM story_index_tags x WHERE x.story_id = i.id \
-                 AND x.code = ? AND x.state <> 'rejected')",
-                vec![Bind::T(a.clone())],
+                " AND i.id IN (SELECT x.story_id FROM story_index_tags x WHERE x.workspace_id = ? \
+                 AND x.code = ? AND x.state IN ('suggested', 'confirmed'))",
+                vec![Bind::I(q.workspace_id), Bind::T(a.clone())],
             ),
         }
     }

@@ -476,10 +476,11 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
                 .find(|a| a.sha256 == sha)
                 .map(|a| a.mime.clone());
             let language = story::attachment_language(d, &sha).or(s.language);
-            (mime, language)
+            let consent_clip = story::StoryDetails::read(d).consent_clip.as_deref() == Some(&sha);
+            (mime, language, consent_clip)
         })
         .await;
-    let (mime, language) = match info {
+    let (mime, language, consent_clip) = match info {
         Ok(Some(info)) => info,
         Ok(None) => {
             let _ = queue.fail(job, "the story no longer exists").await;
@@ -491,6 +492,23 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
             return;
         }
     };
+    if consent_clip {
+        // The teller's spoken consent is kept as evidence of consent, never transcribed into
+        // the story: it is not part of what they told.
+        if queue.complete(job, "").await.unwrap_or(false) {
+            write_status(
+                media,
+                doc,
+                &job.sha256,
+                "done",
+                100,
+                None,
+                Some("consent-clip"),
+            )
+            .await;
+        }
+        return;
+    }
     let blob = match super::blobs::get(&media.db, &job.sha256).await {
         Ok(Some(b)) if !b.bytes_deleted => b,
         Ok(_) => {
