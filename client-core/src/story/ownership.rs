@@ -573,6 +573,8 @@ pub fn record_approved_heads(
     let heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
     change(doc, now_ms, "approved version", |tx| {
         write_heads(tx, &heads)?;
+        // A new approval replaces what the last one kept visible.
+        write_keep(tx, &[])?;
         delete_key(tx, &ROOT, "changedAfterApproval")?;
         Ok(())
     })
