@@ -42,6 +42,9 @@ use tokio::time::Instant;
 /// first change.
 pub const MAX_DELAY_FACTOR: u32 = 10;
 
+/// How often the worker looks for erased stories its workspace models learned from.
+pub const ERASURE_CHECK: Duration = Duration::from_secs(60);
+
 /// The tagger's serve flags (flattened into `vertel-server serve`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TaggerArgs {
@@ -104,9 +107,9 @@ pub struct Worker {
     cache: Mutex<HashMap<i64, Cached>>,
     /// The cold-start model (`None`: the rules alone, if it could not be loaded).
     cold: Option<Arc<Model>>,
-    /// Each workspace's own model, once its people judged stories; never shared between
-    /// workspaces.
-    models: Mutex<HashMap<i64, Arc<Model>>>,
+    /// Each workspace's own model, once its people judged stories, with how many judged stories
+    /// it was fitted on; never shared between workspaces.
+    models: Mutex<HashMap<i64, (Arc<Model>, usize)>>,
     /// Workspaces whose judged stories changed since their model was fitted.
     dirty: Mutex<BTreeSet<i64>>,
     retrain_wanted: tokio::sync::Notify,
@@ -157,6 +160,7 @@ impl Worker {
             Err(e) => tracing::warn!(error = %e, "could not list workspaces to retrain"),
         }
         tokio::spawn(self.clone().retrain_loop(config.retrain));
+        tokio::spawn(self.clone().erasure_watch());
         self.catch_up_logged().await;
         let max_delay = config.debounce * MAX_DELAY_FACTOR;
         // Document → (first change, due).
@@ -283,6 +287,35 @@ impl Worker {
         }
     }
 
+    /// Every [`ERASURE_CHECK`], refit the workspaces that have fewer judged stories than their
+    /// model was fitted on (an erased story), so it stops teaching within about a minute. Runs as
+    /// long as the process.
+    async fn erasure_watch(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(ERASURE_CHECK).await;
+            if let Err(e) = self.refit_if_erased().await {
+                tracing::warn!(error = %e, "could not check for erased judged stories");
+            }
+        }
+    }
+
+    /// Mark for refitting every workspace whose model learned from a story that is no longer a
+    /// live judged story. Returns those workspaces.
+    pub async fn refit_if_erased(&self) -> Result<Vec<i64>, TagError> {
+        let fitted: Vec<(i64, usize)> = match self.models.lock() {
+            Ok(m) => m.iter().map(|(ws, (_, n))| (*ws, *n)).collect(),
+            Err(_) => return Ok(Vec::new()),
+        };
+        let mut stale = Vec::new();
+        for (ws, n) in fitted {
+            if self.db.docs_by_judgement(ws, true).await?.len() < n {
+                stale.push(ws);
+            }
+        }
+        self.mark_dirty(stale.iter().copied());
+        Ok(stale)
+    }
+
     /// Fit a workspace's model on the corpus and its judged stories now, then tag again its
     /// stories nobody judged. Returns how many of those got new suggestions.
     pub async fn retrain(&self, workspace_id: i64) -> Result<usize, TagError> {
@@ -306,6 +339,7 @@ impl Worker {
                 .flatten();
             own.extend(example);
         }
+        let learned = own.len();
         let fitted = if own.is_empty() {
             None
         } else {
@@ -320,7 +354,7 @@ impl Worker {
         };
         if let Ok(mut models) = self.models.lock() {
             match fitted {
-                Some(m) => models.insert(workspace_id, m),
+                Some(m) => models.insert(workspace_id, (m, learned)),
                 None => models.remove(&workspace_id),
             };
         }
@@ -343,7 +377,7 @@ impl Worker {
             .models
             .lock()
             .ok()
-            .and_then(|m| m.get(&workspace_id).cloned());
+            .and_then(|m| m.get(&workspace_id).map(|(model, _)| model.clone()));
         Ok(Suggester {
             rules,
             model: own.or_else(|| self.cold.clone()),
@@ -922,7 +956,8 @@ mod tests {
             }
             // The other workspace has no model of its own and never sees the word as evidence.
             let models = f.worker.models.lock().expect("models").clone();
-            assert!(models[&f.ws].knows("w:kraamkring"));
+            assert!(models[&f.ws].0.knows("w:kraamkring"));
+            assert_eq!(models[&f.ws].1, KRING.len());
             assert!(!models.contains_key(&other));
             assert!(!f.worker.cold.as_ref().expect("cold").knows("w:kraamkring"));
             f.worker.process(new_there).await.expect("process");
@@ -934,6 +969,19 @@ mod tests {
                     "{t:?}"
                 );
             }
+            // An erased judged story stops teaching: the workspace is refitted without it.
+            f.worker.dirty.lock().expect("dirty").clear();
+            assert!(f.worker.refit_if_erased().await.expect("check").is_empty());
+            assert!(
+                f.db.erase_doc(&judged[0].to_string(), 1)
+                    .await
+                    .expect("erase")
+            );
+            assert_eq!(f.worker.refit_if_erased().await.expect("check"), [f.ws]);
+            assert!(f.worker.dirty.lock().expect("dirty").contains(&f.ws));
+            f.worker.retrain(f.ws).await.expect("retrain");
+            let models = f.worker.models.lock().expect("models").clone();
+            assert_eq!(models[&f.ws].1, KRING.len() - 1);
         }
 
         #[tokio::test]
