@@ -385,8 +385,11 @@ async fn personas(
 /// Read a batch of stories from storage as the workspace shows them (attributed), in order.
 async fn load_rows(
     state: &AppState,
+    workspace_id: i64,
     ids: &[(i64, i64, String)],
 ) -> Result<Vec<StoryRow>, ApiError> {
+    // The workspace's municipalities stay visible in de-identified text (`StoryRow::output`).
+    let municipalities = state.db.municipalities(workspace_id).await?;
     let owned: Vec<String> = ids.iter().map(|(_, _, id)| id.clone()).collect();
     let db = state.db.clone();
     let loads = futures_util::stream::iter(owned.into_iter().map(move |id| {
@@ -402,7 +405,7 @@ async fn load_rows(
     let mut read = Vec::with_capacity(loads.len());
     for l in loads {
         if let Some((id, r)) = l? {
-            read.push((r.row(id), r.authors));
+            read.push((r.row_in(id, &municipalities), r.authors));
         }
     }
     super::workspace::attribute_rows(state, read).await
@@ -497,7 +500,7 @@ fn async_stream_csv(
                     }
                     let next = ids.last().map(|(id, sort_at, _)| (*sort_at, *id));
                     let more = ids.len() as i64 == EXPORT_BATCH;
-                    match load_rows(&state, &ids).await {
+                    match load_rows(&state, iq.workspace_id, &ids).await {
                         Ok(rows) => {
                             let chunk: String = rows
                                 .iter()
@@ -530,7 +533,7 @@ fn async_stream_csv(
                         .into_iter()
                         .map(|l| (l.id, l.row.sort_at, l.row.doc_id))
                         .collect();
-                    match load_rows(&state, &ids).await {
+                    match load_rows(&state, iq.workspace_id, &ids).await {
                         Ok(rows) => {
                             let chunk: String = rows
                                 .iter()
@@ -606,7 +609,7 @@ async fn qdpx_export(
                     }
                     after = ids.last().map(|(id, sort_at, _)| (*sort_at, *id));
                     let rows = handle
-                        .block_on(load_rows(&state, &ids))
+                        .block_on(load_rows(&state, iq.workspace_id, &ids))
                         .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
                     f(&rows)?;
                     if (ids.len() as i64) < EXPORT_BATCH {
@@ -716,7 +719,7 @@ async fn report(
         }
         after = ids.last().map(|(id, sort_at, _)| (*sort_at, *id));
         let n = ids.len() as i64;
-        quoted.extend(load_rows(&state, &ids).await?);
+        quoted.extend(load_rows(&state, iq.workspace_id, &ids).await?);
         if n < EXPORT_BATCH {
             break;
         }

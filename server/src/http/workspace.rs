@@ -134,7 +134,8 @@ async fn visible_story(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .ok_or(ApiError::NotFound)?;
-    let row = r.row(id.to_string());
+    let municipalities = state.db.municipalities(member.workspace_id).await?;
+    let row = r.row_in(id.to_string(), &municipalities);
     let mut rows = attribute_rows(state, vec![(row, r.authors)]).await?;
     let row = rows.pop().ok_or(ApiError::NotFound)?;
     Ok((doc_id, row))

@@ -78,6 +78,11 @@ pub struct StoryRow {
     pub quote_marks: Vec<Mark>,
     /// What it finds in the transcript (names spoken into a voice note).
     pub transcript_marks: Vec<Mark>,
+    /// Names the de-identifier leaves alone for this story beside its own municipality: the
+    /// workspace's municipalities (`workspace_municipalities`), where they are the point of the
+    /// story. Filled by [`ReadStory::row_in`].
+    #[serde(skip)]
+    pub keep_names: Vec<String>,
     /// A field member changed the story after it was approved: it is back to `submitted` and
     /// needs a new approval ("gewijzigd na goedkeuring").
     pub changed_after_approval: bool,
@@ -210,6 +215,11 @@ pub fn read_story(doc: &automerge::Automerge) -> ReadStory {
 
 impl ReadStory {
     pub fn row(&self, id: String) -> StoryRow {
+        self.row_in(id, &[])
+    }
+
+    /// The row, with the workspace's municipalities kept visible by the de-identifier.
+    pub fn row_in(&self, id: String, municipalities: &[String]) -> StoryRow {
         let mut row = StoryRow::with_approval(
             id,
             &self.story,
@@ -217,6 +227,7 @@ impl ReadStory {
             self.approved.as_ref(),
             self.changed_after_approval,
         );
+        row.keep_names = municipalities.to_vec();
         if let (Some(a), Some(d)) = (row.approved.as_mut(), &self.approved_details) {
             a.sections = d
                 .sections
@@ -229,22 +240,27 @@ impl ReadStory {
         }
         // What the desk marks: the quote as it would be exported (approved, else the current
         // one) and the transcript, checked as written (issue 16).
-        let keep: Vec<&str> = row.municipality.as_deref().into_iter().collect();
-        let kept = row
-            .approved
-            .as_ref()
-            .map(|a| a.kept.clone())
-            .unwrap_or_default();
-        row.quote_marks = row
-            .approved_quote()
-            .or(row.quote.as_deref())
-            .map(|q| marks(q, &keep, &kept))
-            .unwrap_or_default();
-        row.transcript_marks = row
-            .transcript
-            .as_deref()
-            .map(|t| marks(t, &keep, &[]))
-            .unwrap_or_default();
+        let (quote_marks, transcript_marks) = {
+            let keep = row.keep();
+            let kept = row
+                .approved
+                .as_ref()
+                .map(|a| a.kept.clone())
+                .unwrap_or_default();
+            let quote = row
+                .approved_quote()
+                .or(row.quote.as_deref())
+                .map(|q| marks(q, &keep, &kept))
+                .unwrap_or_default();
+            let transcript = row
+                .transcript
+                .as_deref()
+                .map(|t| marks(t, &keep, &[]))
+                .unwrap_or_default();
+            (quote, transcript)
+        };
+        row.quote_marks = quote_marks;
+        row.transcript_marks = transcript_marks;
         row
     }
 }
@@ -358,6 +374,7 @@ impl StoryRow {
             quote,
             quote_marks: Vec::new(),
             transcript_marks: Vec::new(),
+            keep_names: Vec::new(),
             changed_after_approval,
             approved: approved.map(ApprovedVersion::of),
         }
@@ -379,7 +396,7 @@ impl StoryRow {
     /// the REFI-QDA project call this (and [`StoryRow::output_quote`]) and nothing else for text;
     /// what it returns is never logged.
     pub fn output(&self) -> OutputText {
-        let keep: Vec<&str> = self.municipality.as_deref().into_iter().collect();
+        let keep = self.keep();
         let clean = |t: &str| client_core::deidentify::mask(t, &crate::deidentify::spans(t, &keep));
         let (title, body, transcript, sections) = match &self.approved {
             Some(a) => (&a.title, &a.body, &a.transcript, &a.sections),
@@ -405,12 +422,21 @@ impl StoryRow {
             .as_ref()
             .map(|a| a.kept.as_slice())
             .unwrap_or_default();
-        let keep: Vec<&str> = self.municipality.as_deref().into_iter().collect();
+        let keep = self.keep();
         let spans: Vec<_> = crate::deidentify::spans(q, &keep)
             .into_iter()
             .filter(|s| !kept.contains(&keep_key(s.kind.code(), &q[s.start..s.end])))
             .collect();
         Some(client_core::deidentify::mask(q, &spans))
+    }
+
+    /// The names the de-identifier leaves alone: the story's municipality and the workspace's.
+    fn keep(&self) -> Vec<&str> {
+        self.municipality
+            .as_deref()
+            .into_iter()
+            .chain(self.keep_names.iter().map(String::as_str))
+            .collect()
     }
 
     /// Consent allows this story in reports and exports (anonymised or quoted).
@@ -611,6 +637,33 @@ mod tests {
             Some("nu durf ik weer vragen te stellen.")
         );
         assert_eq!(quote_of("  ").as_deref(), None);
+    }
+
+    #[test]
+    fn the_workspace_s_municipalities_stay_visible_in_outputs() {
+        let mut doc = automerge::Automerge::new();
+        client_core::story::create_story(
+            &mut doc,
+            &client_core::story::NewStory {
+                title: "Markt".into(),
+                body: "Ze woont in Maasland, vlakbij de kerk.".into(),
+                language: "nl".into(),
+                captured_at: 1,
+                municipality: Some("Delft".into()),
+                ..Default::default()
+            },
+        )
+        .expect("story");
+        let read = read_story(&doc);
+        assert_eq!(
+            read.row("x".into()).output().body,
+            "Ze woont in [plaats], vlakbij de kerk."
+        );
+        let names = vec!["Delft".to_string(), "Maasland".to_string()];
+        assert_eq!(
+            read.row_in("x".into(), &names).output().body,
+            "Ze woont in Maasland, vlakbij de kerk."
+        );
     }
 
     #[test]
