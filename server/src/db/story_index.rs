@@ -101,6 +101,8 @@ pub struct Listed {
     pub rank: Option<f64>,
     /// PostgreSQL's headline of the search (`⟦hit⟧` marked); SQLite's is cut in Rust.
     pub headline: Option<String>,
+    /// A search's first page: how many stories match in all.
+    pub total: Option<i64>,
 }
 
 /// Counted stories per (activity, tag state, municipality).
@@ -368,14 +370,21 @@ impl Db {
         cursor: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<Listed>, DbError> {
+        // A search's first page counts its matches in the same pass (a window over what the
+        // ranking reads anyway), not in a second query over every match.
+        let total = if q.search.is_some() && cursor.is_none() {
+            ", COUNT(*) OVER () AS total"
+        } else {
+            ""
+        };
         let mut sql = match (&q.search, self.backend) {
             (Some(_), Backend::Sqlite) => Sql::new(&format!(
-                "SELECT {COLUMNS}, f.rank AS rank, NULL AS headline FROM \
+                "SELECT {COLUMNS}{total}, f.rank AS rank, NULL AS headline FROM \
                  (SELECT rowid AS fid, -bm25(story_fts, 4.0, 1.0) AS rank FROM story_fts \
                   WHERE story_fts MATCH "
             )),
             (Some(_), Backend::Postgres) => Sql::new(&format!(
-                "SELECT * FROM (SELECT {COLUMNS}, \
+                "SELECT * FROM (SELECT {COLUMNS}{total}, \
                  ts_rank(i.search, plainto_tsquery('dutch', "
             )),
             (None, _) => Sql::new(&format!(
@@ -454,12 +463,18 @@ impl Db {
             } else {
                 None
             };
+            let total = if total.is_empty() {
+                None
+            } else {
+                r.opt_i64("total")?
+            };
             out.push(Listed {
                 id,
                 row,
                 recorded_by,
                 rank,
                 headline,
+                total,
             });
         }
         let ids: Vec<i64> = out.iter().map(|l| l.id).collect();
@@ -615,6 +630,7 @@ impl Db {
                 recorded_by,
                 rank: None,
                 headline: None,
+                total: None,
             });
         }
         let ids: Vec<i64> = out.iter().map(|l| l.id).collect();
@@ -691,7 +707,11 @@ fn filters(sql: &mut Sql, q: &IndexQuery) {
             Some(s) => sql.push(
                 " AND i.id IN (SELECT x.story_id FROM story_index_tags x WHERE x.workspace_id = ? \
                  AND x.code = ? AND x.state = ?)",
-                vec![Bind::I(q.workspace_id), Bind::T(a.clone()), Bind::T(s.clone())],
+                vec![
+                    Bind::I(q.workspace_id),
+                    Bind::T(a.clone()),
+                    Bind::T(s.clone()),
+                ],
             ),
             None => sql.push(
                 " AND i.id IN (SELECT x.story_id FROM story_index_tags x WHERE x.workspace_id = ? \

@@ -238,9 +238,11 @@ async fn list(
             },
         })
     });
-    let total = match cursor {
-        None => Some(state.db.index_count(&iq).await?),
-        Some(_) => None,
+    let total = match (cursor, &iq.search) {
+        (Some(_), _) => None,
+        // Counted with the page (an empty page: nothing matched).
+        (None, Some(_)) => Some(page.first().and_then(|l| l.total).unwrap_or(0)),
+        (None, None) => Some(state.db.index_count(&iq).await?),
     };
     let items: Vec<ListItem> = page.into_iter().map(|l| item(l, &words)).collect();
     Ok(Json(serde_json::json!({
