@@ -81,6 +81,9 @@ pub struct IndexQuery {
     pub consent_in_reports: bool,
     /// Search: SQLite FTS5 query over stems, or the words for PostgreSQL's `plainto_tsquery`.
     pub search: Option<String>,
+    /// With `search`: newest first instead of best match first (a word in thousands of stories,
+    /// where ranking every match costs more than it tells).
+    pub newest_first: bool,
 }
 
 /// Where the previous page ended.
@@ -101,8 +104,6 @@ pub struct Listed {
     pub rank: Option<f64>,
     /// PostgreSQL's headline of the search (`⟦hit⟧` marked); SQLite's is cut in Rust.
     pub headline: Option<String>,
-    /// A search's first page: how many stories match in all.
-    pub total: Option<i64>,
 }
 
 /// Counted stories per (activity, tag state, municipality).
@@ -370,28 +371,36 @@ impl Db {
         cursor: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<Listed>, DbError> {
-        // A search's first page counts its matches in the same pass (a window over what the
-        // ranking reads anyway), not in a second query over every match.
-        let total = if q.search.is_some() && cursor.is_none() {
-            ", COUNT(*) OVER () AS total"
-        } else {
-            ""
-        };
-        let mut sql = match (&q.search, self.backend) {
+        // Best match first, or (lists, and searches of very common words) newest first.
+        let ranked = q.search.as_ref().filter(|_| !q.newest_first);
+        let mut sql = match (ranked, self.backend) {
             (Some(_), Backend::Sqlite) => Sql::new(&format!(
-                "SELECT {COLUMNS}{total}, f.rank AS rank, NULL AS headline FROM \
+                "SELECT {COLUMNS}, f.rank AS rank, NULL AS headline FROM \
                  (SELECT rowid AS fid, -bm25(story_fts, 4.0, 1.0) AS rank FROM story_fts \
                   WHERE story_fts MATCH "
             )),
             (Some(_), Backend::Postgres) => Sql::new(&format!(
-                "SELECT * FROM (SELECT {COLUMNS}{total}, \
+                "SELECT * FROM (SELECT {COLUMNS}, \
                  ts_rank(i.search, plainto_tsquery('dutch', "
+            )),
+            (None, Backend::Postgres) if q.search.is_some() => Sql::new(&format!(
+                "SELECT {COLUMNS}, ts_headline('dutch', i.search_text, plainto_tsquery('dutch', "
             )),
             (None, _) => Sql::new(&format!(
                 "SELECT {COLUMNS} FROM story_index i LEFT JOIN members m ON m.id = i.recorder_id WHERE "
             )),
         };
-        match (&q.search, self.backend) {
+        if let (None, Some(s), Backend::Postgres) = (ranked, &q.search, self.backend) {
+            sql.push(
+                &format!(
+                    "?), 'StartSel={HIT_START}, StopSel={HIT_END}, MaxWords=30, MinWords=12, \
+                     MaxFragments=1') AS headline FROM story_index i \
+                     LEFT JOIN members m ON m.id = i.recorder_id WHERE "
+                ),
+                vec![Bind::T(s.clone())],
+            );
+        }
+        match (ranked, self.backend) {
             (Some(s), Backend::Sqlite) => {
                 // CROSS JOIN keeps the full-text matches as the outer loop: SQLite's planner
                 // otherwise may run the MATCH once per story of the workspace (seconds at 2,000).
@@ -416,7 +425,20 @@ impl Db {
             _ => {}
         }
         filters(&mut sql, q);
-        match (&q.search, self.backend) {
+        if let (None, Some(s)) = (ranked, &q.search) {
+            // Newest first among the matches: the list's order, the search as a filter.
+            match self.backend {
+                Backend::Sqlite => sql.push(
+                    " AND i.id IN (SELECT rowid FROM story_fts WHERE story_fts MATCH ?)",
+                    vec![Bind::T(s.clone())],
+                ),
+                Backend::Postgres => sql.push(
+                    " AND i.search @@ plainto_tsquery('dutch', ?)",
+                    vec![Bind::T(s.clone())],
+                ),
+            }
+        }
+        match (ranked, self.backend) {
             (Some(_), Backend::Sqlite) => {
                 if let Some(Cursor::Rank { rank, id }) = cursor {
                     sql.push(
@@ -453,7 +475,7 @@ impl Db {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let (id, row, recorded_by) = read_row(r)?;
-            let rank: Option<f64> = if q.search.is_some() {
+            let rank: Option<f64> = if ranked.is_some() {
                 Some(sqlx::Row::try_get(r, "rank")?)
             } else {
                 None
@@ -463,18 +485,12 @@ impl Db {
             } else {
                 None
             };
-            let total = if total.is_empty() {
-                None
-            } else {
-                r.opt_i64("total")?
-            };
             out.push(Listed {
                 id,
                 row,
                 recorded_by,
                 rank,
                 headline,
-                total,
             });
         }
         let ids: Vec<i64> = out.iter().map(|l| l.id).collect();
@@ -630,7 +646,6 @@ impl Db {
                 recorded_by,
                 rank: None,
                 headline: None,
-                total: None,
             });
         }
         let ids: Vec<i64> = out.iter().map(|l| l.id).collect();
@@ -963,6 +978,26 @@ mod tests {
             ..q.clone()
         };
         assert_eq!(db.index_count(&found).await.expect("count"), 1);
+        // The same search newest first (what a very common word gets): the same story, unranked,
+        // with its snippet on PostgreSQL.
+        let newest = IndexQuery {
+            newest_first: true,
+            ..found.clone()
+        };
+        let page = db.index_page(&newest, None, 10).await.expect("page");
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].row.title, "nieuw");
+        assert_eq!(page[0].rank, None);
+        if backend == Backend::Postgres {
+            assert!(
+                page[0]
+                    .headline
+                    .as_deref()
+                    .is_some_and(|h| h.contains(HIT_START))
+            );
+        }
+        let ranked = db.index_page(&found, None, 10).await.expect("page");
+        assert!(ranked[0].rank.is_some());
 
         // Erased: the rows go in the erasure's transaction, and a late indexer writes nothing.
         db.erase_doc("a", t.member).await.expect("erase");

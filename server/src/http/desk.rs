@@ -27,6 +27,8 @@ use std::collections::BTreeMap;
 /// Stories per page unless asked otherwise, and the most a page holds.
 pub const PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
+/// A search that matches more stories than this lists them newest first, not ranked.
+pub const RANKED_AT_MOST: i64 = 2_000;
 /// Stories an export reads from storage at a time.
 const EXPORT_BATCH: i64 = 64;
 
@@ -106,6 +108,7 @@ fn index_query(
             review: set(&f.review),
             persona: set(&f.persona),
             consent_in_reports: false,
+            newest_first: false,
             search,
         },
         words,
@@ -215,17 +218,29 @@ fn item(l: Listed, words: &index::SearchWords) -> ListItem {
 }
 
 /// A page of the stories that match the filters (and search words `q`): newest first, or best
-/// match first when searching. `next` continues the list; `total` (first page only) counts all
-/// that match.
+/// match first when searching (newest first when more than [`RANKED_AT_MOST`] stories match:
+/// `order` says which). `next` continues the list; `total` (first page only) counts all that
+/// match.
 async fn list(
     State(state): State<AppState>,
     auth: AuthMember,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     coordinator(&auth.member)?;
-    let (iq, words) = index_query(state.db.backend, &auth.member, &q.filter, q.tag_state)?;
+    let (mut iq, words) = index_query(state.db.backend, &auth.member, &q.filter, q.tag_state)?;
     let cursor = q.after.as_deref().map(decode_cursor).transpose()?;
     let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let total = match cursor {
+        None => Some(state.db.index_count(&iq).await?),
+        Some(_) => None,
+    };
+    // A word in thousands of stories is listed newest first: ranking every match costs more
+    // than it tells. The next pages follow the first page's order (their cursor says which).
+    iq.newest_first = iq.search.is_some()
+        && match cursor {
+            Some(c) => matches!(c, Cursor::Time { .. }),
+            None => total.unwrap_or(0) > RANKED_AT_MOST,
+        };
     let mut page = state.db.index_page(&iq, cursor, limit + 1).await?;
     let more = page.len() as i64 > limit;
     page.truncate(limit as usize);
@@ -238,17 +253,16 @@ async fn list(
             },
         })
     });
-    let total = match (cursor, &iq.search) {
-        (Some(_), _) => None,
-        // Counted with the page (an empty page: nothing matched).
-        (None, Some(_)) => Some(page.first().and_then(|l| l.total).unwrap_or(0)),
-        (None, None) => Some(state.db.index_count(&iq).await?),
+    let order = match (&iq.search, iq.newest_first) {
+        (Some(_), false) => "relevance",
+        _ => "newest",
     };
     let items: Vec<ListItem> = page.into_iter().map(|l| item(l, &words)).collect();
     Ok(Json(serde_json::json!({
         "stories": items,
         "next": next,
         "total": total,
+        "order": order,
     })))
 }
 
