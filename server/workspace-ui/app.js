@@ -275,7 +275,9 @@ async function storyList(params, activity) {
   const total = Number.isInteger(first.total) ? first.total : loaded.length;
   let next = first.next || null;
   const list = h('div', { id: 'stories', dataset: { total } }, loaded.map((s) => storyCard(s, activity)));
-  const count = h('span', { class: 'meta', id: 'story-count' }, t('count_stories', { n: total }));
+  // A word in very many stories is listed newest first, not by best match: say so.
+  const newest = first.order === 'newest' && params.q ? ` · ${t('order_newest')}` : '';
+  const count = h('span', { class: 'meta', id: 'story-count' }, t('count_stories', { n: total }) + newest);
   const shown = h('p', { class: 'meta', id: 'stories-shown', role: 'status' });
   const more = h('button', { type: 'button', class: 'secondary', id: 'load-more' }, t('load_more'));
   const sentinel = h('div', { id: 'stories-end', 'aria-hidden': 'true' });

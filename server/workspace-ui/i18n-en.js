@@ -32,7 +32,7 @@ export default {
   transcribing: 'Being transcribed…', transcription_failed: 'Transcription failed', no_transcript: 'No transcript yet.',
   transcript_corrected: 'The transcript was corrected by hand afterwards; the times belong to the first version.',
   voice_only: 'Spoken only: the text below is the transcript.', because: 'Because it says:',
-  load_more: 'Load more', loading: 'Loading…', shown_of: '{shown} of {total} shown', has_audio: 'with voice note', has_photo: 'with photo',
+  order_newest: 'many stories contain this: newest first', load_more: 'Load more', loading: 'Loading…', shown_of: '{shown} of {total} shown', has_audio: 'with voice note', has_photo: 'with photo',
   import_help_names: 'Activity as a code or a name (for example VoorZorg or Centering Pregnancy), quarter as 2026-Q1, 2026 Q1, Q1 2026 or 2026-1. Semicolon or comma; a file saved from Excel (CSV UTF-8) works.',
   template: 'Example file (CSV)', accepted: 'Activities: code and name', code: 'Code', name: 'Name',
   overview_note: 'Per activity: how many stories are about it. Confirmed: a coordinator confirmed the activity on the story. Suggested: suggested automatically, not confirmed yet. Per municipality: the same stories (confirmed and suggested together), by the story\'s municipality.',

@@ -32,7 +32,7 @@ export default {
   transcribing: 'Wordt uitgeschreven…', transcription_failed: 'Uitschrijven lukte niet', no_transcript: 'Nog geen transcriptie.',
   transcript_corrected: 'De transcriptie is daarna met de hand verbeterd; de tijden horen bij de eerste versie.',
   voice_only: 'Alleen ingesproken: de tekst hieronder is de transcriptie.', because: 'Omdat er staat:',
-  load_more: 'Meer laden', loading: 'Laden…', shown_of: '{shown} van {total} getoond', has_audio: 'met spraakopname', has_photo: 'met foto',
+  order_newest: 'veel verhalen bevatten dit: nieuwste eerst', load_more: 'Meer laden', loading: 'Laden…', shown_of: '{shown} van {total} getoond', has_audio: 'met spraakopname', has_photo: 'met foto',
   import_help_names: 'Activiteit als code of naam (bijvoorbeeld VoorZorg of Centering Pregnancy), kwartaal als 2026-Q1, 2026 Q1, Q1 2026 of 2026-1. Puntkomma of komma; een bestand uit Excel (CSV UTF-8) kan zo.',
   template: 'Voorbeeldbestand (CSV)', accepted: 'Activiteiten: code en naam', code: 'Code', name: 'Naam',
   overview_note: 'Per activiteit: hoeveel verhalen erover gaan. Bevestigd: een coördinator heeft de activiteit bij het verhaal bevestigd. Voorgesteld: automatisch voorgesteld, nog niet bevestigd. Per gemeente: dezelfde verhalen (bevestigd en voorgesteld samen), naar de gemeente van het verhaal.',
