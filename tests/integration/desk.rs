@@ -282,6 +282,25 @@ async fn the_index_follows_the_documents(backend: Backend) -> anyhow::Result<()>
         vec!["Bij het consultatiebureau".to_string()],
         "{v}"
     );
+
+    // The streamed CSV follows the same index: a search narrows it, the whole list has both.
+    let csv = |q: &'static str| {
+        let server = &server;
+        let token = coord.token.clone();
+        async move {
+            reqwest::Client::new()
+                .get(server.url(&format!("/api/v1/workspace/export/stories.csv{q}")))
+                .bearer_auth(token)
+                .send()
+                .await?
+                .text()
+                .await
+        }
+    };
+    let found = csv("?q=zwangeren").await?;
+    assert!(found.contains(&b) && !found.contains(&a), "{found}");
+    let all = csv("").await?;
+    assert!(all.contains(&b) && all.contains(&a), "{all}");
     Ok(())
 }
 both!(the_index_follows_the_documents);

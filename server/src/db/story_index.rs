@@ -459,16 +459,11 @@ impl Db {
                 sql.push(" ORDER BY p.rank DESC, p.id LIMIT ?", vec![Bind::I(limit)]);
             }
             (None, _) => {
-                if let Some(Cursor::Time { sort_at, id }) = cursor {
-                    sql.push(
-                        " AND (i.sort_at < ? OR (i.sort_at = ? AND i.id < ?))",
-                        vec![Bind::I(sort_at), Bind::I(sort_at), Bind::I(id)],
-                    );
-                }
-                sql.push(
-                    " ORDER BY i.sort_at DESC, i.id DESC LIMIT ?",
-                    vec![Bind::I(limit)],
-                );
+                let after = match cursor {
+                    Some(Cursor::Time { sort_at, id }) => Some((sort_at, id)),
+                    _ => None,
+                };
+                newest_after(&mut sql, after, limit);
             }
         }
         let rows = sql.query().fetch_all(&self.pool).await?;
@@ -493,15 +488,7 @@ impl Db {
                 headline,
             });
         }
-        let ids: Vec<i64> = out.iter().map(|l| l.id).collect();
-        let tags = self.index_tags(&ids).await?;
-        for l in &mut out {
-            l.row.tags = tags
-                .iter()
-                .filter(|(id, _, _)| *id == l.id)
-                .map(|(_, c, s)| (c.clone(), s.clone()))
-                .collect();
-        }
+        self.attach_tags(&mut out).await?;
         Ok(out)
     }
 
@@ -562,16 +549,7 @@ impl Db {
         if quotable {
             sql.push(" AND i.approved_quotable = 1", vec![]);
         }
-        if let Some((sort_at, id)) = after {
-            sql.push(
-                " AND (i.sort_at < ? OR (i.sort_at = ? AND i.id < ?))",
-                vec![Bind::I(sort_at), Bind::I(sort_at), Bind::I(id)],
-            );
-        }
-        sql.push(
-            " ORDER BY i.sort_at DESC, i.id DESC LIMIT ?",
-            vec![Bind::I(limit)],
-        );
+        newest_after(&mut sql, after, limit);
         let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| Ok((r.i64("id")?, r.i64("sort_at")?, r.string("doc_id")?)))
@@ -648,16 +626,22 @@ impl Db {
                 headline: None,
             });
         }
+        self.attach_tags(&mut out).await?;
+        Ok(out)
+    }
+
+    /// Fill in each listed story's activity tags (one query per 200 stories).
+    async fn attach_tags(&self, out: &mut [Listed]) -> Result<(), DbError> {
         let ids: Vec<i64> = out.iter().map(|l| l.id).collect();
         let tags = self.index_tags(&ids).await?;
-        for l in &mut out {
+        for l in out {
             l.row.tags = tags
                 .iter()
                 .filter(|(id, _, _)| *id == l.id)
                 .map(|(_, c, s)| (c.clone(), s.clone()))
                 .collect();
         }
-        Ok(out)
+        Ok(())
     }
 
     async fn index_tags(&self, ids: &[i64]) -> Result<Vec<(i64, String, String)>, DbError> {
@@ -675,6 +659,20 @@ impl Db {
         }
         Ok(out)
     }
+}
+
+/// Newest first, after the keyset (sort_at, id) where the previous page ended.
+fn newest_after(sql: &mut Sql, after: Option<(i64, i64)>, limit: i64) {
+    if let Some((sort_at, id)) = after {
+        sql.push(
+            " AND (i.sort_at < ? OR (i.sort_at = ? AND i.id < ?))",
+            vec![Bind::I(sort_at), Bind::I(sort_at), Bind::I(id)],
+        );
+    }
+    sql.push(
+        " ORDER BY i.sort_at DESC, i.id DESC LIMIT ?",
+        vec![Bind::I(limit)],
+    );
 }
 
 /// The WHERE conditions of a desk query on `story_index i` (after the caller's own).

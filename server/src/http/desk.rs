@@ -469,6 +469,40 @@ async fn stories_csv(
     ))
 }
 
+/// The next batch of an export in list order (newest first, or best match first when
+/// `searched`), with where the batch after it starts (`None`: this was the last).
+async fn export_batch(
+    state: &AppState,
+    iq: &IndexQuery,
+    after: Option<Cursor>,
+    searched: bool,
+) -> Result<(Vec<(i64, i64, String)>, Option<Cursor>), ApiError> {
+    let (ids, next) = if searched {
+        let page = state.db.index_page(iq, after, EXPORT_BATCH).await?;
+        let next = page
+            .last()
+            .and_then(|l| l.rank.map(|rank| Cursor::Rank { rank, id: l.id }));
+        let ids: Vec<(i64, i64, String)> = page
+            .into_iter()
+            .map(|l| (l.id, l.row.sort_at, l.row.doc_id))
+            .collect();
+        (ids, next)
+    } else {
+        let after = match after {
+            Some(Cursor::Time { sort_at, id }) => Some((sort_at, id)),
+            _ => None,
+        };
+        let ids = state.db.index_ids(iq, after, EXPORT_BATCH).await?;
+        let next = ids.last().map(|(id, sort_at, _)| Cursor::Time {
+            sort_at: *sort_at,
+            id: *id,
+        });
+        (ids, next)
+    };
+    let more = ids.len() as i64 == EXPORT_BATCH;
+    Ok((ids, next.filter(|_| more)))
+}
+
 /// The CSV as a stream of chunks: the header, then one chunk per batch of stories.
 fn async_stream_csv(
     state: AppState,
@@ -479,86 +513,42 @@ fn async_stream_csv(
 ) -> impl futures_util::Stream<Item = Result<String, std::io::Error>> {
     enum Step {
         Header,
-        Time(Option<(i64, i64)>),
-        Rank(Option<Cursor>),
+        Batch(Option<Cursor>),
         Done,
     }
-    let first = if searched {
-        Step::Rank(None)
-    } else {
-        Step::Time(None)
-    };
     futures_util::stream::unfold(
-        (Step::Header, first, state, iq, names),
-        move |(step, first, state, iq, names)| async move {
-            let fail = |e: ApiError| {
-                tracing::warn!(error = ?e, "stories.csv export failed midway");
-                std::io::Error::other("export failed")
-            };
+        (Step::Header, state, iq, names),
+        move |(step, state, iq, names)| async move {
             match step {
                 Step::Done => None,
                 Step::Header => Some((
                     Ok(stories_csv_header(lang)),
-                    (first, Step::Done, state, iq, names),
+                    (Step::Batch(None), state, iq, names),
                 )),
-                Step::Time(after) => {
-                    let ids = match state.db.index_ids(&iq, after, EXPORT_BATCH).await {
-                        Ok(ids) => ids,
+                Step::Batch(after) => {
+                    let batch = async {
+                        let (ids, next) = export_batch(&state, &iq, after, searched).await?;
+                        let rows = load_rows(&state, iq.workspace_id, &ids).await?;
+                        let chunk: String = rows
+                            .iter()
+                            .map(|r| story_csv_line(r, &names, lang))
+                            .collect();
+                        Ok::<_, ApiError>((ids.is_empty(), chunk, next))
+                    }
+                    .await;
+                    match batch {
+                        Ok((true, _, _)) => None,
+                        Ok((false, chunk, next)) => {
+                            let step = next.map_or(Step::Done, |c| Step::Batch(Some(c)));
+                            Some((Ok(chunk), (step, state, iq, names)))
+                        }
                         Err(e) => {
-                            return Some((
-                                Err(fail(e.into())),
-                                (Step::Done, Step::Done, state, iq, names),
-                            ));
+                            tracing::warn!(error = ?e, "stories.csv export failed midway");
+                            Some((
+                                Err(std::io::Error::other("export failed")),
+                                (Step::Done, state, iq, names),
+                            ))
                         }
-                    };
-                    if ids.is_empty() {
-                        return None;
-                    }
-                    let next = ids.last().map(|(id, sort_at, _)| (*sort_at, *id));
-                    let more = ids.len() as i64 == EXPORT_BATCH;
-                    match load_rows(&state, iq.workspace_id, &ids).await {
-                        Ok(rows) => {
-                            let chunk: String = rows
-                                .iter()
-                                .map(|r| story_csv_line(r, &names, lang))
-                                .collect();
-                            let step = if more { Step::Time(next) } else { Step::Done };
-                            Some((Ok(chunk), (step, Step::Done, state, iq, names)))
-                        }
-                        Err(e) => Some((Err(fail(e)), (Step::Done, Step::Done, state, iq, names))),
-                    }
-                }
-                Step::Rank(after) => {
-                    let page = match state.db.index_page(&iq, after, EXPORT_BATCH).await {
-                        Ok(p) => p,
-                        Err(e) => {
-                            return Some((
-                                Err(fail(e.into())),
-                                (Step::Done, Step::Done, state, iq, names),
-                            ));
-                        }
-                    };
-                    if page.is_empty() {
-                        return None;
-                    }
-                    let more = page.len() as i64 == EXPORT_BATCH;
-                    let next = page
-                        .last()
-                        .and_then(|l| l.rank.map(|rank| Cursor::Rank { rank, id: l.id }));
-                    let ids: Vec<(i64, i64, String)> = page
-                        .into_iter()
-                        .map(|l| (l.id, l.row.sort_at, l.row.doc_id))
-                        .collect();
-                    match load_rows(&state, iq.workspace_id, &ids).await {
-                        Ok(rows) => {
-                            let chunk: String = rows
-                                .iter()
-                                .map(|r| story_csv_line(r, &names, lang))
-                                .collect();
-                            let step = if more { Step::Rank(next) } else { Step::Done };
-                            Some((Ok(chunk), (step, Step::Done, state, iq, names)))
-                        }
-                        Err(e) => Some((Err(fail(e)), (Step::Done, Step::Done, state, iq, names))),
                     }
                 }
             }
