@@ -428,8 +428,10 @@ impl Db {
         if let (None, Some(s)) = (ranked, &q.search) {
             // Newest first among the matches: the list's order, the search as a filter.
             match self.backend {
+                // `+i.id`: the matches are a filter on the list's index walked newest first
+                // (stopping at a page), not rows to fetch one by one and sort.
                 Backend::Sqlite => sql.push(
-                    " AND i.id IN (SELECT rowid FROM story_fts WHERE story_fts MATCH ?)",
+                    " AND +i.id IN (SELECT rowid FROM story_fts WHERE story_fts MATCH ?)",
                     vec![Bind::T(s.clone())],
                 ),
                 Backend::Postgres => sql.push(

@@ -8,7 +8,7 @@
 //! It asserts nothing; the results go to BENCHMARKS.md ("The desk at 50,000 stories").
 //!
 //! Usage: `cargo build --release -p vertel-server -p vertel-tests --bin bench-desk &&
-//! target/release/bench-desk [--stories 50000] [--devices 8] [--runs 40] [--postgres]`
+//! target/release/bench-desk [--stories 50000] [--devices 8] [--runs 40] [--postgres] [--no-exports]`
 
 use anyhow::Context;
 use client_core::story::{Attachment, ConsentScope, NewStory};
@@ -104,6 +104,7 @@ async fn time(
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let (mut stories, mut devices, mut runs, mut postgres) = (50_000usize, 8usize, 40usize, false);
+    let mut exports = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().context("a value");
@@ -112,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             "--devices" => devices = value()?.parse()?,
             "--runs" => runs = value()?.parse()?,
             "--postgres" => postgres = true,
+            "--no-exports" => exports = false,
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
@@ -307,10 +309,11 @@ async fn main() -> anyhow::Result<()> {
             }
         })
     };
-    for (name, path) in [
+    let all_exports = [
         ("stories.csv (all)", "/workspace/export/stories.csv"),
         ("project.qdpx (all)", "/workspace/export/project.qdpx"),
-    ] {
+    ];
+    for (name, path) in all_exports.into_iter().filter(|_| exports) {
         results.push(time(&client, &server, t, name, path, 1).await?);
     }
     sampler.abort();
