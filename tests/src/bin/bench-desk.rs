@@ -59,6 +59,26 @@ fn text(i: usize) -> String {
     format!("Ze vertelde: {}.", words.join(" "))
 }
 
+/// Stories tagged with an overview activity (confirmed or suggested).
+fn tagged(activity: &serde_json::Value) -> i64 {
+    activity["suggested"].as_i64().unwrap_or(0) + activity["confirmed"].as_i64().unwrap_or(0)
+}
+
+async fn get(
+    client: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    path: &str,
+) -> anyhow::Result<serde_json::Value> {
+    Ok(client
+        .get(server.url(&format!("/api/v1{path}")))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -202,23 +222,11 @@ async fn main() -> anyhow::Result<()> {
     let mut last = (0i64, 0i64);
     let mut quiet_since = Instant::now();
     loop {
-        let v: serde_json::Value = client
-            .get(server.url("/api/v1/workspace/overview"))
-            .bearer_auth(&coord.token)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let v = get(&client, &server, &coord.token, "/workspace/overview").await?;
         let total = v["stories_total"].as_i64().unwrap_or(0);
         let tagged: i64 = v["activities"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|x| {
-                        x["suggested"].as_i64().unwrap_or(0) + x["confirmed"].as_i64().unwrap_or(0)
-                    })
-                    .sum()
-            })
+            .map(|a| a.iter().map(tagged).sum())
             .unwrap_or(0);
         if (total, tagged) != last {
             last = (total, tagged);
@@ -238,29 +246,13 @@ async fn main() -> anyhow::Result<()> {
     let rss_before = proc_status_kb(pid, "VmRSS:").unwrap_or(0);
 
     // The next page's cursor and an activity with stories.
-    let first: serde_json::Value = client
-        .get(server.url("/api/v1/workspace/stories"))
-        .bearer_auth(&coord.token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let first = get(&client, &server, &coord.token, "/workspace/stories").await?;
     // A server from before the index answers every story at once (no `next`).
     let next = first["next"].as_str().map(str::to_string);
-    let v: serde_json::Value = client
-        .get(server.url("/api/v1/workspace/overview"))
-        .bearer_auth(&coord.token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let v = get(&client, &server, &coord.token, "/workspace/overview").await?;
     let activity = v["activities"]
         .as_array()
-        .and_then(|a| {
-            a.iter().max_by_key(|x| {
-                x["suggested"].as_i64().unwrap_or(0) + x["confirmed"].as_i64().unwrap_or(0)
-            })
-        })
+        .and_then(|a| a.iter().max_by_key(|x| tagged(x)))
         .and_then(|x| x["code"].as_str())
         .unwrap_or("centering")
         .to_string();
@@ -329,13 +321,16 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let mb = |kb: u64| kb as f64 / 1024.0;
+    let during_exports = if exports {
+        format!(", {:.0} MB at most during the exports", mb(export_peak))
+    } else {
+        String::new()
+    };
     println!(
         "\nserver memory (resident): {:.0} MB before the requests, {:.0} MB after the pages and \
-         searches, {:.0} MB at most during the exports, {:.0} MB after; peak of the whole run \
-         {:.0} MB (includes the fill)",
+         searches{during_exports}, {:.0} MB after; peak of the whole run {:.0} MB (includes the fill)",
         mb(rss_before),
         mb(rss_pages),
-        mb(export_peak),
         mb(rss_after),
         mb(hwm)
     );
