@@ -801,7 +801,8 @@ pub struct TranscriptionStatus {
     pub progress: Option<i64>,
     pub error: Option<String>,
     /// Why the recording cannot be transcribed, as a code shells put in the person's language
-    /// (`too-long`, `no-sound`, `unsupported`, `damaged`); `error` says it in English.
+    /// (`too-long`, `no-sound`, `unsupported`, `damaged`; with status `done`, `no-speech`: the
+    /// recording holds no speech and the transcript is empty); `error` says it in English.
     pub reason: Option<String>,
 }
 
@@ -1392,16 +1393,34 @@ mod shell_field_tests {
 // `transcript` map (never while a person has corrected or approved it).
 
 /// One timed piece of a transcript. `source` is the SHA-256 of the audio attachment it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptSegment {
     pub start_ms: i64,
     pub end_ms: i64,
     pub text: String,
     pub source: Option<String>,
+    /// How sure the recogniser was of the segment, 0–1 (`confidence`; absent in older stories).
+    pub confidence: Option<f64>,
+    /// The positions (from 0) of the words of `text`, split at whitespace, that the recogniser was
+    /// unsure of (`uncertain`): a reader shows them with a light mark.
+    pub uncertain: Vec<u32>,
+}
+
+/// A machine translation of a transcript (`transcript.translation`), kept beside the original and
+/// never in its place; written by the server alone, always with `machine: true`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MachineTranslation {
+    pub text: String,
+    /// The language translated into (Whisper translates into English: `en`).
+    pub language: String,
+    /// The model, e.g. `whisper-base`.
+    pub model: String,
+    /// Timed pieces, each with the `source` attachment it came from.
+    pub segments: Vec<TranscriptSegment>,
 }
 
 /// What transcribing one audio attachment produced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptResult {
     pub text: String,
     /// The language transcribed (BCP-47 primary subtag, e.g. `nl`).
@@ -1409,6 +1428,12 @@ pub struct TranscriptResult {
     /// The model, e.g. `whisper-base`.
     pub model: String,
     pub segments: Vec<TranscriptSegment>,
+    /// Why the transcript is empty though the recording was read, as a code shells show in the
+    /// person's language (`no-speech`: no speech was found); written as the attachment's
+    /// `transcription.reason`.
+    pub reason: Option<String>,
+    /// The recording translated into English, for a story in another language.
+    pub translation: Option<MachineTranslation>,
 }
 
 /// What [`set_transcript`] did with the story's `transcript` map.
@@ -1497,8 +1522,8 @@ pub fn set_transcription_status(
     Ok(true)
 }
 
-fn read_segments<R: ReadDoc>(doc: &R, transcript: &ObjId) -> Vec<TranscriptSegment> {
-    get_obj(doc, transcript, "segments", ObjType::List)
+fn read_segments<R: ReadDoc>(doc: &R, parent: &ObjId) -> Vec<TranscriptSegment> {
+    get_obj(doc, parent, "segments", ObjType::List)
         .map(|l| {
             list_items(doc, &l)
                 .into_iter()
@@ -1507,10 +1532,136 @@ fn read_segments<R: ReadDoc>(doc: &R, transcript: &ObjId) -> Vec<TranscriptSegme
                     end_ms: get_i64(doc, &s, "endMs").unwrap_or(0),
                     text: get_str(doc, &s, "text").unwrap_or_default(),
                     source: get_str(doc, &s, "source"),
+                    confidence: get_f64(doc, &s, "confidence")
+                        .filter(|c| c.is_finite())
+                        .map(|c| c.clamp(0.0, 1.0)),
+                    uncertain: get_obj(doc, &s, "uncertain", ObjType::List)
+                        .map(|u| {
+                            (0..doc.length(&u))
+                                .filter_map(|i| match doc.get(&u, i).ok()?? {
+                                    (Value::Scalar(v), _) => match v.as_ref() {
+                                        ScalarValue::Int(n) => u32::try_from(*n).ok(),
+                                        ScalarValue::Uint(n) => u32::try_from(*n).ok(),
+                                        _ => None,
+                                    },
+                                    _ => None,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Write `segments` as the list `segments` of `parent` (replacing what was there).
+fn write_segments(
+    tx: &mut Transaction<'_>,
+    parent: &ObjId,
+    segments: &[TranscriptSegment],
+) -> Result<(), StoryError> {
+    let list = tx.put_object(parent, "segments", ObjType::List)?;
+    for (i, s) in segments.iter().enumerate() {
+        let m = tx.insert_object(&list, i, ObjType::Map)?;
+        tx.put(&m, "startMs", s.start_ms)?;
+        tx.put(&m, "endMs", s.end_ms)?;
+        tx.put(&m, "text", s.text.as_str())?;
+        if let Some(src) = &s.source {
+            tx.put(&m, "source", src.as_str())?;
+        }
+        if let Some(c) = s.confidence.filter(|c| c.is_finite()) {
+            tx.put(&m, "confidence", c.clamp(0.0, 1.0))?;
+        }
+        if !s.uncertain.is_empty() {
+            let u = tx.put_object(&m, "uncertain", ObjType::List)?;
+            for (j, w) in s.uncertain.iter().enumerate() {
+                tx.insert(&u, j, i64::from(*w))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The story's machine translation (`transcript.translation`), if the server wrote one.
+pub fn transcript_translation<R: ReadDoc>(doc: &R) -> Option<MachineTranslation> {
+    let t = get_obj(doc, &ROOT, "transcript", ObjType::Map)?;
+    let m = get_obj(doc, &t, "translation", ObjType::Map)?;
+    Some(MachineTranslation {
+        text: get_str(doc, &m, "text").unwrap_or_default(),
+        language: get_str(doc, &m, "language").unwrap_or_default(),
+        model: get_str(doc, &m, "model").unwrap_or_default(),
+        segments: read_segments(doc, &m),
+    })
+}
+
+/// Write (or, with `None`, remove) the transcript's `translation` map, always marked
+/// `machine: true`. The server's writes and `ownership::revert_owned` go through here.
+fn write_translation(
+    tx: &mut Transaction<'_>,
+    translation: Option<&MachineTranslation>,
+) -> Result<(), StoryError> {
+    match translation {
+        Some(tr) => {
+            let t = ensure_map(tx, &ROOT, "transcript")?;
+            let m = tx.put_object(&t, "translation", ObjType::Map)?;
+            tx.put(&m, "text", tr.text.as_str())?;
+            tx.put(&m, "language", tr.language.as_str())?;
+            tx.put(&m, "model", tr.model.as_str())?;
+            tx.put(&m, "machine", true)?;
+            write_segments(tx, &m, &tr.segments)?;
+        }
+        None => {
+            if let Some(t) = get_obj(tx, &ROOT, "transcript", ObjType::Map) {
+                delete_if_present(tx, &t, "translation")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One transcript from the parts of several voice notes: for each source in `order`, `fresh`'s
+/// segments for `sha256` (or, when it has none, `fresh_text`) and `old`'s segments for the others.
+/// Returns the segments in order and the parts' texts joined by blank lines.
+fn merge_sources(
+    order: &[String],
+    sha256: &str,
+    fresh: &[TranscriptSegment],
+    fresh_text: &str,
+    old: &[TranscriptSegment],
+) -> (Vec<TranscriptSegment>, String) {
+    let mut segments: Vec<TranscriptSegment> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    for source in order {
+        let part: Vec<TranscriptSegment> = if source == sha256 {
+            fresh
+                .iter()
+                .map(|s| TranscriptSegment {
+                    source: Some(sha256.to_string()),
+                    ..s.clone()
+                })
+                .collect()
+        } else {
+            old.iter()
+                .filter(|s| s.source.as_deref() == Some(source.as_str()))
+                .cloned()
+                .collect()
+        };
+        let text = if source == sha256 && part.is_empty() {
+            fresh_text.trim().to_string()
+        } else {
+            part.iter()
+                .map(|s| s.text.trim())
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        if !text.is_empty() {
+            texts.push(text);
+        }
+        segments.extend(part);
+    }
+    (segments, texts.join("\n\n"))
 }
 
 /// The timed segments of the story's transcript, in order.
@@ -1528,13 +1679,14 @@ pub fn attachment_language<R: ReadDoc>(doc: &R, sha256: &str) -> Option<String> 
 }
 
 /// Write the result of transcribing the audio attachment `sha256`: its `transcription` becomes
-/// `{status: done, progress: 100, language, model}`, and the story's `transcript` gets the text,
-/// language, model, state `automatic` and the timed `segments` — unless a person has corrected or
-/// approved the transcript, which is never overwritten.
+/// `{status: done, progress: 100, language, model, reason?}`, and the story's `transcript` gets the
+/// text, language, model, state `automatic`, the timed `segments` (with their `confidence` and
+/// `uncertain` words) and, for a recording in another language, the machine `translation` beside
+/// them — unless a person has corrected or approved the transcript, which is never overwritten.
 ///
 /// A story with several voice notes gets one transcript: the segments of each attachment (marked
 /// with its `source`) in attachment order, the texts joined by blank lines. Writing one attachment's
-/// result again replaces only that attachment's segments.
+/// result again replaces only that attachment's segments (and its part of the translation).
 pub fn set_transcript(
     doc: &mut Automerge,
     sha256: &str,
@@ -1559,6 +1711,14 @@ pub fn set_transcript(
                 ScalarValue::Str(result.model.as_str().into()),
             )?;
             delete_if_present(tx, &t, "error")?;
+            match &result.reason {
+                Some(r) => {
+                    put_if_changed(tx, &t, "reason", ScalarValue::Str(r.as_str().into()))?;
+                }
+                None => {
+                    delete_if_present(tx, &t, "reason")?;
+                }
+            }
         }
         let existing = get_obj(tx, &ROOT, "transcript", ObjType::Map);
         if let Some(t) = &existing {
@@ -1587,52 +1747,38 @@ pub fn set_transcript(
             order.push(sha256.to_string());
         }
         order.dedup();
-        let mut segments: Vec<TranscriptSegment> = Vec::new();
-        let mut texts: Vec<String> = Vec::new();
-        for source in &order {
-            let part: Vec<TranscriptSegment> = if source == sha256 {
-                result
-                    .segments
-                    .iter()
-                    .map(|s| TranscriptSegment {
-                        source: Some(sha256.to_string()),
-                        ..s.clone()
-                    })
-                    .collect()
-            } else {
-                old.iter()
-                    .filter(|s| s.source.as_deref() == Some(source.as_str()))
-                    .cloned()
-                    .collect()
-            };
-            let text = if source == sha256 && part.is_empty() {
-                result.text.trim().to_string()
-            } else {
-                part.iter()
-                    .map(|s| s.text.trim())
-                    .filter(|t| !t.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            if !text.is_empty() {
-                texts.push(text);
-            }
-            segments.extend(part);
-        }
+        let (segments, text) = merge_sources(&order, sha256, &result.segments, &result.text, &old);
+        // The translation likewise: the other voice notes' parts stay, this one's is replaced
+        // (or goes, when this recording needs none).
+        let old_translation = transcript_translation(tx);
+        let fresh = result.translation.as_ref();
+        let (tr_segments, tr_text) = merge_sources(
+            &order,
+            sha256,
+            fresh.map(|t| t.segments.as_slice()).unwrap_or_default(),
+            fresh.map(|t| t.text.as_str()).unwrap_or_default(),
+            old_translation
+                .as_ref()
+                .map(|t| t.segments.as_slice())
+                .unwrap_or_default(),
+        );
         let t = ensure_map(tx, &ROOT, "transcript")?;
-        tx.put(&t, "text", texts.join("\n\n"))?;
+        tx.put(&t, "text", text)?;
         tx.put(&t, "language", result.language.as_str())?;
         tx.put(&t, "state", TranscriptState::Automatic.code())?;
         tx.put(&t, "model", result.model.as_str())?;
-        let list = tx.put_object(&t, "segments", ObjType::List)?;
-        for (i, s) in segments.iter().enumerate() {
-            let m = tx.insert_object(&list, i, ObjType::Map)?;
-            tx.put(&m, "startMs", s.start_ms)?;
-            tx.put(&m, "endMs", s.end_ms)?;
-            tx.put(&m, "text", s.text.as_str())?;
-            if let Some(src) = &s.source {
-                tx.put(&m, "source", src.as_str())?;
+        write_segments(tx, &t, &segments)?;
+        let translation = (!tr_text.is_empty()).then(|| {
+            let base = fresh.or(old_translation.as_ref());
+            MachineTranslation {
+                text: tr_text,
+                language: base.map(|b| b.language.clone()).unwrap_or_default(),
+                model: base.map(|b| b.model.clone()).unwrap_or_default(),
+                segments: tr_segments,
             }
+        });
+        if translation != old_translation {
+            write_translation(tx, translation.as_ref())?;
         }
         Ok(TranscriptWrite::Written)
     })
@@ -1681,8 +1827,82 @@ mod media_tests {
                 end_ms: 1500,
                 text: text.into(),
                 source: None,
+                confidence: Some(0.9),
+                uncertain: vec![1],
             }],
+            reason: None,
+            translation: None,
         }
+    }
+
+    fn translated(text: &str, english: &str) -> TranscriptResult {
+        TranscriptResult {
+            language: "tr".into(),
+            translation: Some(MachineTranslation {
+                text: english.into(),
+                language: "en".into(),
+                model: "whisper-base".into(),
+                segments: vec![TranscriptSegment {
+                    start_ms: 0,
+                    end_ms: 1500,
+                    text: english.into(),
+                    ..TranscriptSegment::default()
+                }],
+            }),
+            ..result(text)
+        }
+    }
+
+    #[test]
+    fn segments_keep_their_confidence_and_uncertain_words() {
+        let mut doc = story_with_audio(&["aa"]);
+        set_transcript(&mut doc, "aa", &result("Hallo wereld"), 3).unwrap();
+        let segs = transcript_segments(&doc);
+        assert_eq!(segs[0].confidence, Some(0.9));
+        assert_eq!(segs[0].uncertain, vec![1]);
+    }
+
+    #[test]
+    fn a_translation_is_kept_beside_the_transcript_and_marked_as_machine() {
+        let mut doc = story_with_audio(&["aa", "bb"]);
+        set_transcript(&mut doc, "aa", &translated("Merhaba", "Hello"), 3).unwrap();
+        set_transcript(&mut doc, "bb", &translated("Anne", "Mother"), 4).unwrap();
+        let t = Story::read(&doc).transcript.unwrap();
+        assert_eq!(
+            t.text, "Merhaba\n\nAnne",
+            "the original stays the transcript"
+        );
+        let tr = transcript_translation(&doc).unwrap();
+        assert_eq!(tr.text, "Hello\n\nMother");
+        assert_eq!((tr.language.as_str(), tr.segments.len()), ("en", 2));
+        assert_eq!(tr.segments[1].source.as_deref(), Some("bb"));
+        let marked = get_obj(&doc, &ROOT, "transcript", ObjType::Map)
+            .and_then(|t| get_obj(&doc, &t, "translation", ObjType::Map))
+            .and_then(|m| get_bool(&doc, &m, "machine"));
+        assert_eq!(marked, Some(true));
+        // A recording transcribed again without translation takes only its own part away.
+        set_transcript(&mut doc, "aa", &result("Hallo"), 5).unwrap();
+        assert_eq!(transcript_translation(&doc).unwrap().text, "Mother");
+        set_transcript(&mut doc, "bb", &result("Moeder"), 6).unwrap();
+        assert_eq!(transcript_translation(&doc), None);
+    }
+
+    #[test]
+    fn no_speech_is_a_reason_beside_an_empty_transcript() {
+        let mut doc = story_with_audio(&["aa"]);
+        let silent = TranscriptResult {
+            text: String::new(),
+            segments: vec![],
+            reason: Some("no-speech".into()),
+            ..result("")
+        };
+        set_transcript(&mut doc, "aa", &silent, 3).unwrap();
+        let d = StoryDetails::read(&doc);
+        assert_eq!(d.transcriptions[0].status, "done");
+        assert_eq!(d.transcriptions[0].reason.as_deref(), Some("no-speech"));
+        assert_eq!(Story::read(&doc).transcript.unwrap().text, "");
+        set_transcript(&mut doc, "aa", &result("Toch wel"), 4).unwrap();
+        assert_eq!(StoryDetails::read(&doc).transcriptions[0].reason, None);
     }
 
     #[test]

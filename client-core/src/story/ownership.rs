@@ -3,7 +3,7 @@
 //! A story is edited by its recorder, by coordinators and by the server's own writers
 //! (transcription, tagger). Some fields belong to one of them: a field member (professional,
 //! sleutelpersoon) may hand a story in, but only a coordinator judges it; only the server writes
-//! transcription progress. The server enforces this per document on every push: it reads the
+//! transcription progress and the machine translation. The server enforces this per document on every push: it reads the
 //! owned fields before and after applying the push ([`Owned::read`]) and refuses the push when
 //! [`check`] finds a field the sender may not write. A device that was refused can put the owned
 //! fields back as they were at the server's last confirmed version ([`revert_owned`]).
@@ -54,6 +54,8 @@ pub struct Owned {
     pub transcript_state: Option<String>,
     /// Each attachment's `transcription` map, by its sha256, as text.
     pub transcriptions: BTreeMap<String, String>,
+    /// The transcript's machine `translation`, as text.
+    pub translation: Option<String>,
 }
 
 /// A tag's visible value, with the actor whose change wrote it.
@@ -74,6 +76,7 @@ pub enum Violation {
     Tags,
     TranscriptApproval,
     Transcription,
+    Translation,
 }
 
 impl Violation {
@@ -85,6 +88,7 @@ impl Violation {
             Violation::Tags => "tags",
             Violation::TranscriptApproval => "transcript.state",
             Violation::Transcription => "attachments.transcription",
+            Violation::Translation => "transcript.translation",
         }
     }
 
@@ -106,6 +110,7 @@ impl Violation {
             Violation::Transcription => {
                 "De voortgang van het uitschrijven schrijft alleen de server."
             }
+            Violation::Translation => "De machinevertaling schrijft alleen de server.",
         }
     }
 }
@@ -224,6 +229,7 @@ impl Owned {
             transcript_state: get_obj(doc, &ROOT, "transcript", ObjType::Map)
                 .and_then(|t| get_str(doc, &t, "state")),
             transcriptions,
+            translation: super::transcript_translation(doc).map(|t| format!("{t:?}")),
         }
     }
 }
@@ -242,6 +248,10 @@ pub fn check(
         if before.transcriptions.get(sha) != Some(t) {
             return Err(Violation::Transcription);
         }
+    }
+    // So is the machine translation: no person writes words into it.
+    if before.translation != after.translation {
+        return Err(Violation::Translation);
     }
     if writer == Writer::Coordinator {
         return Ok(());
@@ -389,6 +399,9 @@ pub fn revert_owned(
                 Some(s) => tx.put(&t, "state", s.as_str())?,
                 None => delete_key(tx, &t, "state")?,
             }
+        }
+        if old.translation != now.translation {
+            super::write_translation(tx, super::transcript_translation(&old_doc).as_ref())?;
         }
         // Transcription maps: the attachments that still exist get the old map's values.
         if let Some(list) = get_obj(tx, &ROOT, "attachments", ObjType::List) {
@@ -782,6 +795,73 @@ mod tests {
             ),
             Err(Violation::Transcription)
         );
+    }
+
+    #[test]
+    fn the_machine_translation_is_the_servers_and_goes_back_when_refused() {
+        let mut doc = doc_with_story();
+        let a = story::Attachment {
+            sha256: "cd".repeat(32),
+            mime: "audio/webm".into(),
+            size: 10,
+        };
+        story::add_attachment(&mut doc, &a, 5).unwrap();
+        let segment = story::TranscriptSegment {
+            end_ms: 900,
+            text: "Merhaba".into(),
+            ..Default::default()
+        };
+        let result = story::TranscriptResult {
+            text: "Merhaba".into(),
+            language: "tr".into(),
+            model: "whisper-base".into(),
+            segments: vec![segment.clone()],
+            reason: None,
+            translation: Some(story::MachineTranslation {
+                text: "Hello".into(),
+                language: "en".into(),
+                model: "whisper-base".into(),
+                segments: vec![story::TranscriptSegment {
+                    text: "Hello".into(),
+                    ..segment
+                }],
+            }),
+        };
+        story::set_transcript(&mut doc, &a.sha256, &result, 6).unwrap();
+        let confirmed = doc.get_heads();
+        let before = doc.clone();
+        let mut forged = doc.clone();
+        story::change(&mut forged, 7, "forge", |tx| {
+            let t = get_obj(tx, &ROOT, "transcript", ObjType::Map).expect("transcript");
+            let m = get_obj(tx, &t, "translation", ObjType::Map).expect("translation");
+            tx.put(&m, "text", "Goodbye")?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(field(&before, &forged), Err(Violation::Translation));
+        let coordinator = check(
+            &Owned::read(&before),
+            &Owned::read(&forged),
+            Writer::Coordinator,
+            |_| true,
+        );
+        assert_eq!(coordinator, Err(Violation::Translation));
+        // A person's correction of the transcript itself leaves the translation alone: allowed.
+        let mut corrected = doc.clone();
+        story::correct_transcript(
+            &mut corrected,
+            "Merhaba!",
+            story::TranscriptState::Corrected,
+            8,
+        )
+        .unwrap();
+        assert_eq!(field(&before, &corrected), Ok(()));
+        assert!(revert_owned(&mut forged, &confirmed, 9).unwrap());
+        assert_eq!(
+            story::transcript_translation(&forged).map(|t| t.text),
+            Some("Hello".into())
+        );
+        assert_eq!(field(&before, &forged), Ok(()));
     }
 
     #[test]

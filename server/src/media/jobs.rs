@@ -19,12 +19,11 @@
 use super::Media;
 use super::MediaConfig;
 use super::transcribe::{TranscribeError, Transcriber, whisper_language};
-use crate::db::{Backend, Db, DbError, RowExt, now_ms};
+use crate::db::media::{self as rows, JobEnd};
+use crate::db::{Db, DbError, now_ms};
 use crate::sync::hub::Writer;
 use client_core::story;
 use client_core::wire::DocumentId;
-use serde::Serialize;
-use sqlx::any::AnyRow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,34 +40,7 @@ const HOLD_MS: i64 = 60_000;
 /// What the story shows while no model is installed.
 pub const NO_MODEL: &str = "no speech model on this server yet: the recording waits";
 
-/// A job's state as devices and the REST API see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct JobStatus {
-    pub id: i64,
-    pub sha256: String,
-    /// `queued`, `running`, `done` or `failed`.
-    pub status: String,
-    /// 0–100.
-    pub progress: i64,
-    pub error: Option<String>,
-    /// The language transcribed (when done).
-    pub language: Option<String>,
-    pub attempts: i64,
-    pub updated_at: i64,
-}
-
-fn status_from(row: &AnyRow) -> Result<JobStatus, sqlx::Error> {
-    Ok(JobStatus {
-        id: row.i64("id")?,
-        sha256: row.string("sha256")?,
-        status: row.string("state")?,
-        progress: row.i64("progress")?,
-        error: row.opt_string("error")?,
-        language: row.opt_string("language")?,
-        attempts: row.i64("attempts")?,
-        updated_at: row.i64("updated_at")?,
-    })
-}
+pub use crate::db::media::{Claimed, JobStatus};
 
 /// What [`Queue::requeue_story`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,16 +51,6 @@ pub struct Requeued {
     pub at_limit: u64,
     /// `--max-transcription-requeues`.
     pub limit: u64,
-}
-
-/// A job a worker holds: `attempts` is its fencing token.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    pub id: i64,
-    pub doc_id: String,
-    pub sha256: String,
-    pub attempts: i64,
-    pub worker: String,
 }
 
 pub struct Queue {
@@ -127,35 +89,14 @@ impl Queue {
     /// [`HOLD_MS`]). Returns true when a new job was queued (an existing job for the pair is left
     /// as it is).
     pub async fn enqueue(&self, doc_id: &str, sha256: &str) -> Result<bool, DbError> {
-        let now = now_ms();
         let error = (!self.model_present).then_some(NO_MODEL);
-        let done = sqlx::query(
-            "INSERT INTO media_jobs (doc_id, sha256, state, attempts, run_after, progress, error, created_at, updated_at, workspace_id) \
-             VALUES ($1, $2, 'queued', 0, $3, 0, $4, $5, $5, (SELECT workspace_id FROM documents WHERE id = $1)) \
-             ON CONFLICT (doc_id, sha256) DO NOTHING",
-        )
-        .bind(doc_id)
-        .bind(sha256)
-        .bind(now + HOLD_MS)
-        .bind(error)
-        .bind(now)
-        .execute(&self.db.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        rows::insert_job(&self.db, doc_id, sha256, now_ms() + HOLD_MS, error).await
     }
 
     /// Let workers claim the story's held jobs now: their `queued` status is in the story. Jobs
     /// waiting out a retry's backoff (`attempts` above 0) keep waiting.
     pub async fn open(&self, doc_id: &str) -> Result<(), DbError> {
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE media_jobs SET run_after = $1 \
-             WHERE doc_id = $2 AND state = 'queued' AND attempts = 0 AND run_after > $1",
-        )
-        .bind(now)
-        .bind(doc_id)
-        .execute(&self.db.pool)
-        .await?;
+        rows::open_jobs(&self.db, doc_id).await?;
         self.wake.notify_waiters();
         Ok(())
     }
@@ -164,31 +105,13 @@ impl Queue {
     /// held until [`Queue::open`] like new ones. Each recording may be queued again at most
     /// `--max-transcription-requeues` times; those that reached it stay as they are.
     pub async fn requeue_story(&self, doc_id: &str) -> Result<Requeued, DbError> {
-        let now = now_ms();
-        let done = sqlx::query(
-            "UPDATE media_jobs SET state = 'queued', attempts = 0, run_after = $1, progress = 0, \
-             error = $2, worker = NULL, lease_until = NULL, updated_at = $4, finished_at = NULL, \
-             requeues = requeues + 1 \
-             WHERE doc_id = $3 AND state IN ('done', 'failed') AND requeues < $5",
-        )
-        .bind(now + HOLD_MS)
-        .bind((!self.model_present).then_some(NO_MODEL))
-        .bind(doc_id)
-        .bind(now)
-        .bind(self.max_requeues)
-        .execute(&self.db.pool)
-        .await?;
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM media_jobs \
-             WHERE doc_id = $1 AND state IN ('done', 'failed') AND requeues >= $2",
-        )
-        .bind(doc_id)
-        .bind(self.max_requeues)
-        .fetch_one(&self.db.pool)
-        .await?;
+        let error = (!self.model_present).then_some(NO_MODEL);
+        let (requeued, at_limit) =
+            rows::requeue_jobs(&self.db, doc_id, now_ms() + HOLD_MS, error, self.max_requeues)
+                .await?;
         Ok(Requeued {
-            requeued: done.rows_affected(),
-            at_limit: row.i64("n")?.max(0) as u64,
+            requeued,
+            at_limit,
             limit: self.max_requeues.max(0) as u64,
         })
     }
@@ -197,72 +120,12 @@ impl Queue {
     /// workspace whose turn came longest ago (workspaces take turns), then that workspace's turn
     /// is taken.
     pub async fn claim(&self, worker: &str) -> Result<Option<Claimed>, DbError> {
-        let now = now_ms();
-        // Jobs whose story was gone when queued (no workspace) share turn 0's group.
-        let pick = "SELECT j.id FROM media_jobs j \
-                    LEFT JOIN media_turns t ON t.workspace_id = COALESCE(j.workspace_id, 0) \
-                    WHERE (j.state = 'queued' AND j.run_after <= $3) OR (j.state = 'running' AND j.lease_until < $3) \
-                    ORDER BY COALESCE(t.turn, 0), j.run_after, j.id LIMIT 1";
-        let sql = match self.db.backend {
-            Backend::Postgres => format!(
-                "UPDATE media_jobs SET state = 'running', worker = $1, lease_until = $2, \
-                 attempts = attempts + 1, updated_at = $3, progress = 0 \
-                 WHERE id = ({pick} FOR UPDATE OF j SKIP LOCKED) \
-                 RETURNING id, doc_id, sha256, attempts, workspace_id"
-            ),
-            Backend::Sqlite => format!(
-                "UPDATE media_jobs SET state = 'running', worker = $1, lease_until = $2, \
-                 attempts = attempts + 1, updated_at = $3, progress = 0 \
-                 WHERE id = ({pick}) RETURNING id, doc_id, sha256, attempts, workspace_id"
-            ),
-        };
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(worker)
-            .bind(now + self.lease_ms)
-            .bind(now)
-            .fetch_optional(&self.db.pool)
-            .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let job = Claimed {
-            id: row.i64("id")?,
-            doc_id: row.string("doc_id")?,
-            sha256: row.string("sha256")?,
-            attempts: row.i64("attempts")?,
-            worker: worker.to_string(),
-        };
-        let workspace = row.opt_i64("workspace_id")?.unwrap_or(0);
-        // The workspace's turn is taken: its next job waits until every other workspace with a
-        // due job had one. Two processes claiming at once may draw the same number; that only
-        // makes their workspaces equal for a moment.
-        sqlx::query(
-            "INSERT INTO media_turns (workspace_id, turn) \
-             VALUES ($1, (SELECT COALESCE(MAX(turn), 0) + 1 FROM media_turns)) \
-             ON CONFLICT (workspace_id) DO UPDATE SET turn = excluded.turn",
-        )
-        .bind(workspace)
-        .execute(&self.db.pool)
-        .await?;
-        Ok(Some(job))
+        rows::claim_job(&self.db, worker, self.lease_ms).await
     }
 
     /// Renew the lease and record progress. False when the job is no longer this worker's.
     pub async fn heartbeat(&self, job: &Claimed, progress: i64) -> Result<bool, DbError> {
-        let now = now_ms();
-        let done = sqlx::query(
-            "UPDATE media_jobs SET lease_until = $1, progress = $2, updated_at = $3, error = NULL \
-             WHERE id = $4 AND worker = $5 AND attempts = $6 AND state = 'running'",
-        )
-        .bind(now + self.lease_ms)
-        .bind(progress.clamp(0, 100))
-        .bind(now)
-        .bind(job.id)
-        .bind(&job.worker)
-        .bind(job.attempts)
-        .execute(&self.db.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        rows::heartbeat_job(&self.db, job, progress, now_ms() + self.lease_ms).await
     }
 
     async fn finish(
@@ -273,26 +136,13 @@ impl Queue {
         language: Option<&str>,
         run_after: Option<i64>,
     ) -> Result<bool, DbError> {
-        let now = now_ms();
-        let finished = (state == "done" || state == "failed").then_some(now);
-        let done = sqlx::query(
-            "UPDATE media_jobs SET state = $1, error = $2, language = COALESCE($3, language), \
-             run_after = COALESCE($4, run_after), progress = CASE WHEN $1 = 'done' THEN 100 ELSE progress END, \
-             worker = NULL, lease_until = NULL, updated_at = $5, finished_at = $6 \
-             WHERE id = $7 AND worker = $8 AND attempts = $9 AND state = 'running'",
-        )
-        .bind(state)
-        .bind(error)
-        .bind(language)
-        .bind(run_after)
-        .bind(now)
-        .bind(finished)
-        .bind(job.id)
-        .bind(&job.worker)
-        .bind(job.attempts)
-        .execute(&self.db.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let end = JobEnd {
+            state,
+            error,
+            language,
+            run_after,
+        };
+        rows::finish_job(&self.db, job, &end).await
     }
 
     pub async fn complete(&self, job: &Claimed, language: &str) -> Result<bool, DbError> {
@@ -313,40 +163,20 @@ impl Queue {
 
     /// Give a job back untouched (this server is shutting down): the attempt does not count.
     pub async fn release(&self, job: &Claimed) -> Result<(), DbError> {
-        sqlx::query(
-            "UPDATE media_jobs SET state = 'queued', attempts = attempts - 1, worker = NULL, \
-             lease_until = NULL, progress = 0, updated_at = $1 \
-             WHERE id = $2 AND worker = $3 AND attempts = $4 AND state = 'running'",
-        )
-        .bind(now_ms())
-        .bind(job.id)
-        .bind(&job.worker)
-        .bind(job.attempts)
-        .execute(&self.db.pool)
-        .await?;
-        Ok(())
+        rows::release_job(&self.db, job).await
     }
 
     pub async fn for_story(&self, doc_id: &str) -> Result<Vec<JobStatus>, DbError> {
-        let rows = sqlx::query(
-            "SELECT id, sha256, state, progress, error, language, attempts, updated_at \
-             FROM media_jobs WHERE doc_id = $1 ORDER BY id",
-        )
-        .bind(doc_id)
-        .fetch_all(&self.db.pool)
-        .await?;
-        rows.iter()
-            .map(status_from)
-            .collect::<Result<_, _>>()
-            .map_err(DbError::Sqlx)
+        rows::jobs_of_story(&self.db, doc_id).await
     }
 
     pub async fn delete_for_story(&self, doc_id: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM media_jobs WHERE doc_id = $1")
-            .bind(doc_id)
-            .execute(&self.db.pool)
-            .await?;
-        Ok(())
+        rows::delete_jobs_of_story(&self.db, doc_id).await
+    }
+
+    /// The queue's depth: (queued, running) jobs of every process.
+    pub async fn depth(&self) -> Result<(i64, i64), DbError> {
+        rows::job_counts(&self.db).await
     }
 
     pub fn worker_id(&self, n: usize) -> String {
@@ -509,7 +339,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
         }
         return;
     }
-    let blob = match super::blobs::get(&media.db, &job.sha256).await {
+    let blob = match rows::blob(&media.db, &job.sha256).await {
         Ok(Some(b)) if !b.bytes_deleted => b,
         Ok(_) => {
             let reason = "the recording is no longer stored on the server";
@@ -578,9 +408,22 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
         })
     };
 
-    let result = match pool.model().await {
-        Ok(model) => {
-            let path = media.store.blob_path(&job.sha256);
+    // The recording, fetched from the blob store into a local file for the decoder; removed
+    // when this job is done with it.
+    let local = match pool.model().await {
+        Ok(model) => match media
+            .store
+            .fetch_to_temp(&super::blobs::BlobStore::blob_key(&job.sha256))
+            .await
+        {
+            Ok(file) => Ok((model, file)),
+            Err(e) => Err(TranscribeError::Audio(super::audio::AudioError::Io(e))),
+        },
+        Err(e) => Err(e),
+    };
+    let result = match local {
+        Ok((model, file)) => {
+            let path = file.path().to_path_buf();
             let threads = pool.threads;
             let limits = media.config.audio_limits();
             let abort = abort.clone();
@@ -630,8 +473,12 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
                         end_ms: s.end_ms,
                         text: s.text.clone(),
                         source: None,
+                        confidence: None,
+                        uncertain: Vec::new(),
                     })
                     .collect(),
+                reason: None,
+                translation: None,
             };
             let sha = job.sha256.clone();
             let mut kept = false;
