@@ -11,6 +11,7 @@ pub mod check;
 pub mod docs;
 pub mod erasure;
 pub mod story_index;
+pub(crate) mod sql;
 pub mod tagging;
 pub mod workspace;
 
