@@ -11,7 +11,7 @@ use crate::db::docs::DocMeta;
 use crate::db::workspace::{Unit, WsFigure};
 use crate::db::{Db, DbError};
 use crate::tagging::tagger::Tagger;
-use crate::tagging::{TAGGER_ID, default_taxonomy, story_text, worker};
+use crate::tagging::{TAGGER_ID, default_taxonomy, plan, story_text};
 use anyhow::Context;
 use automerge::{ActorId, Automerge};
 use client_core::story::{
@@ -352,7 +352,7 @@ pub async fn load(
         // Tagged as the server would: same tagger, same plan, written as the tagger.
         doc.set_actor(tagger_actor);
         let read = story::Story::read(&doc);
-        let writes = worker::plan(
+        let writes = plan::plan(
             &story::tag_versions(&doc),
             &tagger.suggest(&story_text(&read)),
             decided_at,

@@ -7,6 +7,7 @@
 //! - [`features`] and [`model`]: the learned model (logistic regression per activity over stems,
 //!   word pairs and the rules' findings), a cold start from the tuning corpus and one per
 //!   workspace from its people's decisions; [`model::Suggester`] combines it with the rules;
+//! - [`plan`]: the merge rule (what the tagger writes, never over a person's decision);
 //! - [`worker`]: re-tags stories after they change and writes suggestions into the documents;
 //! - [`eval`]: precision / recall / F1 on a labelled set (`vertel-server tag --evaluate`).
 //!
@@ -17,6 +18,7 @@ pub mod dutch;
 pub mod eval;
 pub mod features;
 pub mod model;
+pub mod plan;
 pub mod tagger;
 pub mod taxonomy;
 pub mod worker;
