@@ -61,3 +61,56 @@ stop_throwaway_pg() {
         rm -rf "$PG_DIR"
     fi
 }
+
+# A real S3 server for the blob store's tests: s3s-fs (crates.io, an S3 implementation over a
+# directory; built once with cargo and cached). Not Garage: Garage's clean build takes far longer
+# on a 2-core CI machine than the test command's budget leaves (BENCHMARKS.md, "S3 server for
+# tests"); scripts/cluster.sh runs Garage. Not a mock: the blob store speaks signed S3 over HTTP to
+# it, multipart uploads and ranged gets included.
+S3S_FS_VERSION=0.14.1
+S3S_FS_ROOT="${VERTEL_CACHE:-$HOME/.cache/vertel}/s3s-fs-$S3S_FS_VERSION"
+ensure_s3s_fs() {
+    if [ ! -x "$S3S_FS_ROOT/bin/s3s-fs" ]; then
+        say "building s3s-fs $S3S_FS_VERSION (once; cached in $S3S_FS_ROOT)"
+        cargo install --quiet --locked "s3s-fs@$S3S_FS_VERSION" --features binary --root "$S3S_FS_ROOT"
+    fi
+    export VERTEL_TEST_S3_BIN="$S3S_FS_ROOT/bin/s3s-fs"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+    local port=$1 i
+    for i in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on port $port"; return 1
+}
+
+# Start s3s-fs on a free port with a bucket for the tests; sets VERTEL_TEST_S3_* and S3_PID.
+start_test_s3() {
+    ensure_s3s_fs
+    S3_DIR="$(mktemp -d /tmp/vertel-s3.XXXXXX)"
+    mkdir -p "$S3_DIR/vertel-test"
+    local port; port="$(free_port)"
+    "$VERTEL_TEST_S3_BIN" --host 127.0.0.1 --port "$port" \
+        --access-key vertel-test --secret-key vertel-test-secret "$S3_DIR" >"$S3_DIR.log" 2>&1 &
+    S3_PID=$!
+    wait_port "$port"
+    export VERTEL_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+    export VERTEL_TEST_S3_BUCKET=vertel-test
+    export VERTEL_TEST_S3_ACCESS_KEY=vertel-test
+    export VERTEL_TEST_S3_SECRET_KEY=vertel-test-secret
+    say "S3 server (s3s-fs) on port $port"
+}
+
+stop_test_s3() {
+    if [ -n "${S3_PID:-}" ]; then
+        kill "$S3_PID" 2>/dev/null || true
+        wait "$S3_PID" 2>/dev/null || true
+        rm -rf "$S3_DIR" "$S3_DIR.log"
+    fi
+}

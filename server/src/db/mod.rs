@@ -10,6 +10,7 @@ pub mod audit;
 pub mod check;
 pub mod docs;
 pub mod erasure;
+pub mod media;
 pub mod story_index;
 pub(crate) mod sql;
 pub mod tagging;

@@ -50,15 +50,12 @@ pub fn home_router() -> Router<AppState> {
 async fn healthz(State(state): State<AppState>) -> Json<Value> {
     let health = check(&state).await;
     let (docs, loaded) = state.hub.stats();
-    let jobs: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, COUNT(*) FROM media_jobs GROUP BY state")
-            .fetch_all(&state.db.pool)
-            .await
-            .unwrap_or_default();
-    let count = |name: &str| jobs.iter().find(|(s, _)| s == name).map_or(0, |(_, n)| *n);
+    let (queued, running) = state.media.queue.depth().await.unwrap_or_default();
     let last_error = state.db.last_write_error();
     Json(json!({
         "status": if health.ready && last_error.is_none() { "ok" } else { "degraded" },
+        "role": state.role.name(),
+        "blob_store": state.media.store.describe.split(' ').next(),
         "storage": {
             "backend": match state.db.backend { Backend::Sqlite => "sqlite", Backend::Postgres => "postgres" },
             "writable": health.writable.is_ok(),
@@ -67,8 +64,10 @@ async fn healthz(State(state): State<AppState>) -> Json<Value> {
         },
         "listener": health.listener,
         "queues": {
-            "transcription_queued": count("queued"),
-            "transcription_running": count("running"),
+            "transcription_queued": queued,
+            "transcription_running": running,
+            // Jobs of every process not finished yet: what the workers have before them.
+            "transcription_depth": queued + running,
         },
         "documents_in_memory": loaded,
         "documents_tracked": docs,

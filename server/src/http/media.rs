@@ -2,12 +2,15 @@
 //! the story access rule, and transcription status.
 //!
 //! These routes are merged outside the global 1 MiB body limit: an upload `PATCH` streams up to
-//! `--max-upload-bytes` straight to disk, and nothing here buffers a body in memory.
+//! `--max-upload-bytes` into the blob store in parts of at most 8 MiB (`media::blobs`), and
+//! downloads stream from it, ranges included. Errors are `super::error::ApiError` (its `Media`
+//! variant carries the tus headers).
 
 use super::AppState;
 use super::auth::AuthMember;
+use super::error::ApiError;
+use crate::media::jobs;
 use crate::media::uploads::{self, MediaError, UploadInfo};
-use crate::media::{jobs, photos::PhotoError};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -18,7 +21,7 @@ use client_core::wire::DocumentId;
 use serde::Deserialize;
 use serde_json::json;
 
-const TUS_VERSION: &str = "1.0.0";
+pub(super) const TUS_VERSION: &str = "1.0.0";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,56 +41,8 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Errors of these routes, with their status codes.
-struct Failure(StatusCode, String);
-
-impl From<MediaError> for Failure {
-    fn from(e: MediaError) -> Failure {
-        let status = match &e {
-            MediaError::NotFound => StatusCode::NOT_FOUND,
-            MediaError::BadRequest(_) | MediaError::Interrupted(_) => StatusCode::BAD_REQUEST,
-            MediaError::TooLarge(_) | MediaError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            MediaError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            MediaError::OffsetMismatch { .. } | MediaError::Busy => StatusCode::CONFLICT,
-            // The tus checksum extension's "Checksum Mismatch".
-            MediaError::ChecksumMismatch => {
-                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
-            }
-            MediaError::Photo(
-                PhotoError::TooManyPixels { .. } | PhotoError::TooMuchMemory { .. },
-            ) => StatusCode::PAYLOAD_TOO_LARGE,
-            MediaError::Photo(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            MediaError::Db(_) | MediaError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %e, "media request failed");
-            "internal error".to_string()
-        } else {
-            e.to_string()
-        };
-        Failure(status, message)
-    }
-}
-
-impl From<crate::db::DbError> for Failure {
-    fn from(e: crate::db::DbError) -> Failure {
-        MediaError::Db(e).into()
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let mut resp = (self.0, axum::Json(json!({ "error": self.1 }))).into_response();
-        tus_headers(resp.headers_mut());
-        if self.0 == StatusCode::PRECONDITION_FAILED {
-            resp.headers_mut()
-                .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
-        }
-        resp
-    }
-}
-
-fn tus_headers(h: &mut HeaderMap) {
+/// Every tus response names the protocol and is never cached.
+pub(super) fn tus_headers(h: &mut HeaderMap) {
     h.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
@@ -97,7 +52,7 @@ fn num(v: u64) -> HeaderValue {
 }
 
 /// Every tus request except `OPTIONS` names the protocol version; others get 412.
-fn check_tus(headers: &HeaderMap) -> Result<(), Failure> {
+fn check_tus(headers: &HeaderMap) -> Result<(), ApiError> {
     let ok = headers
         .get("tus-resumable")
         .and_then(|v| v.to_str().ok())
@@ -105,23 +60,15 @@ fn check_tus(headers: &HeaderMap) -> Result<(), Failure> {
     if ok {
         return Ok(());
     }
-    Err(Failure(
-        StatusCode::PRECONDITION_FAILED,
-        format!("Tus-Resumable: {TUS_VERSION} is required"),
-    ))
+    Err(ApiError::TusVersion)
 }
 
-fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, Failure> {
+fn header_u64(headers: &HeaderMap, name: &str) -> Result<u64, MediaError> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .ok_or_else(|| {
-            Failure(
-                StatusCode::BAD_REQUEST,
-                format!("{name} must be a non-negative integer"),
-            )
-        })
+        .ok_or_else(|| MediaError::BadRequest(format!("{name} must be a non-negative integer")))
 }
 
 async fn tus_options(State(state): State<AppState>) -> Response {
@@ -153,7 +100,7 @@ async fn create(
     State(state): State<AppState>,
     auth: AuthMember,
     headers: HeaderMap,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     check_tus(&headers)?;
     {
         let length = header_u64(&headers, "upload-length")?;
@@ -161,8 +108,7 @@ async fn create(
             .get("upload-metadata")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
-                Failure(
-                    StatusCode::BAD_REQUEST,
+                MediaError::BadRequest(
                     "Upload-Metadata with sha256, story and mime is required".into(),
                 )
             })?;
@@ -177,7 +123,7 @@ async fn head(
     auth: AuthMember,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     check_tus(&headers)?;
     let info = uploads::status(&state.media, &auth.member, &id).await?;
     Ok(upload_response(StatusCode::OK, &info, false))
@@ -188,7 +134,7 @@ async fn patch(
     auth: AuthMember,
     Path(id): Path<String>,
     request: Request,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     let headers = request.headers().clone();
     check_tus(&headers)?;
     {
@@ -197,10 +143,10 @@ async fn patch(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         if ct.split(';').next().unwrap_or_default().trim() != "application/offset+octet-stream" {
-            return Err(Failure(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            return Err(MediaError::Unsupported(
                 "Content-Type must be application/offset+octet-stream".into(),
-            ));
+            )
+            .into());
         }
         let offset = header_u64(&headers, "upload-offset")?;
         if let Some(len) = headers
@@ -222,7 +168,7 @@ async fn abandon(
     auth: AuthMember,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     check_tus(&headers)?;
     uploads::abandon(&state.media, &auth.member, &id).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
@@ -244,25 +190,12 @@ async fn serve_blob(
     q: &StoryQuery,
     headers: &HeaderMap,
     thumbnail: bool,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     let story = q.story.as_deref().ok_or(MediaError::NotFound)?;
-    let mut blob = uploads::open_for(&state.media, &auth.member, sha256, story, thumbnail).await?;
+    let blob = uploads::open_for(&state.media, &auth.member, sha256, story, thumbnail).await?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
-        Some(r) => match byte_range(r, blob.len) {
-            Ok(range) => range,
-            Err(()) => {
-                let mut resp = Failure(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "the range is outside the file".into(),
-                )
-                .into_response();
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", blob.len)) {
-                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
-                }
-                return Ok(resp);
-            }
-        },
+        Some(r) => byte_range(r, blob.len).map_err(|()| ApiError::RangeNotSatisfiable(blob.len))?,
     };
     // A coordinator reading a recording or photo is logged like opening the story: once per
     // playback (the first request starts at byte 0; a player's later ranges are not logged).
@@ -279,30 +212,21 @@ async fn serve_blob(
                 Some(story),
                 Some(&format!("{what} {sha256}")),
             )
-            .await?;
+            .await
+            .map_err(MediaError::from)?;
     }
-    let (status, body, len) = match range {
-        Some((start, end)) => {
-            use tokio::io::{AsyncReadExt, AsyncSeekExt};
-            blob.file
-                .seek(std::io::SeekFrom::Start(start))
-                .await
-                .map_err(MediaError::from)?;
-            let len = end - start + 1;
-            let part = blob.file.take(len);
-            (
-                StatusCode::PARTIAL_CONTENT,
-                Body::from_stream(tokio_util::io::ReaderStream::new(part)),
-                len,
-            )
-        }
-        None => (
-            StatusCode::OK,
-            Body::from_stream(tokio_util::io::ReaderStream::new(blob.file)),
-            blob.len,
-        ),
+    // A ranged get from the store (S3 sends only those bytes).
+    let stream = state
+        .media
+        .store
+        .stream(&blob.key, range)
+        .await
+        .map_err(MediaError::from)?;
+    let (status, len) = match range {
+        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, end - start + 1),
+        None => (StatusCode::OK, blob.len),
     };
-    let mut resp = (status, body).into_response();
+    let mut resp = (status, Body::from_stream(stream)).into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&blob.mime) {
         h.insert(header::CONTENT_TYPE, v);
@@ -383,7 +307,7 @@ async fn download(
     Path(sha256): Path<String>,
     Query(q): Query<StoryQuery>,
     headers: HeaderMap,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     serve_blob(&state, &auth, &sha256, &q, &headers, false).await
 }
 
@@ -393,16 +317,19 @@ async fn thumbnail(
     Path(sha256): Path<String>,
     Query(q): Query<StoryQuery>,
     headers: HeaderMap,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     serve_blob(&state, &auth, &sha256, &q, &headers, true).await
 }
 
-async fn visible_story(state: &AppState, auth: &AuthMember, id: &str) -> Result<String, Failure> {
+async fn visible_story(state: &AppState, auth: &AuthMember, id: &str) -> Result<String, ApiError> {
     let id = id
         .parse::<DocumentId>()
         .map_err(|_| MediaError::NotFound)?
         .to_string();
-    if !uploads::may_access_story(&state.db, &auth.member, &id).await? {
+    if !uploads::may_access_story(&state.db, &auth.member, &id)
+        .await
+        .map_err(MediaError::from)?
+    {
         return Err(MediaError::NotFound.into());
     }
     Ok(id)
@@ -413,9 +340,14 @@ async fn transcription(
     State(state): State<AppState>,
     auth: AuthMember,
     Path(id): Path<String>,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     let id = visible_story(&state, &auth, &id).await?;
-    let jobs = state.media.queue.for_story(&id).await?;
+    let jobs = state
+        .media
+        .queue
+        .for_story(&id)
+        .await
+        .map_err(MediaError::from)?;
     let model = state.media.config.model_path();
     Ok(axum::Json(json!({
         "story": id,
@@ -435,17 +367,14 @@ async fn retranscribe(
     State(state): State<AppState>,
     auth: AuthMember,
     Path(id): Path<String>,
-) -> Result<Response, Failure> {
+) -> Result<Response, ApiError> {
     let id = visible_story(&state, &auth, &id).await?;
     let outcome = state.media.queue.requeue_story(&id).await?;
     if outcome.requeued == 0 && outcome.at_limit > 0 {
-        return Err(Failure(
-            StatusCode::CONFLICT,
-            format!(
-                "this story's recordings were already transcribed again {} times, the most allowed",
-                outcome.limit
-            ),
-        ));
+        return Err(ApiError::Conflict(format!(
+            "this story's recordings were already transcribed again {} times, the most allowed",
+            outcome.limit
+        )));
     }
     if let Ok(doc) = id.parse::<DocumentId>() {
         for job in state.media.queue.for_story(&id).await? {

@@ -52,6 +52,16 @@ pub struct AppState {
     pub media: Arc<crate::media::Media>,
     /// The desk's read model (`workspace::index`).
     pub index: Arc<crate::workspace::index::Indexer>,
+    /// What this process does (`--role`): `/healthz` says it.
+    pub role: crate::config::Role,
+}
+
+/// The routes of a `worker` process: health only, no devices or people.
+pub fn worker_router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1", health::router())
+        .with_state(state)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,15 +1,30 @@
-//! Blobs: content-addressed files in the data directory, and their rows in the database.
+//! Blobs: content-addressed bytes in the blob store — the data directory (the default) or an
+//! S3-compatible bucket (`--blob-url s3://bucket[/prefix]`) behind one interface, the
+//! `object_store` crate. Their rows are in the database (`crate::db::media`).
 //!
 //! A blob is named by the SHA-256 (lower-case hex) of the bytes a device uploaded: the name stories
-//! reference in their `attachments`. Its bytes are `<data dir>/media/blobs/<first two hex>/<sha256>`
-//! (a photo's thumbnail beside it as `<sha256>.thumb`), never inside a document or the database.
-//! Files are written to a temporary name, synced and renamed, so a crash leaves either the whole
-//! file or none.
+//! reference in their `attachments`. Its bytes are the object `blobs/<first two hex>/<sha256>` (a
+//! photo's thumbnail beside it as `<sha256>.thumb`), never inside a document or the database.
+//! Objects appear whole or not at all: the local store writes a temporary file and renames it, S3
+//! makes an object visible when its (multipart) upload completes.
+//!
+//! An upload in progress is a set of part objects `uploads/<id>/<offset>` in the same store, so a
+//! device may resume its upload through another server process: the offset is what the parts add
+//! up to. Only while an upload is finished (hashed, sanitised) and while a recording is
+//! transcribed does a process hold the bytes in a local temporary file.
 
-use crate::db::{Db, DbError, RowExt, now_ms};
-use sqlx::any::AnyRow;
-use std::io::Write;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
+use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tempfile::NamedTempFile;
 
 /// What a blob holds, which decides what the server does with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,236 +68,335 @@ impl BlobKind {
     }
 }
 
-/// A stored blob's row.
-#[derive(Debug, Clone)]
-pub struct Blob {
-    pub sha256: String,
-    pub kind: BlobKind,
-    /// The MIME type the device declared for the upload.
-    pub mime: String,
-    /// Size of the uploaded bytes (what counts against the uploader's quota).
-    pub size: i64,
-    /// MIME type and size of the stored bytes (a photo's sanitised re-encoding).
-    pub stored_mime: String,
-    pub stored_size: i64,
-    pub has_thumbnail: bool,
-    pub uploaded_by: i64,
-    /// Retention removed the bytes; the row stays while stories reference the blob.
-    pub bytes_deleted: bool,
-}
-
-fn blob_from(row: &AnyRow) -> Result<Blob, sqlx::Error> {
-    let kind = row.string("kind")?;
-    Ok(Blob {
-        sha256: row.string("sha256")?,
-        kind: BlobKind::from_code(&kind)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown blob kind {kind}").into()))?,
-        mime: row.string("mime")?,
-        size: row.i64("size")?,
-        stored_mime: row.string("stored_mime")?,
-        stored_size: row.i64("stored_size")?,
-        has_thumbnail: row.i64("has_thumbnail")? != 0,
-        uploaded_by: row.i64("uploaded_by")?,
-        bytes_deleted: row.opt_i64("bytes_deleted_at")?.is_some(),
-    })
-}
-
-const BLOB_COLS: &str = "sha256, kind, mime, size, stored_mime, stored_size, has_thumbnail, uploaded_by, bytes_deleted_at";
+pub use crate::db::media::{Blob, NewBlob};
 
 /// Whether `s` is a SHA-256 in lower-case hex, the only form blob names take (and so the only
-/// form that ever reaches a file path).
+/// form that ever reaches an object key).
 pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The files of blobs and uploads under the data directory.
+/// Bytes of one upload part: a `PATCH` body is stored in parts of at most this size, so what
+/// arrived before a connection broke counts, and a process holds at most this much of one
+/// request in memory.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// Where blobs live: the settings of `serve` (`--blob-url` and the `AWS_*` variables).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BlobArgs {
+    /// Where voice notes and photos are stored: empty for `<data dir>/media`, or
+    /// `s3://bucket[/prefix]` for an S3-compatible store (Garage, AWS S3, …), reached with
+    /// `AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, for a
+    /// plain-HTTP endpoint on a private network, `AWS_ALLOW_HTTP=true`. Every server process of
+    /// one database must use the same store.
+    #[arg(long, env = "VERTEL_BLOB_URL")]
+    pub blob_url: Option<String>,
+}
+
+/// The blob store: one interface over the local directory and an S3 bucket.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
-    root: PathBuf,
+    store: Arc<dyn ObjectStore>,
+    /// Local scratch space for files being hashed, sanitised or transcribed.
+    tmp: PathBuf,
+    /// `local <dir>` or `s3://bucket/prefix`, for logs and `/healthz`.
+    pub describe: String,
+}
+
+fn other(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
 }
 
 impl BlobStore {
-    /// `<data_dir>/media`, with `blobs/` and `uploads/` created.
-    pub fn open(data_dir: &Path) -> std::io::Result<BlobStore> {
-        let root = data_dir.join("media");
-        std::fs::create_dir_all(root.join("blobs"))?;
-        std::fs::create_dir_all(root.join("uploads"))?;
-        Ok(BlobStore { root })
-    }
-
-    /// Path of a blob's bytes. `sha256` must be checked with [`is_sha256_hex`] first.
-    pub fn blob_path(&self, sha256: &str) -> PathBuf {
-        self.root.join("blobs").join(&sha256[..2]).join(sha256)
-    }
-
-    pub fn thumbnail_path(&self, sha256: &str) -> PathBuf {
-        self.root
-            .join("blobs")
-            .join(&sha256[..2])
-            .join(format!("{sha256}.thumb"))
-    }
-
-    /// Where the bytes of an upload in progress are appended. Upload ids are hex.
-    pub fn upload_path(&self, upload_id: &str) -> PathBuf {
-        self.root.join("uploads").join(upload_id)
-    }
-
-    /// Write `bytes` as the file at `path`, atomically (temporary file, sync, rename).
-    pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(
-            ".tmp-{:016x}",
-            rand::random::<u64>() // unique per writer
-        ));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+    /// The store `args` names: `<data_dir>/media` by default, an S3 bucket configured from the
+    /// `AWS_*` environment for `s3://`.
+    pub fn open(data_dir: &Path, args: &BlobArgs) -> std::io::Result<BlobStore> {
+        let tmp = data_dir.join("media").join("tmp");
+        match args.blob_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            None => BlobStore::local(&data_dir.join("media"), &tmp),
+            Some(url) => BlobStore::s3(url, AmazonS3Builder::from_env(), &tmp),
         }
-        result
     }
 
-    /// Move a completed upload's file into place as a blob (same file system: a rename).
-    pub fn adopt(&self, upload_file: &Path, sha256: &str) -> std::io::Result<()> {
-        let dest = self.blob_path(sha256);
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir)?;
+    /// Objects as files under `root`.
+    pub fn local(root: &Path, tmp: &Path) -> std::io::Result<BlobStore> {
+        std::fs::create_dir_all(root)?;
+        std::fs::create_dir_all(tmp)?;
+        let store = LocalFileSystem::new_with_prefix(root)
+            .map_err(other)?
+            .with_automatic_cleanup(true);
+        Ok(BlobStore {
+            store: Arc::new(store),
+            tmp: tmp.to_path_buf(),
+            describe: format!("local {}", root.display()),
+        })
+    }
+
+    /// Objects in the bucket of `url` (`s3://bucket[/prefix]`), reached as `builder` says.
+    pub fn s3(url: &str, builder: AmazonS3Builder, tmp: &Path) -> std::io::Result<BlobStore> {
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| other(format!("--blob-url {url:?}: use s3://bucket[/prefix]")))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        std::fs::create_dir_all(tmp)?;
+        let s3 = builder.with_bucket_name(bucket).build().map_err(other)?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, prefix))
+        };
+        Ok(BlobStore {
+            store,
+            tmp: tmp.to_path_buf(),
+            describe: format!("s3://{bucket}/{prefix}"),
+        })
+    }
+
+    /// The object of a blob's bytes. `sha256` must be checked with [`is_sha256_hex`] first.
+    pub fn blob_key(sha256: &str) -> ObjectPath {
+        ObjectPath::from(format!("blobs/{}/{sha256}", &sha256[..2]))
+    }
+
+    pub fn thumbnail_key(sha256: &str) -> ObjectPath {
+        ObjectPath::from(format!("blobs/{}/{sha256}.thumb", &sha256[..2]))
+    }
+
+    fn parts_prefix(upload_id: &str) -> ObjectPath {
+        ObjectPath::from(format!("uploads/{upload_id}"))
+    }
+
+    /// Store `bytes` as the object `key`, whole.
+    pub async fn put(&self, key: &ObjectPath, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.store.put(key, bytes.into()).await?;
+        Ok(())
+    }
+
+    /// Store a local file as the object `key`, streamed in parts.
+    pub async fn put_file(&self, key: &ObjectPath, path: &Path) -> std::io::Result<()> {
+        use tokio::io::AsyncReadExt;
+        let mut file = tokio::fs::File::open(path).await?;
+        let mut upload = WriteMultipart::new(self.store.put_multipart(key).await?);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            upload.wait_for_capacity(4).await?;
+            upload.write(&buf[..n]);
         }
-        std::fs::File::open(upload_file)?.sync_all()?;
-        std::fs::rename(upload_file, &dest)
+        upload.finish().await?;
+        Ok(())
     }
 
-    /// Remove a blob's bytes and thumbnail. Missing files are fine.
-    pub fn remove(&self, sha256: &str) -> std::io::Result<()> {
-        for p in [self.blob_path(sha256), self.thumbnail_path(sha256)] {
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+    /// A new empty local temporary file, removed when dropped.
+    pub fn temp_file(&self) -> std::io::Result<NamedTempFile> {
+        NamedTempFile::new_in(&self.tmp)
+    }
+
+    /// The object `key` copied into a local temporary file (audio decoding reads a file).
+    /// `NotFound` when there is no such object.
+    pub async fn fetch_to_temp(&self, key: &ObjectPath) -> std::io::Result<NamedTempFile> {
+        let tmp = self.temp_file()?;
+        let stream = self.store.get(key).await?.into_stream();
+        write_stream(stream, tmp.path(), None).await?;
+        Ok(tmp)
+    }
+
+    /// An object's size, `None` when it does not exist.
+    pub async fn size(&self, key: &ObjectPath) -> std::io::Result<Option<u64>> {
+        match self.store.head(key).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The bytes `range` (inclusive) of an object, or all of them, as a stream.
+    pub async fn stream(
+        &self,
+        key: &ObjectPath,
+        range: Option<(u64, u64)>,
+    ) -> std::io::Result<BoxStream<'static, Result<Bytes, object_store::Error>>> {
+        let options = GetOptions {
+            range: range.map(|(start, end)| GetRange::Bounded(start..end + 1)),
+            ..Default::default()
+        };
+        Ok(self.store.get_opts(key, options).await?.into_stream())
+    }
+
+    /// Delete objects and check they are gone: a store that answered but still has one is an
+    /// error (erasure must not report done while the bytes exist). Missing objects are fine.
+    pub async fn delete_verified(&self, keys: &[ObjectPath]) -> std::io::Result<()> {
+        for key in keys {
+            match self.store.delete(key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if self.size(key).await?.is_some() {
+                return Err(other(format!(
+                    "{key} is still in the blob store after deleting it"
+                )));
             }
         }
         Ok(())
     }
+
+    /// Remove a blob's bytes and thumbnail, verified.
+    pub async fn remove(&self, sha256: &str) -> std::io::Result<()> {
+        self.delete_verified(&[Self::blob_key(sha256), Self::thumbnail_key(sha256)])
+            .await
+    }
+
+    /// The parts of an upload, in order of their offsets: (key, offset, size).
+    async fn parts(&self, upload_id: &str) -> std::io::Result<Vec<(ObjectPath, u64, u64)>> {
+        let prefix = Self::parts_prefix(upload_id);
+        let metas: Vec<ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await?;
+        let mut parts: Vec<_> = metas
+            .into_iter()
+            .filter_map(|m| {
+                let offset = m.location.filename()?.parse::<u64>().ok()?;
+                Some((m.location, offset, m.size))
+            })
+            .collect();
+        parts.sort_by_key(|p| p.1);
+        Ok(parts)
+    }
+
+    /// How many bytes of an upload are stored: the parts' sizes added up.
+    pub async fn upload_offset(&self, upload_id: &str) -> std::io::Result<u64> {
+        Ok(self.parts(upload_id).await?.iter().map(|p| p.2).sum())
+    }
+
+    /// Store a part of an upload that starts at `offset`.
+    pub async fn put_part(
+        &self,
+        upload_id: &str,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> std::io::Result<()> {
+        let key = ObjectPath::from(format!("uploads/{upload_id}/{offset:020}"));
+        self.put(&key, bytes).await
+    }
+
+    /// Append a body to an upload that holds `offset` bytes, in parts of at most [`PART_BYTES`],
+    /// stopping at `limit` bytes in all. Returns the new offset, whether the body held more than
+    /// the limit, and the error that broke it off, if one did: what arrived before counts.
+    pub async fn append_body<S, B, E>(
+        &self,
+        upload_id: &str,
+        offset: u64,
+        limit: u64,
+        body: S,
+    ) -> std::io::Result<Appended<E>>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]>,
+    {
+        let mut body = std::pin::pin!(body);
+        let mut written = offset;
+        let mut part: Vec<u8> = Vec::new();
+        let mut outcome = Appended {
+            offset,
+            too_long: false,
+            broken: None,
+        };
+        while let Some(chunk) = body.next().await {
+            let bytes = match chunk {
+                Ok(b) => b,
+                Err(e) => {
+                    outcome.broken = Some(e);
+                    break;
+                }
+            };
+            let mut bytes = bytes.as_ref();
+            let room = limit - written - part.len() as u64;
+            if bytes.len() as u64 > room {
+                bytes = &bytes[..room as usize];
+                outcome.too_long = true;
+            }
+            part.extend_from_slice(bytes);
+            if part.len() >= PART_BYTES {
+                let n = part.len() as u64;
+                self.put_part(upload_id, written, std::mem::take(&mut part))
+                    .await?;
+                written += n;
+            }
+            if outcome.too_long {
+                break;
+            }
+        }
+        if !part.is_empty() {
+            let n = part.len() as u64;
+            self.put_part(upload_id, written, part).await?;
+            written += n;
+        }
+        outcome.offset = written;
+        Ok(outcome)
+    }
+
+    /// An upload's parts, concatenated into a local temporary file, with the SHA-256 of it.
+    pub async fn assemble(&self, upload_id: &str) -> std::io::Result<(NamedTempFile, String)> {
+        let tmp = self.temp_file()?;
+        let mut hasher = Sha256::new();
+        let mut expected = 0;
+        for (key, offset, size) in self.parts(upload_id).await? {
+            if offset != expected {
+                return Err(other(format!(
+                    "upload {upload_id}: part at {offset}, expected {expected}"
+                )));
+            }
+            let stream = self.store.get(&key).await?.into_stream();
+            write_stream(stream, tmp.path(), Some(&mut hasher)).await?;
+            expected += size;
+        }
+        Ok((tmp, hex::encode(hasher.finalize())))
+    }
+
+    /// Delete an upload's parts (verified gone).
+    pub async fn remove_upload(&self, upload_id: &str) -> std::io::Result<()> {
+        let keys: Vec<ObjectPath> = self
+            .parts(upload_id)
+            .await?
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        self.delete_verified(&keys).await
+    }
 }
 
-/// A new blob row.
-pub struct NewBlob<'a> {
-    pub sha256: &'a str,
-    pub kind: BlobKind,
-    pub mime: &'a str,
-    pub size: i64,
-    pub stored_mime: &'a str,
-    pub stored_size: i64,
-    pub has_thumbnail: bool,
-    pub uploaded_by: i64,
+/// What [`BlobStore::append_body`] did.
+pub struct Appended<E> {
+    /// The upload's offset now.
+    pub offset: u64,
+    /// The body had more bytes than the limit; those were not stored.
+    pub too_long: bool,
+    /// The body broke off with this error.
+    pub broken: Option<E>,
 }
 
-pub async fn get(db: &Db, sha256: &str) -> Result<Option<Blob>, DbError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {BLOB_COLS} FROM blobs WHERE sha256 = $1"
-    )))
-    .bind(sha256)
-    .fetch_optional(&db.pool)
-    .await?;
-    Ok(row.as_ref().map(blob_from).transpose()?)
-}
-
-/// Insert the row of newly stored bytes, or revive a row whose bytes retention had removed.
-pub async fn insert(db: &Db, b: &NewBlob<'_>) -> Result<(), DbError> {
-    sqlx::query(
-        "INSERT INTO blobs (sha256, kind, mime, size, stored_mime, stored_size, has_thumbnail, uploaded_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (sha256) DO UPDATE SET kind = $2, mime = $3, size = $4, stored_mime = $5, \
-         stored_size = $6, has_thumbnail = $7, uploaded_by = $8, created_at = $9, bytes_deleted_at = NULL",
-    )
-    .bind(b.sha256)
-    .bind(b.kind.code())
-    .bind(b.mime)
-    .bind(b.size)
-    .bind(b.stored_mime)
-    .bind(b.stored_size)
-    .bind(i64::from(b.has_thumbnail))
-    .bind(b.uploaded_by)
-    .bind(now_ms())
-    .execute(&db.pool)
-    .await?;
-    Ok(())
-}
-
-/// Record that a story references a blob. Returns true when the reference is new.
-pub async fn add_ref(db: &Db, sha256: &str, doc_id: &str) -> Result<bool, DbError> {
-    let done = sqlx::query(
-        "INSERT INTO blob_refs (sha256, doc_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(sha256)
-    .bind(doc_id)
-    .bind(now_ms())
-    .execute(&db.pool)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-pub async fn has_ref(db: &Db, sha256: &str, doc_id: &str) -> Result<bool, DbError> {
-    let row = sqlx::query("SELECT 1 AS one FROM blob_refs WHERE sha256 = $1 AND doc_id = $2")
-        .bind(sha256)
-        .bind(doc_id)
-        .fetch_optional(&db.pool)
+/// Append a stream of bytes to a local file, feeding `hasher` too.
+async fn write_stream(
+    mut stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
+    path: &Path,
+    mut hasher: Option<&mut Sha256>,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
         .await?;
-    Ok(row.is_some())
-}
-
-/// Stories referencing a blob.
-pub async fn refs_of(db: &Db, sha256: &str) -> Result<Vec<String>, DbError> {
-    let rows = sqlx::query("SELECT doc_id FROM blob_refs WHERE sha256 = $1 ORDER BY doc_id")
-        .bind(sha256)
-        .fetch_all(&db.pool)
-        .await?;
-    rows.iter()
-        .map(|r| r.string("doc_id"))
-        .collect::<Result<_, _>>()
-        .map_err(DbError::Sqlx)
-}
-
-/// Bytes a member has stored or reserved: blobs they uploaded whose bytes are kept, plus the
-/// declared length of their unfinished uploads.
-pub async fn member_usage<'e, E>(exec: E, member_id: i64) -> Result<i64, DbError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    // SUM over BIGINT is NUMERIC in PostgreSQL, which the Any driver cannot read: cast it.
-    let row = sqlx::query(
-        "SELECT CAST((SELECT COALESCE(SUM(size), 0) FROM blobs WHERE uploaded_by = $1 AND bytes_deleted_at IS NULL) \
-         + (SELECT COALESCE(SUM(length), 0) FROM uploads WHERE member_id = $1 AND completed_at IS NULL) AS BIGINT) AS used",
-    )
-    .bind(member_id)
-    .fetch_one(exec)
-    .await?;
-    Ok(row.i64("used")?)
-}
-
-/// Mark a blob's bytes as removed by retention.
-pub async fn mark_bytes_deleted(db: &Db, sha256: &str) -> Result<(), DbError> {
-    sqlx::query("UPDATE blobs SET bytes_deleted_at = $1 WHERE sha256 = $2")
-        .bind(now_ms())
-        .bind(sha256)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
-/// Forget a blob entirely (no story references it any more).
-pub async fn delete_row(db: &Db, sha256: &str) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM blobs WHERE sha256 = $1")
-        .bind(sha256)
-        .execute(&db.pool)
-        .await?;
+    while let Some(bytes) = stream.next().await {
+        let bytes = bytes?;
+        if let Some(h) = hasher.as_deref_mut() {
+            h.update(&bytes);
+        }
+        file.write_all(&bytes).await?;
+    }
+    file.flush().await?;
     Ok(())
 }
 
@@ -310,5 +424,135 @@ mod tests {
         assert_eq!(BlobKind::for_mime("image/jpeg"), Some(BlobKind::Photo));
         assert_eq!(BlobKind::for_mime("text/html"), None);
         assert_eq!(BlobKind::for_mime("image/svg+xml"), None);
+    }
+
+    /// An S3 bucket for a test, under a prefix of its own: the real S3 server the test command
+    /// starts (`VERTEL_TEST_S3_*`, scripts/lib.sh). Missing variables fail the test.
+    pub(crate) fn test_s3(tmp: &Path) -> BlobStore {
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!(
+                    "{name} is not set: the blob store's S3 tests need the S3 server the test \
+                     command starts (scripts/lib.sh start_test_s3)"
+                )
+            })
+        };
+        let builder = AmazonS3Builder::new()
+            .with_endpoint(var("VERTEL_TEST_S3_ENDPOINT"))
+            .with_access_key_id(var("VERTEL_TEST_S3_ACCESS_KEY"))
+            .with_secret_access_key(var("VERTEL_TEST_S3_SECRET_KEY"))
+            .with_region("us-east-1")
+            .with_allow_http(true);
+        let url = format!(
+            "s3://{}/unit-{:016x}",
+            var("VERTEL_TEST_S3_BUCKET"),
+            rand::random::<u64>()
+        );
+        BlobStore::s3(&url, builder, tmp).expect("S3 blob store")
+    }
+
+    fn body(
+        pieces: Vec<Result<Vec<u8>, &'static str>>,
+    ) -> impl Stream<Item = Result<Vec<u8>, &'static str>> {
+        futures_util::stream::iter(pieces)
+    }
+
+    /// What every store must do: whole objects, ranges, multipart files, upload parts that add up
+    /// to the offset across a broken body, assembly with the hash, verified deletion.
+    async fn behaves(store: BlobStore) {
+        let sha = "ab".repeat(32);
+        let key = BlobStore::blob_key(&sha);
+        assert_eq!(store.size(&key).await.expect("size"), None);
+        store.put(&key, b"0123456789".to_vec()).await.expect("put");
+        assert_eq!(store.size(&key).await.expect("size"), Some(10));
+        let part: Vec<Bytes> = store
+            .stream(&key, Some((2, 5)))
+            .await
+            .expect("range")
+            .try_collect()
+            .await
+            .expect("bytes");
+        assert_eq!(part.concat(), b"2345");
+        let local = store.fetch_to_temp(&key).await.expect("fetch");
+        assert_eq!(std::fs::read(local.path()).expect("read"), b"0123456789");
+
+        // A file larger than one part of a multipart upload.
+        let big: Vec<u8> = (0..12 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let file = store.temp_file().expect("temp");
+        std::fs::write(file.path(), &big).expect("write");
+        let big_key = BlobStore::blob_key(&"cd".repeat(32));
+        store
+            .put_file(&big_key, file.path())
+            .await
+            .expect("put_file");
+        let back = store.fetch_to_temp(&big_key).await.expect("fetch big");
+        assert!(
+            std::fs::read(back.path()).expect("read") == big,
+            "same bytes back"
+        );
+
+        // An upload in two requests, the first broken off after 9 MiB + 3 bytes.
+        let id = "0123abcd";
+        let first = body(vec![
+            Ok(big[..9 * 1024 * 1024].to_vec()),
+            Ok(big[9 * 1024 * 1024..9 * 1024 * 1024 + 3].to_vec()),
+            Err("connection reset"),
+            Ok(b"never".to_vec()),
+        ]);
+        let total = big.len() as u64;
+        let a = store
+            .append_body(id, 0, total, first)
+            .await
+            .expect("append");
+        assert_eq!(
+            (a.offset, a.broken),
+            (9 * 1024 * 1024 + 3, Some("connection reset"))
+        );
+        assert_eq!(store.upload_offset(id).await.expect("offset"), a.offset);
+        let rest = body(vec![
+            Ok(big[a.offset as usize..].to_vec()),
+            Ok(b"extra".to_vec()),
+        ]);
+        let b = store
+            .append_body(id, a.offset, total, rest)
+            .await
+            .expect("append");
+        assert_eq!((b.offset, b.too_long), (total, true));
+        let (whole, hash) = store.assemble(id).await.expect("assemble");
+        assert_eq!(hash, hex::encode(Sha256::digest(&big)));
+        assert!(std::fs::read(whole.path()).expect("read") == big);
+        store.remove_upload(id).await.expect("remove upload");
+        assert_eq!(store.upload_offset(id).await.expect("offset"), 0);
+
+        // Erasure: gone, and checked gone; removing again is fine.
+        store
+            .put(&BlobStore::thumbnail_key(&sha), b"t".to_vec())
+            .await
+            .expect("thumb");
+        store.remove(&sha).await.expect("remove");
+        assert_eq!(store.size(&key).await.expect("size"), None);
+        assert_eq!(
+            store
+                .size(&BlobStore::thumbnail_key(&sha))
+                .await
+                .expect("size"),
+            None
+        );
+        store.remove(&sha).await.expect("remove again");
+        store.remove(&"cd".repeat(32)).await.expect("remove big");
+    }
+
+    #[tokio::test]
+    async fn the_local_store_behaves() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store =
+            BlobStore::local(&dir.path().join("media"), &dir.path().join("tmp")).expect("store");
+        behaves(store).await;
+    }
+
+    #[tokio::test]
+    async fn the_s3_store_behaves() {
+        let dir = tempfile::tempdir().expect("dir");
+        behaves(test_s3(dir.path())).await;
     }
 }

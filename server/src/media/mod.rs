@@ -1,6 +1,7 @@
 //! Voice notes and photos (`docs/media.md` is the contract with devices).
 //!
-//! - [`blobs`]: content-addressed files in the data directory and their rows;
+//! - [`blobs`]: the blob store (the data directory or an S3-compatible bucket, `object_store`):
+//!   content-addressed objects, upload parts, verified deletion;
 //! - [`uploads`]: resumable uploads (tus 1.0 core), hash check, deduplication, limits;
 //! - [`audio`]: WebM/Opus, MP4/AAC, Ogg/Opus, WAV and MP3 to 16 kHz mono;
 //! - [`transcribe`]: whisper.cpp through whisper-rs;
@@ -8,7 +9,10 @@
 //! - [`photos`]: decoding with limits, orientation, metadata removed, thumbnails;
 //! - [`retention`]: raw audio deleted some days after its transcript was approved.
 //!
-//! Only `crate::http::media` knows HTTP; this module returns typed errors.
+//! Only `crate::http::media` knows HTTP; this module returns typed errors. Its rows (blobs,
+//! uploads, the queue) are read and written through `crate::db::media`, never with SQL here.
+//! Which parts run in a process follows its role (`crate::config::Role`): transcription workers
+//! and the retention sweep in `worker` and `all`, never in `sync`.
 
 pub mod audio;
 pub mod blobs;
@@ -18,10 +22,11 @@ pub mod retention;
 pub mod transcribe;
 pub mod uploads;
 
+use crate::config::Role;
 use crate::db::Db;
 use crate::sync::hub::Hub;
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -165,21 +170,24 @@ pub struct Media {
 }
 
 impl Media {
-    /// Open the blob store, and start the transcription workers and the retention sweeper. They
-    /// stop when `shutdown` turns true.
+    /// Open the blob store, and (roles `worker` and `all`) start the transcription workers and
+    /// the retention sweeper. They stop when `shutdown` turns true.
     pub fn start(
         config: &MediaConfig,
-        data_dir: &Path,
+        store: blobs::BlobStore,
+        role: Role,
         db: Db,
         hub: Arc<Hub>,
         shutdown: watch::Receiver<bool>,
     ) -> std::io::Result<Arc<Media>> {
-        let store = blobs::BlobStore::open(data_dir)?;
         let model_path = config.model_path();
         let fake = config.fake_transcriber();
-        // The fake stands in for a model: jobs are claimed and transcribed, not left waiting.
-        let model_present = fake.is_some() || model_path.is_file();
-        if let Some(d) = fake {
+        // The fake stands in for a model: jobs are claimed and transcribed, not left waiting. A
+        // sync process never loads the model: worker processes transcribe what it queues.
+        let model_present = role == Role::Sync || fake.is_some() || model_path.is_file();
+        if role == Role::Sync {
+            tracing::info!("role sync: recordings are queued for the worker processes");
+        } else if let Some(d) = fake {
             tracing::warn!(
                 ms = d.as_millis() as u64,
                 "fake transcriber on (VERTEL_FAKE_TRANSCRIBER): transcripts are not real, for tests only"
@@ -202,6 +210,9 @@ impl Media {
             queue,
             photo_decodes: tokio::sync::Semaphore::new(config.image_decode_workers.max(1)),
         });
+        if role == Role::Sync {
+            return Ok(media);
+        }
         if model_present {
             let pool = Arc::new(jobs::Pool::new(media.clone(), model_path));
             for n in 0..config.transcribe_workers.max(1) {

@@ -1,27 +1,27 @@
 //! Resumable uploads (the tus 1.0 core protocol; `crate::http::media` speaks the HTTP part) and
 //! the access rule for blobs.
 //!
-//! An upload is a row plus a file that grows with every `PATCH`. The file's length is the offset:
-//! whatever reached the disk before a connection broke counts, and the device resumes from there.
+//! An upload is a row plus part objects in the blob store, one or more per `PATCH`
+//! ([`BlobStore::append_body`]). The parts add up to the offset: whatever was stored before a
+//! connection broke counts, and the device resumes from there — through any server process of
+//! the same database and store.
 //! When the last byte arrives the SHA-256 is checked, then the bytes become a blob — or, if that
 //! blob is stored already, are dropped (deduplication). Audio is queued for transcription; a photo
 //! is sanitised and only the sanitised copy is kept.
 
 use super::Media;
-use super::blobs::{self, BlobKind, BlobStore, NewBlob, is_sha256_hex};
+use super::blobs::{Blob, BlobKind, BlobStore, NewBlob, is_sha256_hex};
 use super::photos::{self, PhotoError};
 use crate::db::accounts::Member;
-use crate::db::{Backend, Db, DbError, RowExt, now_ms};
+use crate::db::media::{self as rows, NewUpload, UploadRow};
+use crate::db::{Db, DbError, now_ms};
 use base64::Engine;
 use client_core::wire::DocumentId;
-use futures_util::{Stream, StreamExt};
-use sha2::{Digest, Sha256};
+use futures_util::Stream;
+use object_store::path::Path as ObjectPath;
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -128,62 +128,24 @@ pub struct UploadInfo {
     pub complete: bool,
 }
 
-struct UploadRow {
-    id: String,
-    member_id: i64,
-    doc_id: String,
-    sha256: String,
-    mime: String,
-    length: u64,
-    completed: bool,
-}
-
 async fn load(db: &Db, id: &str, member: &Member) -> Result<UploadRow, MediaError> {
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(MediaError::NotFound);
     }
-    let row = sqlx::query(
-        "SELECT id, member_id, doc_id, sha256, mime, length, completed_at FROM uploads WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&db.pool)
-    .await
-    .map_err(DbError::from)?
-    .ok_or(MediaError::NotFound)?;
-    let up = UploadRow {
-        id: row.string("id").map_err(DbError::from)?,
-        member_id: row.i64("member_id").map_err(DbError::from)?,
-        doc_id: row.string("doc_id").map_err(DbError::from)?,
-        sha256: row.string("sha256").map_err(DbError::from)?,
-        mime: row.string("mime").map_err(DbError::from)?,
-        length: row.i64("length").map_err(DbError::from)?.max(0) as u64,
-        completed: row
-            .opt_i64("completed_at")
-            .map_err(DbError::from)?
-            .is_some(),
-    };
-    if up.member_id != member.id {
-        return Err(MediaError::NotFound);
-    }
-    Ok(up)
-}
-
-async fn file_len(path: &Path) -> Result<u64, MediaError> {
-    match tokio::fs::metadata(path).await {
-        Ok(m) => Ok(m.len()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(e.into()),
-    }
+    rows::upload(db, id)
+        .await?
+        .filter(|up| up.member_id == member.id)
+        .ok_or(MediaError::NotFound)
 }
 
 /// Whether `member` may link an already stored blob to a story without sending its bytes: they
 /// uploaded it, or they can see a story that references it. Anyone else proves they hold the
 /// bytes by uploading them (a hash alone must not open someone else's recording).
-async fn may_reuse(media: &Media, member: &Member, blob: &blobs::Blob) -> Result<bool, DbError> {
+async fn may_reuse(media: &Media, member: &Member, blob: &Blob) -> Result<bool, DbError> {
     if blob.uploaded_by == member.id {
         return Ok(true);
     }
-    for doc in blobs::refs_of(&media.db, &blob.sha256).await? {
+    for doc in rows::refs_of(&media.db, &blob.sha256).await? {
         if may_access_story(&media.db, member, &doc).await? {
             return Ok(true);
         }
@@ -218,26 +180,21 @@ pub async fn create(
         return Err(MediaError::NotFound);
     }
     let id = hex::encode(rand::random::<[u8; 16]>());
-    let now = now_ms();
-    if let Some(blob) = blobs::get(&media.db, &meta.sha256).await?
+    let row = NewUpload {
+        id: &id,
+        member_id: member.id,
+        doc_id: &doc_id,
+        sha256: &meta.sha256,
+        mime: &meta.mime,
+        length,
+        now: now_ms(),
+    };
+    if let Some(blob) = rows::blob(&media.db, &meta.sha256).await?
         && !blob.bytes_deleted
         && blob.size as u64 == length
         && may_reuse(media, member, &blob).await?
     {
-        sqlx::query(
-            "INSERT INTO uploads (id, member_id, doc_id, sha256, mime, length, created_at, updated_at, completed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7)",
-        )
-        .bind(&id)
-        .bind(member.id)
-        .bind(&doc_id)
-        .bind(&meta.sha256)
-        .bind(&meta.mime)
-        .bind(length as i64)
-        .bind(now)
-        .execute(&media.db.pool)
-        .await
-        .map_err(DbError::from)?;
+        rows::insert_completed_upload(&media.db, &row).await?;
         linked(media, &doc_id, &meta.sha256, blob.kind).await?;
         return Ok(UploadInfo {
             id,
@@ -246,7 +203,9 @@ pub async fn create(
             complete: true,
         });
     }
-    reserve(media, member, &id, &doc_id, meta, length, now).await?;
+    if !rows::reserve_upload(&media.db, &row, media.config.member_quota_bytes).await? {
+        return Err(MediaError::QuotaExceeded(media.config.member_quota_bytes));
+    }
     Ok(UploadInfo {
         id,
         length,
@@ -255,57 +214,13 @@ pub async fn create(
     })
 }
 
-/// Record a new upload if the member's quota has room for its full length. Checking and
-/// recording are one step per member: on SQLite this process's writers take turns
-/// ([`Db::begin_write`]); on PostgreSQL the member's row stays locked until the upload is
-/// recorded, across server processes. (Checked in one query and recorded in another, six of
-/// twelve parallel creations of a third of the quota each once passed the check.)
-async fn reserve(
-    media: &Media,
-    member: &Member,
-    id: &str,
-    doc_id: &str,
-    meta: &Metadata,
-    length: u64,
-    now: i64,
-) -> Result<(), MediaError> {
-    let (mut tx, _turn) = media.db.begin_write().await?;
-    if media.db.backend == Backend::Postgres {
-        sqlx::query("SELECT id FROM members WHERE id = $1 FOR UPDATE")
-            .bind(member.id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(DbError::from)?;
-    }
-    let used = blobs::member_usage(&mut *tx, member.id).await?.max(0) as u64;
-    if used.saturating_add(length) > media.config.member_quota_bytes {
-        return Err(MediaError::QuotaExceeded(media.config.member_quota_bytes));
-    }
-    sqlx::query(
-        "INSERT INTO uploads (id, member_id, doc_id, sha256, mime, length, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-    )
-    .bind(id)
-    .bind(member.id)
-    .bind(doc_id)
-    .bind(&meta.sha256)
-    .bind(&meta.mime)
-    .bind(length as i64)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(DbError::from)?;
-    tx.commit().await.map_err(DbError::from)?;
-    Ok(())
-}
-
 /// `HEAD`: how far an upload got.
 pub async fn status(media: &Media, member: &Member, id: &str) -> Result<UploadInfo, MediaError> {
     let up = load(&media.db, id, member).await?;
     let offset = if up.completed {
         up.length
     } else {
-        file_len(&media.store.upload_path(&up.id)).await?
+        media.store.upload_offset(&up.id).await?
     };
     if !up.completed && offset == up.length {
         // Every byte arrived but the server stopped before storing them: finish now, or a client
@@ -321,7 +236,7 @@ pub async fn status(media: &Media, member: &Member, id: &str) -> Result<UploadIn
     })
 }
 
-/// `PATCH`: append the body at `offset`. Bytes that reached the disk count even when the body
+/// `PATCH`: append the body at `offset`. Bytes that reached the store count even when the body
 /// breaks off. When the upload is complete it is verified and stored.
 pub async fn append<S, B, E>(
     media: &Media,
@@ -355,56 +270,21 @@ where
             })
         };
     }
-    let path = media.store.upload_path(&up.id);
-    let current = file_len(&path).await?;
+    let current = media.store.upload_offset(&up.id).await?;
     if offset != current {
         return Err(MediaError::OffsetMismatch {
             current,
             given: offset,
         });
     }
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
+    let appended = media
+        .store
+        .append_body(&up.id, current, up.length, body)
         .await?;
-    let mut written = current;
-    let mut body = std::pin::pin!(body);
-    let mut outcome = Ok(());
-    while let Some(chunk) = body.next().await {
-        match chunk {
-            Ok(bytes) => {
-                let bytes = bytes.as_ref();
-                let room = up.length - written;
-                if bytes.len() as u64 > room {
-                    file.write_all(&bytes[..room as usize]).await?;
-                    written += room;
-                    outcome = Err(MediaError::BadRequest(
-                        "more bytes than Upload-Length".into(),
-                    ));
-                    break;
-                }
-                file.write_all(bytes).await?;
-                written += bytes.len() as u64;
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, upload = %up.id, written, "upload body broke off");
-                outcome = Err(MediaError::Interrupted(written));
-                break;
-            }
-        }
-    }
-    file.flush().await?;
-    file.sync_data().await?;
-    drop(file);
-    sqlx::query("UPDATE uploads SET updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(&up.id)
-        .execute(&media.db.pool)
-        .await
-        .map_err(DbError::from)?;
+    let written = appended.offset;
+    rows::touch_upload(&media.db, &up.id).await?;
     if written == up.length {
-        finish(media, &up, &path).await?;
+        finish(media, &up).await?;
         return Ok(UploadInfo {
             id: up.id,
             length: up.length,
@@ -412,7 +292,15 @@ where
             complete: true,
         });
     }
-    outcome?;
+    if let Some(e) = appended.broken {
+        tracing::debug!(error = %e, upload = %up.id, written, "upload body broke off");
+        return Err(MediaError::Interrupted(written));
+    }
+    if appended.too_long {
+        return Err(MediaError::BadRequest(
+            "more bytes than Upload-Length".into(),
+        ));
+    }
     Ok(UploadInfo {
         id: up.id,
         length: up.length,
@@ -432,72 +320,35 @@ pub async fn abandon(media: &Media, member: &Member, id: &str) -> Result<(), Med
 }
 
 async fn discard(media: &Media, id: &str) -> Result<(), MediaError> {
-    match tokio::fs::remove_file(media.store.upload_path(id)).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e.into()),
-    }
-    sqlx::query("DELETE FROM uploads WHERE id = $1")
-        .bind(id)
-        .execute(&media.db.pool)
-        .await
-        .map_err(DbError::from)?;
+    media.store.remove_upload(id).await?;
+    rows::delete_upload(&media.db, id).await?;
     Ok(())
 }
 
-/// SHA-256 of a file, in lower-case hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+fn joined<T>(r: Result<T, tokio::task::JoinError>) -> std::io::Result<T> {
+    r.map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 /// The last byte arrived: verify, store (or deduplicate), reference, queue.
-async fn finish(media: &Media, up: &UploadRow, path: &Path) -> Result<(), MediaError> {
-    let p = path.to_path_buf();
-    let actual = tokio::task::spawn_blocking(move || sha256_file(&p))
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
+async fn finish(media: &Media, up: &UploadRow) -> Result<(), MediaError> {
+    let (file, actual) = media.store.assemble(&up.id).await?;
     if actual != up.sha256 {
+        drop(file);
         discard(media, &up.id).await?;
         return Err(MediaError::ChecksumMismatch);
     }
     let kind = BlobKind::for_mime(&up.mime)
         .ok_or_else(|| MediaError::Unsupported(format!("{} is not accepted", up.mime)))?;
-    let existing = blobs::get(&media.db, &up.sha256).await?;
-    if existing.as_ref().is_some_and(|b| !b.bytes_deleted) {
-        // Stored already: these bytes are a duplicate.
-        tokio::fs::remove_file(path).await?;
-    } else {
-        match kind {
+    let existing = rows::blob(&media.db, &up.sha256).await?;
+    // Stored already (and not removed by retention): these bytes are a duplicate.
+    if !existing.as_ref().is_some_and(|b| !b.bytes_deleted) {
+        let (stored_mime, stored_size, has_thumbnail) = match kind {
             BlobKind::Audio => {
-                let store = media.store.clone();
-                let (p, sha) = (path.to_path_buf(), up.sha256.clone());
-                tokio::task::spawn_blocking(move || store.adopt(&p, &sha))
-                    .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))??;
-                blobs::insert(
-                    &media.db,
-                    &NewBlob {
-                        sha256: &up.sha256,
-                        kind,
-                        mime: &up.mime,
-                        size: up.length as i64,
-                        stored_mime: &up.mime,
-                        stored_size: up.length as i64,
-                        has_thumbnail: false,
-                        uploaded_by: up.member_id,
-                    },
-                )
-                .await?;
+                media
+                    .store
+                    .put_file(&BlobStore::blob_key(&up.sha256), file.path())
+                    .await?;
+                (up.mime.as_str(), up.length as i64, false)
             }
             BlobKind::Photo => {
                 let limits = media.config.photo_limits();
@@ -506,65 +357,60 @@ async fn finish(media: &Media, up: &UploadRow, path: &Path) -> Result<(), MediaE
                     .photo_decodes
                     .acquire()
                     .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
-                let store = media.store.clone();
-                let (p, sha) = (path.to_path_buf(), up.sha256.clone());
-                let sanitised = tokio::task::spawn_blocking(move || {
-                    let file = std::fs::File::open(&p)?;
-                    let len = file.metadata()?.len();
-                    let reader = std::io::BufReader::new(file);
-                    let s = match photos::sanitise(reader, len, limits) {
-                        Ok(s) => s,
-                        Err(e) => return Ok(Err(e)),
-                    };
-                    BlobStore::write_atomic(&store.blob_path(&sha), &s.jpeg)?;
-                    BlobStore::write_atomic(&store.thumbnail_path(&sha), &s.thumbnail)?;
-                    Ok::<_, std::io::Error>(Ok(s.jpeg.len()))
-                })
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))??;
-                // The original (with its EXIF) is never kept, accepted or not.
-                discard_file(path).await?;
-                let stored_size = match sanitised {
-                    Ok(n) => n,
+                    .map_err(std::io::Error::other)?;
+                let p = file.path().to_path_buf();
+                let sanitised = joined(
+                    tokio::task::spawn_blocking(move || {
+                        let f = std::fs::File::open(&p)?;
+                        let len = f.metadata()?.len();
+                        Ok::<_, std::io::Error>(photos::sanitise(
+                            std::io::BufReader::new(f),
+                            len,
+                            limits,
+                        ))
+                    })
+                    .await,
+                )??;
+                let s = match sanitised {
+                    Ok(s) => s,
                     Err(e) => {
+                        // The original (with its EXIF) is never kept, accepted or not.
                         discard(media, &up.id).await?;
                         return Err(e.into());
                     }
                 };
-                blobs::insert(
-                    &media.db,
-                    &NewBlob {
-                        sha256: &up.sha256,
-                        kind,
-                        mime: &up.mime,
-                        size: up.length as i64,
-                        stored_mime: "image/jpeg",
-                        stored_size: stored_size as i64,
-                        has_thumbnail: true,
-                        uploaded_by: up.member_id,
-                    },
-                )
-                .await?;
+                let size = s.jpeg.len() as i64;
+                media
+                    .store
+                    .put(&BlobStore::thumbnail_key(&up.sha256), s.thumbnail)
+                    .await?;
+                media
+                    .store
+                    .put(&BlobStore::blob_key(&up.sha256), s.jpeg)
+                    .await?;
+                ("image/jpeg", size, true)
             }
-        }
+        };
+        rows::insert_blob(
+            &media.db,
+            &NewBlob {
+                sha256: &up.sha256,
+                kind,
+                mime: &up.mime,
+                size: up.length as i64,
+                stored_mime,
+                stored_size,
+                has_thumbnail,
+                uploaded_by: up.member_id,
+            },
+        )
+        .await?;
     }
-    sqlx::query("UPDATE uploads SET completed_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(&up.id)
-        .execute(&media.db.pool)
-        .await
-        .map_err(DbError::from)?;
+    drop(file);
+    media.store.remove_upload(&up.id).await?;
+    rows::complete_upload(&media.db, &up.id).await?;
     linked(media, &up.doc_id, &up.sha256, kind).await?;
     Ok(())
-}
-
-async fn discard_file(path: &Path) -> std::io::Result<()> {
-    match tokio::fs::remove_file(path).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 /// A story now references a stored blob: record it, and queue audio for transcription.
@@ -574,7 +420,7 @@ async fn linked(
     sha256: &str,
     kind: BlobKind,
 ) -> Result<(), MediaError> {
-    blobs::add_ref(&media.db, sha256, doc_id).await?;
+    rows::add_ref(&media.db, sha256, doc_id).await?;
     if kind == BlobKind::Audio && media.queue.enqueue(doc_id, sha256).await? {
         if let Ok(doc) = doc_id.parse::<DocumentId>() {
             let note = (!media.queue.model_present).then_some(super::jobs::NO_MODEL);
@@ -590,15 +436,15 @@ async fn linked(
 /// a voice note's audio after approval). Says nothing about who may fetch it: [`open_for`] does.
 pub async fn available(media: &Media, sha256: &str, doc_id: &str) -> Result<bool, DbError> {
     Ok(is_sha256_hex(sha256)
-        && blobs::has_ref(&media.db, sha256, doc_id).await?
-        && blobs::get(&media.db, sha256)
+        && rows::has_ref(&media.db, sha256, doc_id).await?
+        && rows::blob(&media.db, sha256)
             .await?
             .is_some_and(|b| !b.bytes_deleted))
 }
 
-/// A blob the caller may download: open file, its length and type.
+/// A blob the caller may download: its object in the store, length and type.
 pub struct Readable {
-    pub file: tokio::fs::File,
+    pub key: ObjectPath,
     pub len: u64,
     pub mime: String,
     /// SHA-256 of the bytes served (for photos: of the sanitised copy).
@@ -620,28 +466,23 @@ pub async fn open_for(
     }
     if doc_id.parse::<DocumentId>().is_err()
         || !may_access_story(&media.db, member, doc_id).await?
-        || !blobs::has_ref(&media.db, sha256, doc_id).await?
+        || !rows::has_ref(&media.db, sha256, doc_id).await?
     {
         return Err(MediaError::NotFound);
     }
-    let blob = blobs::get(&media.db, sha256)
+    let blob = rows::blob(&media.db, sha256)
         .await?
         .filter(|b| !b.bytes_deleted)
         .ok_or(MediaError::NotFound)?;
     if thumbnail && !blob.has_thumbnail {
         return Err(MediaError::NotFound);
     }
-    let path = if thumbnail {
-        media.store.thumbnail_path(sha256)
+    let key = if thumbnail {
+        BlobStore::thumbnail_key(sha256)
     } else {
-        media.store.blob_path(sha256)
+        BlobStore::blob_key(sha256)
     };
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MediaError::NotFound),
-        Err(e) => return Err(e.into()),
-    };
-    let len = file.metadata().await?.len();
+    let len = media.store.size(&key).await?.ok_or(MediaError::NotFound)?;
     let mime = if thumbnail || blob.kind == BlobKind::Photo {
         "image/jpeg".to_string()
     } else {
@@ -653,7 +494,7 @@ pub async fn open_for(
         format!("{sha256}-{}", if thumbnail { "thumb" } else { "clean" })
     };
     Ok(Readable {
-        file,
+        key,
         len,
         mime,
         etag,
