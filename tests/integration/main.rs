@@ -22,6 +22,7 @@ mod access;
 mod accounts;
 mod bad_input;
 mod chaos;
+mod cluster;
 mod deidentify;
 mod desk;
 mod durability;

@@ -25,7 +25,7 @@ const TUS: &str = "1.0.0";
 /// A model path that does not exist: the servers of tests that do not transcribe run without one.
 const NO_MODEL: &[&str] = &["--model-path", "/nonexistent/ggml-base.bin"];
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(bytes);
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -35,12 +35,12 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
 /// `POST /api/v1/uploads`: the response.
-async fn create_upload(
+pub(crate) async fn create_upload(
     server: &Server,
     token: &str,
     story: DocumentId,
@@ -66,7 +66,7 @@ async fn create_upload(
         .await?)
 }
 
-fn location(resp: &reqwest::Response) -> Result<String> {
+pub(crate) fn location(resp: &reqwest::Response) -> Result<String> {
     Ok(resp
         .headers()
         .get("location")
@@ -75,7 +75,7 @@ fn location(resp: &reqwest::Response) -> Result<String> {
         .to_string())
 }
 
-fn offset(resp: &reqwest::Response) -> Option<u64> {
+pub(crate) fn offset(resp: &reqwest::Response) -> Option<u64> {
     resp.headers()
         .get("upload-offset")?
         .to_str()
@@ -84,7 +84,7 @@ fn offset(resp: &reqwest::Response) -> Option<u64> {
         .ok()
 }
 
-async fn patch(
+pub(crate) async fn patch(
     server: &Server,
     token: &str,
     loc: &str,
@@ -102,7 +102,7 @@ async fn patch(
         .await?)
 }
 
-async fn head(server: &Server, token: &str, loc: &str) -> Result<reqwest::Response> {
+pub(crate) async fn head(server: &Server, token: &str, loc: &str) -> Result<reqwest::Response> {
     Ok(http()
         .head(server.url(loc))
         .bearer_auth(token)
@@ -112,7 +112,7 @@ async fn head(server: &Server, token: &str, loc: &str) -> Result<reqwest::Respon
 }
 
 /// Upload in one go; returns the final response (204 when stored).
-async fn upload(
+pub(crate) async fn upload(
     server: &Server,
     token: &str,
     story: DocumentId,
@@ -129,7 +129,7 @@ async fn upload(
     patch(server, token, &loc, 0, bytes).await
 }
 
-async fn download(
+pub(crate) async fn download(
     server: &Server,
     token: &str,
     sha: &str,
@@ -144,7 +144,12 @@ async fn download(
 }
 
 /// Attach `bytes` to a story on the device, as a shell does before uploading.
-async fn attach(phone: &Device, id: DocumentId, bytes: &[u8], mime: &str) -> Result<String> {
+pub(crate) async fn attach(
+    phone: &Device,
+    id: DocumentId,
+    bytes: &[u8],
+    mime: &str,
+) -> Result<String> {
     let sha = sha256_hex(bytes);
     let a = Attachment {
         sha256: sha.clone(),
@@ -218,7 +223,13 @@ fn run(cmd: &mut Command) -> Result<()> {
 
 /// Speak `text` with espeak-ng and encode it with ffmpeg (`args` before the output file).
 /// espeak's Dutch is hard for Whisper; spoken slower (120 words a minute) it comes through.
-fn speak(dir: &Path, name: &str, voice: &str, text: &str, args: &[&str]) -> Result<PathBuf> {
+pub(crate) fn speak(
+    dir: &Path,
+    name: &str,
+    voice: &str,
+    text: &str,
+    args: &[&str],
+) -> Result<PathBuf> {
     let wav = dir.join(format!("{name}.src.wav"));
     let speed = if voice == "nl" { "120" } else { "150" };
     run(Command::new("espeak-ng")
@@ -299,7 +310,7 @@ fn wer(reference: &str, hypothesis: &str) -> f64 {
 }
 
 /// A story on a connected phone, confirmed by the server.
-async fn story_on_phone(
+pub(crate) async fn story_on_phone(
     env: &Env,
     server: &Server,
     token: &str,

@@ -14,6 +14,7 @@ use std::time::Duration;
 pub use client_core::native::Device;
 
 pub mod chaos;
+pub mod cluster;
 pub mod proxy;
 use client_core::story::{
     Consent, ConsentHow, ConsentScope, NewStory, Person, PlaceType, StoryKind,
@@ -228,6 +229,15 @@ pub struct Server {
 
 impl Server {
     pub async fn start(env: &Env, extra: &[&str]) -> Result<Server> {
+        Server::start_with_env(env, extra, &[]).await
+    }
+
+    /// Start with environment variables of its own (an S3 blob store's `AWS_*`).
+    pub async fn start_with_env(
+        env: &Env,
+        extra: &[&str],
+        vars: &[(String, String)],
+    ) -> Result<Server> {
         let stderr_log = env
             .data_dir()
             .join(format!("server-{:08x}.log", rand::random::<u32>()));
@@ -237,6 +247,7 @@ impl Server {
             .arg("127.0.0.1:0")
             .args(extra);
         env.apply(&mut cmd);
+        cmd.envs(vars.iter().map(|(k, v)| (k, v)));
         cmd.stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr_log)?);
         let mut child = cmd.spawn().context("spawning vertel-server serve")?;
