@@ -1,9 +1,10 @@
-//! Login, enrollment, logout, and the [`AuthMember`] extractor every protected handler uses.
+//! Login, enrollment, logout, and the [`AuthMember`] extractor every protected handler uses (with
+//! [`Coordinator`] and [`Admin`] for handlers of one role).
 
 use super::json::ApiJson;
 use super::{ApiError, AppState};
 use crate::auth::{self as secrets, policy};
-use crate::db::accounts::{Member, Workspace};
+use crate::db::accounts::{Member, Role, Workspace};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
@@ -55,6 +56,43 @@ impl FromRequestParts<AppState> for AuthMember {
             .await?
             .ok_or(ApiError::Unauthorized)?;
         Ok(AuthMember { member, token_hash })
+    }
+}
+
+/// A coordinator of the workspace (403 for anyone else signed in): the extractor of every
+/// coordinator-only handler, in place of checking the role inside it.
+pub struct Coordinator(pub Member);
+
+impl FromRequestParts<AppState> for Coordinator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AuthMember { member, .. } = AuthMember::from_request_parts(parts, state).await?;
+        match member.role {
+            Role::Coordinator => Ok(Coordinator(member)),
+            _ => Err(ApiError::Forbidden),
+        }
+    }
+}
+
+/// An administrator of the workspace (403 for anyone else signed in).
+pub struct Admin(pub Member);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AuthMember { member, .. } = AuthMember::from_request_parts(parts, state).await?;
+        match member.role {
+            Role::Admin => Ok(Admin(member)),
+            _ => Err(ApiError::Forbidden),
+        }
     }
 }
 

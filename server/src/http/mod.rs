@@ -3,6 +3,7 @@
 //! Only this module knows about HTTP status codes. One module per resource, each with a
 //! `router()`, merged here around one cloneable [`AppState`].
 
+mod assets;
 mod auth;
 mod desk;
 mod error;
@@ -76,7 +77,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
-        .merge(workspace::ui_router())
+        .merge(assets::workspace_ui())
         .merge(shell::router(&state.shell_dir))
         .merge(sync::router())
         .layer(RequestBodyLimitLayer::new(1024 * 1024))

@@ -1,29 +1,30 @@
-//! The coordinators' workspace: REST under `/api/v1/workspace/…` and the web app at
-//! `/werkruimte/` (static files embedded from `server/workspace-ui/`).
+//! The coordinators' workspace: REST under `/api/v1/workspace/…` (the web app at `/werkruimte/`
+//! is served by `http/assets.rs`; the desk's lists and exports are `http/desk.rs`).
 //!
-//! Coordinators only, except the audit log (admins). A story the caller may not see answers 404.
+//! Coordinators only ([`Coordinator`]), except the audit log ([`Admin`]). A story the caller may not see answers 404.
 //! Every answer that carries a whole story is logged as `story.opened` (opening it, and the story
 //! returned after a review or tag decision), every export as `workspace.exported`; review and tag
 //! decisions are written into the story document through the hub with the coordinator's own
 //! actor, so devices receive them.
 
-use super::auth::AuthMember;
+use super::auth::{Admin, Coordinator};
 use super::json::ApiJson;
 use super::{ApiError, AppState};
-use crate::db::accounts::{Member, Role};
+use crate::db::accounts::Member;
 use crate::db::workspace::WsFigure;
 use crate::sync::hub::Writer;
 use crate::workspace::csv::{
     ActivityNames, FigureFields, Known, RowError, check_figure, parse_figures, template,
 };
+use crate::workspace::desk::attribute_rows;
 use crate::workspace::evidence::Evidence;
 use crate::workspace::labels::Lang;
 use crate::workspace::{StoryRow, export};
 use automerge::Automerge;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use client_core::story::{self, Comment, ReviewState, StoryError, Tag, TagState, tag_versions};
@@ -42,83 +43,12 @@ pub fn router() -> Router<AppState> {
         .route("/workspace/audit", get(audit_log))
 }
 
-/// The web app. Everything is embedded in the binary: nothing is fetched at run time. Its
-/// Content-Security-Policy and other security headers come from `http/headers.rs`.
-pub fn ui_router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/werkruimte",
-            get(|| async { Redirect::permanent("/werkruimte/") }),
-        )
-        .route("/werkruimte/", get(|| async { asset("index.html") }))
-        .route(
-            "/werkruimte/{file}",
-            get(|Path(f): Path<String>| async move { asset(&f) }),
-        )
-}
-
-const ASSETS: &[(&str, &str, &str)] = &[
-    (
-        "index.html",
-        "text/html; charset=utf-8",
-        include_str!("../../workspace-ui/index.html"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../workspace-ui/app.js"),
-    ),
-    (
-        "chart.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../workspace-ui/chart.js"),
-    ),
-    (
-        "i18n-nl.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../workspace-ui/i18n-nl.js"),
-    ),
-    (
-        "i18n-en.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../workspace-ui/i18n-en.js"),
-    ),
-    (
-        "style.css",
-        "text/css; charset=utf-8",
-        include_str!("../../workspace-ui/style.css"),
-    ),
-];
-
-fn asset(name: &str) -> Response {
-    match ASSETS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, mime, body)) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            ],
-            *body,
-        )
-            .into_response(),
-        None => ApiError::NotFound.into_response(),
-    }
-}
-
-pub(super) fn coordinator(member: &Member) -> Result<(), ApiError> {
-    if member.role == Role::Coordinator {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
-    }
-}
-
 /// The story if the coordinator may see it; 404 otherwise (other workspace, erased, persona).
 async fn visible_story(
     state: &AppState,
     member: &Member,
     id: &str,
 ) -> Result<(DocumentId, StoryRow), ApiError> {
-    coordinator(member)?;
     let doc_id: DocumentId = id.parse().map_err(|_| ApiError::NotFound)?;
     let (meta, _) = state
         .db
@@ -136,48 +66,9 @@ async fn visible_story(
         .ok_or(ApiError::NotFound)?;
     let municipalities = state.db.municipalities(member.workspace_id).await?;
     let row = r.row_in(id.to_string(), &municipalities);
-    let mut rows = attribute_rows(state, vec![(row, r.authors)]).await?;
+    let mut rows = attribute_rows(&state.db, vec![(row, r.authors)]).await?;
     let row = rows.pop().ok_or(ApiError::NotFound)?;
     Ok((doc_id, row))
-}
-
-/// Who wrote the comments, tags and review states of `rows`, from the server's own record of
-/// actors (one query for all), never from the names written inside the documents.
-pub(super) async fn attribute_rows(
-    state: &AppState,
-    rows: Vec<(StoryRow, client_core::story::ownership::Authors)>,
-) -> Result<Vec<StoryRow>, ApiError> {
-    let mut actors: Vec<String> = rows
-        .iter()
-        .flat_map(|(_, a)| {
-            a.comments
-                .iter()
-                .chain(a.tags.values())
-                .chain(a.review.iter())
-                .cloned()
-        })
-        .collect();
-    actors.sort();
-    actors.dedup();
-    let names: std::collections::HashMap<String, String> = state
-        .db
-        .actor_owners(&actors)
-        .await?
-        .into_iter()
-        .map(|(actor, (owner, name))| {
-            (
-                actor,
-                crate::workspace::writer_name(&owner, name.as_deref()),
-            )
-        })
-        .collect();
-    Ok(rows
-        .into_iter()
-        .map(|(mut row, authors)| {
-            crate::workspace::attribute(&mut row, &authors, &names);
-            row
-        })
-        .collect())
 }
 
 /// A story as the story window shows it: the row, what was recorded beside the text (voice
@@ -196,10 +87,10 @@ struct StoryView {
 /// One story, whole. Logged: who opened which story, when.
 async fn open(
     State(state): State<AppState>,
-    auth: AuthMember,
+    Coordinator(member): Coordinator,
     Path(id): Path<String>,
 ) -> Result<Json<StoryView>, ApiError> {
-    let (doc_id, row) = visible_story(&state, &auth.member, &id).await?;
+    let (doc_id, row) = visible_story(&state, &member, &id).await?;
     let mut evidence = state
         .hub
         .read(doc_id, crate::workspace::evidence::read)
@@ -209,7 +100,7 @@ async fn open(
     for m in &mut evidence.media {
         m.available = crate::media::uploads::available(&state.media, &m.sha256, &id).await?;
     }
-    let recorded_by = match state.db.doc_meta(&id, auth.member.id).await? {
+    let recorded_by = match state.db.doc_meta(&id, member.id).await? {
         // A name is never an address: one typed as such shows only its part before the `@`.
         Some((meta, _)) => {
             state
@@ -223,7 +114,7 @@ async fn open(
         }
         None => None,
     };
-    opened(&state, &auth.member, &id, None).await?;
+    opened(&state, &member, &id, None).await?;
     Ok(Json(StoryView {
         row,
         evidence,
@@ -293,11 +184,11 @@ struct ReviewRequest {
 /// story as the coordinator, so the field member's device receives it.
 async fn review(
     State(state): State<AppState>,
-    auth: AuthMember,
+    Coordinator(member): Coordinator,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ReviewRequest>,
 ) -> Result<Json<StoryRow>, ApiError> {
-    let member = &auth.member;
+    let member = &member;
     let (doc_id, _) = visible_story(&state, member, &id).await?;
     if req.state == ReviewState::Draft {
         return Err(ApiError::BadRequest(
@@ -381,11 +272,11 @@ struct TagRequest {
 /// Confirm or reject an activity tag (a suggested one, or add a confirmed one).
 async fn decide_tag(
     State(state): State<AppState>,
-    auth: AuthMember,
+    Coordinator(member): Coordinator,
     Path((id, code)): Path<(String, String)>,
     ApiJson(req): ApiJson<TagRequest>,
 ) -> Result<Json<StoryRow>, ApiError> {
-    let member = &auth.member;
+    let member = &member;
     let (doc_id, _) = visible_story(&state, member, &id).await?;
     if req.state == TagState::Suggested {
         return Err(ApiError::BadRequest("confirm or reject a tag".into()));
@@ -433,13 +324,12 @@ struct FigureQuery {
 
 async fn figures(
     State(state): State<AppState>,
-    auth: AuthMember,
+    Coordinator(member): Coordinator,
     Query(q): Query<FigureQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    coordinator(&auth.member)?;
     let figures = state
         .db
-        .ws_figures(auth.member.workspace_id, q.activity.as_deref())
+        .ws_figures(member.workspace_id, q.activity.as_deref())
         .await?;
     Ok(Json(serde_json::json!({ "figures": figures })))
 }
@@ -476,8 +366,9 @@ fn screen_lang(q: &LangQuery, headers: &HeaderMap) -> Lang {
     )
 }
 
-fn invalid(errors: Vec<RowError>, lang: Lang) -> Response {
-    let error = if lang.english() {
+/// Nothing imported: every bad row, with its line, in the screen's language (422).
+fn invalid(errors: Vec<RowError>, lang: Lang) -> ApiError {
+    let message = if lang.english() {
         format!(
             "{} line(s) are not valid; nothing was imported",
             errors.len()
@@ -488,28 +379,22 @@ fn invalid(errors: Vec<RowError>, lang: Lang) -> Response {
             errors.len()
         )
     };
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(serde_json::json!({
-            "error": error,
-            "imported": 0,
-            "errors": errors,
-        })),
-    )
-        .into_response()
+    let mut detail = serde_json::Map::new();
+    detail.insert("imported".into(), 0.into());
+    detail.insert("errors".into(), serde_json::json!(errors));
+    ApiError::Unprocessable { message, detail }
 }
 
 /// Import figures from CSV (`docs/workspace.md`). All rows or none: every bad row is reported
 /// with its line number, in the screen's language, and nothing is stored.
 async fn import(
     State(state): State<AppState>,
-    auth: AuthMember,
+    Coordinator(member): Coordinator,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let member = &auth.member;
-    coordinator(member)?;
+    let member = &member;
     let lang = screen_lang(&q, &headers);
     let text = std::str::from_utf8(&body).map_err(|_| {
         ApiError::BadRequest(if lang.english() {
@@ -521,7 +406,7 @@ async fn import(
     let known = known(&state, member).await?;
     let figures = match parse_figures(text, &known, lang) {
         Ok(f) => f,
-        Err(errors) => return Ok(invalid(errors, lang)),
+        Err(errors) => return Err(invalid(errors, lang)),
     };
     state
         .db
@@ -543,12 +428,11 @@ async fn import(
 /// A figures file to fill in, in the screen's language, with the workspace's activities by name.
 async fn figures_template(
     State(state): State<AppState>,
-    auth: AuthMember,
+    Coordinator(member): Coordinator,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let member = &auth.member;
-    coordinator(member)?;
+    let member = &member;
     let lang = screen_lang(&q, &headers);
     let taxonomy = super::taxonomy::merged(&state, member).await?;
     let activities: Vec<(String, String)> = taxonomy
@@ -573,13 +457,12 @@ async fn figures_template(
 /// Enter or correct one figure by hand (same validation as an import).
 async fn put_figure(
     State(state): State<AppState>,
-    auth: AuthMember,
+    Coordinator(member): Coordinator,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
     ApiJson(f): ApiJson<WsFigure>,
 ) -> Result<Response, ApiError> {
-    let member = &auth.member;
-    coordinator(member)?;
+    let member = &member;
     let lang = screen_lang(&q, &headers);
     let known = known(&state, member).await?;
     let value = f.value.to_string();
@@ -654,15 +537,14 @@ pub(super) async fn exported(
 
 async fn figures_csv(
     State(state): State<AppState>,
-    auth: AuthMember,
+    Coordinator(member): Coordinator,
     Query(q): Query<FigureQuery>,
 ) -> Result<Response, ApiError> {
-    coordinator(&auth.member)?;
     let figures = state
         .db
-        .ws_figures(auth.member.workspace_id, q.activity.as_deref())
+        .ws_figures(member.workspace_id, q.activity.as_deref())
         .await?;
-    exported(&state, &auth.member, "figures.csv").await?;
+    exported(&state, &member, "figures.csv").await?;
     Ok(download(
         "text/csv; charset=utf-8",
         "cijfers.csv",
@@ -679,16 +561,13 @@ struct AuditQuery {
 /// The audit log of the workspace, newest first: admins only.
 async fn audit_log(
     State(state): State<AppState>,
-    auth: AuthMember,
+    Admin(member): Admin,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if auth.member.role != Role::Admin {
-        return Err(ApiError::Forbidden);
-    }
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let entries = state
         .db
-        .audit_entries(auth.member.workspace_id, q.action.as_deref(), limit)
+        .audit_entries(member.workspace_id, q.action.as_deref(), limit)
         .await?;
     Ok(Json(serde_json::json!({ "entries": entries })))
 }

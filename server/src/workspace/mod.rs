@@ -1,6 +1,7 @@
 //! The coordinators' workspace (`/werkruimte/`): stories beside figures per activity, review,
-//! consent-filtered reports and exports. Pure functions over [`StoryRow`]s and figures; the HTTP
-//! layer (`http/workspace.rs`) reads the stores and calls these.
+//! consent-filtered reports and exports. Pure functions over [`StoryRow`]s and figures, and
+//! [`desk`]'s putting together of the desk's answers; the HTTP layer (`http/workspace.rs`,
+//! `http/desk.rs`) checks who asks, reads the stores and calls these. No HTTP types here.
 //!
 //! **Consent decides visibility in output.** [`StoryRow::in_reports`] and [`StoryRow::quotable`]
 //! are the only places that decide which stories a report, export or project file may carry.
@@ -8,6 +9,7 @@
 //! in any export.
 
 pub mod csv;
+pub mod desk;
 pub mod escape;
 pub mod evidence;
 pub mod export;
@@ -16,6 +18,8 @@ pub mod labels;
 pub mod qdpx;
 pub mod report;
 pub mod svg;
+
+pub use desk::StoryFilter;
 
 use client_core::story::{ConsentScope, ReviewState, Story, StoryDetails, TagState, ownership};
 use serde::Serialize;
@@ -550,26 +554,6 @@ fn truncate(s: &str, max: usize) -> String {
     let mut t: String = s.chars().take(max).collect();
     t.push('…');
     t
-}
-
-/// Filters of the workspace's story lists. Empty means "any".
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct StoryFilter {
-    pub activity: Option<String>,
-    pub municipality: Option<String>,
-    /// From quarter (inclusive), `YYYY-Qn`.
-    pub from: Option<String>,
-    /// To quarter (inclusive), `YYYY-Qn`.
-    pub to: Option<String>,
-    pub phase: Option<String>,
-    pub target_group: Option<String>,
-    pub place_type: Option<String>,
-    pub kind: Option<String>,
-    pub review: Option<String>,
-    pub persona: Option<String>,
-    /// Search words (Dutch-aware: stemmed, accents folded; `workspace::index`).
-    pub q: Option<String>,
 }
 
 #[cfg(test)]
