@@ -89,12 +89,14 @@ root_domain = ".s3.garage.localhost"
 api_bind_addr = "127.0.0.1:3903"
 EOF
 g() { "$GARAGE" -c "$DIR/garage/garage.toml" "$@"; }
-g server >"$DIR/garage/server.log" 2>&1 &
+# Started directly, not through g(): $! must be Garage's own process id.
+"$GARAGE" -c "$DIR/garage/garage.toml" server >"$DIR/garage/server.log" 2>&1 &
 echo "garage $!" >>"$PIDS"
 wait_port 3900
 for _ in $(seq 1 50); do g status >/dev/null 2>&1 && break; sleep 0.2; done
 node="$(g node id -q 2>/dev/null | cut -d@ -f1)"
-if ! g layout show 2>/dev/null | grep -q "$node"; then
+# `layout show` prints node ids shortened to 16 hex digits.
+if ! g layout show 2>/dev/null | grep -q "${node:0:16}"; then
     g layout assign -z dc1 -c 1G "$node" >/dev/null
     g layout apply --version 1 >/dev/null
 fi

@@ -151,7 +151,11 @@ impl BlobStore {
         Ok(BlobStore {
             store,
             tmp: tmp.to_path_buf(),
-            describe: format!("s3://{bucket}/{prefix}"),
+            describe: if prefix.is_empty() {
+                format!("s3://{bucket}")
+            } else {
+                format!("s3://{bucket}/{prefix}")
+            },
         })
     }
 
