@@ -1,7 +1,8 @@
 //! Workspace taxonomy (municipalities, own activities) and the document index (which persona a
 //! story links to). Figures are in `workspace.rs`.
 
-use super::docs::Viewer;
+use super::docs::{Erased, Viewer};
+use super::sql::{Bind, Sql};
 use super::{Db, DbError, RowExt, now_ms};
 use crate::tagging::taxonomy::WorkspaceActivity;
 use sqlx::any::AnyRow;
@@ -241,18 +242,11 @@ impl Db {
         viewer: Viewer,
         doc_type: &str,
     ) -> Result<Vec<String>, DbError> {
-        let rows = sqlx::query(
-            "SELECT id FROM documents d WHERE workspace_id = $1 AND doc_type = $2 \
-             AND deleted_at IS NULL AND ($3 = 1 OR recorder_id = $4 OR EXISTS \
-             (SELECT 1 FROM doc_shares s WHERE s.doc_id = d.id AND s.member_id = $4)) \
-             ORDER BY created_at, id",
-        )
-        .bind(viewer.workspace_id)
-        .bind(doc_type)
-        .bind(i64::from(viewer.sees_workspace))
-        .bind(viewer.member_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut sql = Sql::new("SELECT d.id FROM documents d WHERE d.doc_type = ");
+        sql.push("?", vec![Bind::T(doc_type.to_string())]);
+        viewer.may_see(&mut sql, "d", Erased::Hidden);
+        sql.push(" ORDER BY d.created_at, d.id", vec![]);
+        let rows = sql.query().fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| r.string("id"))
@@ -265,19 +259,14 @@ impl Db {
         viewer: Viewer,
         persona_id: &str,
     ) -> Result<Vec<String>, DbError> {
-        let rows = sqlx::query(
+        let mut sql = Sql::new(
             "SELECT d.id FROM doc_index i JOIN documents d ON d.id = i.doc_id \
-             WHERE i.persona_id = $1 AND d.workspace_id = $2 AND d.doc_type = 'story' \
-             AND d.deleted_at IS NULL AND ($3 = 1 OR d.recorder_id = $4 OR EXISTS \
-             (SELECT 1 FROM doc_shares s WHERE s.doc_id = d.id AND s.member_id = $4)) \
-             ORDER BY d.created_at, d.id",
-        )
-        .bind(persona_id)
-        .bind(viewer.workspace_id)
-        .bind(i64::from(viewer.sees_workspace))
-        .bind(viewer.member_id)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE d.doc_type = 'story' AND i.persona_id = ",
+        );
+        sql.push("?", vec![Bind::T(persona_id.to_string())]);
+        viewer.may_see(&mut sql, "d", Erased::Hidden);
+        sql.push(" ORDER BY d.created_at, d.id", vec![]);
+        let rows = sql.query().fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| r.string("id"))

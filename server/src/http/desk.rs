@@ -7,6 +7,7 @@
 use super::auth::Coordinator;
 use super::workspace::{download, exported};
 use super::{ApiError, AppState};
+use crate::db::docs::Viewer;
 use crate::db::story_index::{Cursor, IndexQuery};
 use crate::workspace::desk::{
     self, ListItem, bad_quarter, cursor_after, decode_cursor, encode_cursor, index_query,
@@ -144,7 +145,7 @@ async fn personas(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let ids = state
         .db
-        .visible_docs(super::stories::viewer(&member), "persona")
+        .visible_docs(Viewer::of(&member), "persona")
         .await?;
     let linked = state.db.index_by_persona(member.workspace_id).await?;
     let mut out = Vec::new();

@@ -6,8 +6,8 @@
 //! seconds after the device synced it.
 
 use super::auth::AuthMember;
-use super::stories::viewer;
 use super::{ApiError, AppState};
+use crate::db::docs::Viewer;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -64,7 +64,7 @@ async fn list(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let ids = state
         .db
-        .visible_docs(viewer(&auth.member), "persona")
+        .visible_docs(Viewer::of(&auth.member), "persona")
         .await?;
     let mut personas = Vec::with_capacity(ids.len());
     for id in ids {
@@ -94,7 +94,7 @@ async fn stories(
         return Err(ApiError::NotFound);
     }
     let persona = read_persona(&state, &id).await?;
-    let ids = state.db.persona_stories(viewer(member), &id).await?;
+    let ids = state.db.persona_stories(Viewer::of(member), &id).await?;
     let mut stories = Vec::with_capacity(ids.len());
     for story_id in ids {
         let Ok(doc_id) = story_id.parse::<DocumentId>() else {

@@ -20,14 +20,6 @@ pub fn router() -> Router<AppState> {
         .route("/stories/{id}/shares", post(share))
 }
 
-pub fn viewer(member: &Member) -> Viewer {
-    Viewer {
-        member_id: member.id,
-        workspace_id: member.workspace_id,
-        sees_workspace: member.role == Role::Coordinator,
-    }
-}
-
 /// Query parameters. Unknown ones are ignored: `token` may travel here too (see `AuthMember`).
 #[derive(Deserialize)]
 struct ChangesQuery {
@@ -56,7 +48,7 @@ async fn changes(
     let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_PAGE);
     let changes = state
         .db
-        .changes_since(viewer(&auth.member), q.since, limit)
+        .changes_since(Viewer::of(&auth.member), q.since, limit)
         .await?;
     let next = changes.last().map(|c| c.seq).unwrap_or(q.since);
     let more = changes.len() as i64 == limit;

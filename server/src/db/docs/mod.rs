@@ -8,6 +8,7 @@ pub use writes::ActorClaim;
 pub(crate) use writes::PendingWrites;
 
 use super::accounts::{Member, Role};
+use super::sql::{Bind, Sql};
 use super::{Backend, Db, DbError, RowExt};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -51,6 +52,50 @@ pub struct Viewer {
     pub workspace_id: i64,
     /// Coordinators see every document of their workspace.
     pub sees_workspace: bool,
+}
+
+/// Whether the access rule in SQL lets erased documents through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Erased {
+    /// Left out, as [`DocMeta::visible_to`] does: lists of documents to read.
+    Hidden,
+    /// Let through: the changes feed announces an erasure to those who could see the document,
+    /// so their devices drop it.
+    Announced,
+}
+
+impl Viewer {
+    /// `member` asking: a coordinator sees every document of the workspace.
+    pub fn of(member: &Member) -> Viewer {
+        Viewer {
+            member_id: member.id,
+            workspace_id: member.workspace_id,
+            sees_workspace: member.role == Role::Coordinator,
+        }
+    }
+
+    /// The access rule of [`DocMeta::visible_to`] in SQL, the one place it is written as SQL:
+    /// appends ` AND` the conditions on `documents` as `d` (the caller's alias) with their binds.
+    /// A coordinator's clause is the workspace alone; anyone else's adds "recorded by them or
+    /// shared with them". `tests.rs` checks it against `visible_to` on a table of cases.
+    pub(crate) fn may_see(&self, sql: &mut Sql, d: &str, erased: Erased) {
+        sql.push(
+            &format!(" AND {d}.workspace_id = ?"),
+            vec![Bind::I(self.workspace_id)],
+        );
+        if erased == Erased::Hidden {
+            sql.push(&format!(" AND {d}.deleted_at IS NULL"), vec![]);
+        }
+        if !self.sees_workspace {
+            sql.push(
+                &format!(
+                    " AND ({d}.recorder_id = ? OR EXISTS (SELECT 1 FROM doc_shares ds \
+                     WHERE ds.doc_id = {d}.id AND ds.member_id = ?))"
+                ),
+                vec![Bind::I(self.member_id), Bind::I(self.member_id)],
+            );
+        }
+    }
 }
 
 fn meta_from(row: &AnyRow) -> Result<DocMeta, sqlx::Error> {
@@ -204,30 +249,14 @@ impl Db {
         since: i64,
         limit: i64,
     ) -> Result<Vec<FeedEntry>, DbError> {
-        let rows = if viewer.sees_workspace {
-            sqlx::query(
-                "SELECT id, heads, doc_type, deleted_at, seq FROM documents \
-                 WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )
-            .bind(viewer.workspace_id)
-            .bind(since)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-        } else {
-            sqlx::query(
-                "SELECT id, heads, doc_type, deleted_at, seq FROM documents d \
-                 WHERE workspace_id = $1 AND seq > $2 AND (recorder_id = $3 OR EXISTS \
-                 (SELECT 1 FROM doc_shares s WHERE s.doc_id = d.id AND s.member_id = $3)) \
-                 ORDER BY seq LIMIT $4",
-            )
-            .bind(viewer.workspace_id)
-            .bind(since)
-            .bind(viewer.member_id)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-        };
+        // Erased documents are in the feed: it tells devices to drop them.
+        let mut sql = Sql::new(
+            "SELECT d.id, d.heads, d.doc_type, d.deleted_at, d.seq FROM documents d WHERE",
+        );
+        sql.push(" d.seq > ?", vec![Bind::I(since)]);
+        viewer.may_see(&mut sql, "d", Erased::Announced);
+        sql.push(" ORDER BY d.seq LIMIT ?", vec![Bind::I(limit)]);
+        let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(FeedEntry {
