@@ -142,8 +142,11 @@ impl Device {
     pub async fn open(dir: impl AsRef<Path>) -> Result<Device, DeviceError> {
         let store = FileStore::open(dir)?;
         let peer_id = format!("device-{:016x}", rand::random::<u64>());
+        // A fresh actor for every start: see `Engine::new`.
+        let actor = automerge::ActorId::from(rand::random::<[u8; 16]>());
         let mut engine = Engine::new(
             peer_id,
+            actor,
             Role::Initiating,
             PeerMetadata {
                 storage_id: None,

@@ -107,11 +107,13 @@ pub struct Core {
 
 #[wasm_bindgen]
 impl Core {
+    /// `actor`: 16 random bytes (`crypto.getRandomValues`), fresh for every start: the actor id
+    /// of every change this device writes until it stops.
     #[wasm_bindgen(constructor)]
-    pub fn new(peer_id: String) -> Core {
-        Core {
-            shell: Shell::new(peer_id),
-        }
+    pub fn new(peer_id: String, actor: &[u8]) -> Result<Core, JsError> {
+        Ok(Core {
+            shell: Shell::new(peer_id, actor).map_err(js_err)?,
+        })
     }
 
     /// Add a document read from the local store at start-up.

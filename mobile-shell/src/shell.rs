@@ -2,7 +2,7 @@
 //! needs, with JSON in and out. No wasm-bindgen here, so it is unit-tested natively; `lib.rs` only
 //! converts between these types and JavaScript values.
 
-use automerge::{Automerge, ReadDoc};
+use automerge::{ActorId, Automerge, ReadDoc};
 use client_core::engine::{Effects, Engine, EngineError, Role};
 use client_core::store::{StoreError, decode_stored};
 use client_core::story::{
@@ -28,6 +28,8 @@ pub enum ShellError {
     TagState(String),
     #[error("a document id needs 16 random bytes, got {0}")]
     IdBytes(usize),
+    #[error("an actor id needs 16 random bytes, got {0}")]
+    ActorBytes(usize),
     #[error("a reply needs text, or must resubmit the story")]
     EmptyReply,
     #[error("a comment has at most {MAX_COMMENT_CHARS} characters")]
@@ -112,17 +114,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Shell {
-    pub fn new(peer_id: String) -> Shell {
-        Shell {
+    /// A shell whose engine writes its changes as the actor `actor`: 16 random bytes the caller
+    /// drew (`crypto.getRandomValues`), fresh for every start (`Engine::new`).
+    pub fn new(peer_id: String, actor: &[u8]) -> Result<Shell, ShellError> {
+        let actor: [u8; 16] = actor
+            .try_into()
+            .map_err(|_| ShellError::ActorBytes(actor.len()))?;
+        Ok(Shell {
             engine: Engine::new(
                 peer_id,
+                ActorId::from(actor),
                 Role::Initiating,
                 PeerMetadata {
                     storage_id: None,
                     is_ephemeral: false,
                 },
             ),
-        }
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -457,7 +465,7 @@ mod tests {
 
     #[test]
     fn a_captured_story_is_saved_and_survives_a_reload() {
-        let mut shell = Shell::new("device-a".into());
+        let mut shell = Shell::new("device-a".into(), &[1; 16]).unwrap();
         let fx = shell.create_story(&id(), &parent_story()).unwrap();
         let saves = saved(&fx);
         assert_eq!(saves.len(), 1);
@@ -465,7 +473,7 @@ mod tests {
         let fx = shell.handle_saved(&id()).unwrap();
         assert_eq!(fx.events.len(), 1);
 
-        let mut again = Shell::new("device-a2".into());
+        let mut again = Shell::new("device-a2".into(), &[2; 16]).unwrap();
         again.load(&id(), &saves[0].1).unwrap();
         let view = again.view(&id()).unwrap().unwrap();
         assert_eq!(view.doc_type, Some(DocType::Story));
@@ -481,7 +489,7 @@ mod tests {
 
     #[test]
     fn consent_is_required_for_a_story_about_a_person() {
-        let mut shell = Shell::new("d".into());
+        let mut shell = Shell::new("d".into(), &[3; 16]).unwrap();
         let mut input: serde_json::Value = serde_json::from_str(&parent_story()).unwrap();
         input["consent"] = serde_json::Value::Null;
         let err = shell.create_story(&id(), &input.to_string()).unwrap_err();
@@ -491,7 +499,7 @@ mod tests {
 
     #[test]
     fn edits_tags_and_transcript_corrections() {
-        let mut shell = Shell::new("d".into());
+        let mut shell = Shell::new("d".into(), &[4; 16]).unwrap();
         shell.create_story(&id(), &parent_story()).unwrap();
         let patch = serde_json::json!({"title": "Nieuwe titel", "transcript": "Goed gehoord."});
         shell
@@ -521,7 +529,7 @@ mod tests {
 
     #[test]
     fn personas_and_views() {
-        let mut shell = Shell::new("d".into());
+        let mut shell = Shell::new("d".into(), &[5; 16]).unwrap();
         let pid = new_document_id(&[9; 16]).unwrap();
         shell
             .create_persona(
@@ -550,7 +558,7 @@ mod tests {
 
     #[test]
     fn replies_to_a_returned_story_and_resubmits_it() {
-        let mut shell = Shell::new("d".into());
+        let mut shell = Shell::new("d".into(), &[6; 16]).unwrap();
         shell.create_story(&id(), &parent_story()).unwrap();
         let reply = |text: &str, resubmit: bool| {
             serde_json::json!({"comment_id": format!("c-{text}"), "author": "Nina", "text": text, "resubmit": resubmit})
@@ -633,7 +641,7 @@ mod tests {
 
     #[test]
     fn a_refused_story_is_shown_refused_and_can_be_undone_or_copied() {
-        let mut shell = Shell::new("d".into());
+        let mut shell = Shell::new("d".into(), &[7; 16]).unwrap();
         shell.create_story(&id(), &parent_story()).unwrap();
         online(&mut shell);
         shell
@@ -692,7 +700,7 @@ mod tests {
 
     #[test]
     fn resubmitting_writes_only_the_review_state() {
-        let mut shell = Shell::new("d".into());
+        let mut shell = Shell::new("d".into(), &[8; 16]).unwrap();
         shell.create_story(&id(), &parent_story()).unwrap();
         let doc_id = parse_id(&id()).unwrap();
         shell
@@ -720,7 +728,7 @@ mod tests {
 
     #[test]
     fn a_draft_is_kept_from_the_first_tap_and_handed_in_with_consent() {
-        let mut shell = Shell::new("d".into());
+        let mut shell = Shell::new("d".into(), &[9; 16]).unwrap();
         let input = r#"{"kind": "parent-story", "captured_at": 5, "recorded_by": {"role": "professional", "name": "Nina"}}"#;
         assert!(shell.create_story(&id(), input).is_err());
         let fx = shell.create_draft(&id(), input).unwrap();

@@ -5,6 +5,11 @@ use crate::story::ownership::{self, Owned, Writer};
 use crate::story::{self, NewStory, Story, StoryKind};
 use std::collections::VecDeque;
 
+/// An actor id for a test engine, from its name (a real caller draws 16 random bytes).
+fn actor(name: &str) -> ActorId {
+    ActorId::from(name.as_bytes())
+}
+
 /// Two engines and the frames in flight between them. Stores complete instantly.
 ///
 /// With `referee`, `b` plays vertel-server's part in ownership: a sync message from `a` (a field
@@ -28,8 +33,18 @@ struct Net {
 impl Net {
     fn new() -> Self {
         Net {
-            a: Engine::new("device-a", Role::Initiating, PeerMetadata::default()),
-            b: Engine::new("hub-b", Role::Receiving, PeerMetadata::default()),
+            a: Engine::new(
+                "device-a",
+                actor("device-a"),
+                Role::Initiating,
+                PeerMetadata::default(),
+            ),
+            b: Engine::new(
+                "hub-b",
+                actor("hub-b"),
+                Role::Receiving,
+                PeerMetadata::default(),
+            ),
             to_a: VecDeque::new(),
             to_b: VecDeque::new(),
             events_a: Vec::new(),
@@ -209,7 +224,7 @@ fn a_story_made_offline_reaches_the_peer_and_is_confirmed() {
 
 #[test]
 fn saved_is_reported_only_when_the_driver_says_the_store_finished() {
-    let mut a = Engine::new("a", Role::Initiating, PeerMetadata::default());
+    let mut a = Engine::new("a", actor("a"), Role::Initiating, PeerMetadata::default());
     let (_, fx) = a
         .create(id(2), |d| story::create_story(d, &story("x")))
         .unwrap();
@@ -311,7 +326,12 @@ fn a_document_loaded_after_start_syncs_what_the_server_has_meanwhile() {
     // The device starts again without loading the story (a list index shows it), and the server
     // changes it in the meantime.
     net.disconnect();
-    net.a = Engine::new("device-a", Role::Initiating, PeerMetadata::default());
+    net.a = Engine::new(
+        "device-a",
+        actor("device-a again"),
+        Role::Initiating,
+        PeerMetadata::default(),
+    );
     let fx = net
         .b
         .change(id(9), |d| story::set_title(d, "Van de server", 5))
@@ -394,7 +414,7 @@ fn garbage_from_the_remote_is_an_error_and_leaves_documents_intact() {
 
 #[test]
 fn messages_before_the_handshake_are_refused() {
-    let mut a = Engine::new("a", Role::Initiating, PeerMetadata::default());
+    let mut a = Engine::new("a", actor("a"), Role::Initiating, PeerMetadata::default());
     let _ = a.handle_connected(0);
     let early = Message::Sync {
         document_id: id(8),

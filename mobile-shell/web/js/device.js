@@ -53,7 +53,8 @@ export class Device extends EventTarget {
   constructor(store) {
     super();
     this.store = store;
-    this.core = new Core(`device-${randomHex(8)}`);
+    // A fresh actor id for every start: the actor of every change this device writes.
+    this.core = new Core(`device-${randomHex(8)}`, crypto.getRandomValues(new Uint8Array(16)));
     this.queue = Promise.resolve();
     /** Set by the sync module while a socket is open. */
     this.sendFrame = null;
