@@ -341,7 +341,7 @@ async fn finish(media: &Media, up: &UploadRow) -> Result<(), MediaError> {
         .ok_or_else(|| MediaError::Unsupported(format!("{} is not accepted", up.mime)))?;
     let existing = rows::blob(&media.db, &up.sha256).await?;
     // Stored already (and not removed by retention): these bytes are a duplicate.
-    if !existing.as_ref().is_some_and(|b| !b.bytes_deleted) {
+    if existing.as_ref().is_none_or(|b| b.bytes_deleted) {
         let (stored_mime, stored_size, has_thumbnail) = match kind {
             BlobKind::Audio => {
                 media
