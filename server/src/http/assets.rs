@@ -26,38 +26,25 @@ pub struct Embedded {
     pub body: &'static str,
 }
 
+/// A file of `server/workspace-ui/`, embedded.
+macro_rules! ui_file {
+    ($name:literal, $mime:literal) => {
+        Embedded {
+            name: $name,
+            mime: $mime,
+            body: include_str!(concat!("../../workspace-ui/", $name)),
+        }
+    };
+}
+
 /// The coordinators' web app. Everything is embedded in the binary: nothing is fetched at run time.
 const WORKSPACE_UI: &[Embedded] = &[
-    Embedded {
-        name: "index.html",
-        mime: "text/html; charset=utf-8",
-        body: include_str!("../../workspace-ui/index.html"),
-    },
-    Embedded {
-        name: "app.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../workspace-ui/app.js"),
-    },
-    Embedded {
-        name: "chart.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../workspace-ui/chart.js"),
-    },
-    Embedded {
-        name: "i18n-nl.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../workspace-ui/i18n-nl.js"),
-    },
-    Embedded {
-        name: "i18n-en.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../workspace-ui/i18n-en.js"),
-    },
-    Embedded {
-        name: "style.css",
-        mime: "text/css; charset=utf-8",
-        body: include_str!("../../workspace-ui/style.css"),
-    },
+    ui_file!("index.html", "text/html; charset=utf-8"),
+    ui_file!("app.js", "text/javascript; charset=utf-8"),
+    ui_file!("chart.js", "text/javascript; charset=utf-8"),
+    ui_file!("i18n-nl.js", "text/javascript; charset=utf-8"),
+    ui_file!("i18n-en.js", "text/javascript; charset=utf-8"),
+    ui_file!("style.css", "text/css; charset=utf-8"),
 ];
 
 /// The caching rule of every static file: revalidate on each fetch.

@@ -59,6 +59,20 @@ impl FromRequestParts<AppState> for AuthMember {
     }
 }
 
+/// The member behind the token if they have `role`: 403 for anyone else signed in.
+async fn member_in_role(
+    parts: &mut Parts,
+    state: &AppState,
+    role: Role,
+) -> Result<Member, ApiError> {
+    let AuthMember { member, .. } = AuthMember::from_request_parts(parts, state).await?;
+    if member.role == role {
+        Ok(member)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
 /// A coordinator of the workspace (403 for anyone else signed in): the extractor of every
 /// coordinator-only handler, in place of checking the role inside it.
 pub struct Coordinator(pub Member);
@@ -70,11 +84,9 @@ impl FromRequestParts<AppState> for Coordinator {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let AuthMember { member, .. } = AuthMember::from_request_parts(parts, state).await?;
-        match member.role {
-            Role::Coordinator => Ok(Coordinator(member)),
-            _ => Err(ApiError::Forbidden),
-        }
+        member_in_role(parts, state, Role::Coordinator)
+            .await
+            .map(Coordinator)
     }
 }
 
@@ -88,11 +100,7 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let AuthMember { member, .. } = AuthMember::from_request_parts(parts, state).await?;
-        match member.role {
-            Role::Admin => Ok(Admin(member)),
-            _ => Err(ApiError::Forbidden),
-        }
+        member_in_role(parts, state, Role::Admin).await.map(Admin)
     }
 }
 
