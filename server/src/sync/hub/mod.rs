@@ -21,6 +21,11 @@
 //!
 //! Memory stays bounded: a document nobody syncs is evicted after an idle period, and a document
 //! whose peers are idle keeps only their shared heads, not its content.
+//!
+//! Here: the types and slots, admission and `handle_sync`; [`judging`] (what a push may change),
+//! [`storage`] (loading, storing, compaction, other processes' changes), [`peers`] (queues and
+//! sync messages per peer), [`writers`] (the server's own writes). Not here: the websocket
+//! (`sync::conn`), SQL (`db/`), what a story's fields mean (`client_core::story`).
 
 mod judging;
 mod peers;

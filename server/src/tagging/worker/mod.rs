@@ -23,6 +23,9 @@
 //! on a blocking thread, at most once per retrain period; then its stories nobody has judged are
 //! tagged again with the new model. A workspace's model is kept, used and fitted for that
 //! workspace only.
+//!
+//! Not here: what to write (the merge rule is [`super::plan`], the suggestions [`super::model`]);
+//! the database tests are `tests.rs`.
 
 use super::model::{Example, Model, Settings, Suggester};
 use super::plan::{judged_example, plan};

@@ -4,6 +4,9 @@
 //! as well as `,`, activity names as well as codes, and quarters as `2026-Q1`, `2026 Q1`,
 //! `Q1 2026` or `2026-1`. It is all or nothing: [`parse_figures`] returns every bad row with its
 //! line number, in the language of the screen, and the caller imports only when there is none.
+//!
+//! Here: the CSV format (records, lines, the template) and the problems' wording; [`figures`]:
+//! what a figures file's rows mean. Not here: storing figures (`db/workspace.rs`) or HTTP.
 
 mod figures;
 
