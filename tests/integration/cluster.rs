@@ -80,6 +80,9 @@ fn ogg(dir: &std::path::Path, name: &str, text: &str) -> Result<Vec<u8>> {
     Ok(std::fs::read(path)?)
 }
 
+/// PostgreSQL only: several server processes share one database only on PostgreSQL (with SQLite
+/// one process serves the database; ARCHITECTURE.md, "Several processes need PostgreSQL").
+/// It starts its own PostgreSQL, to restart it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_loses_nothing_acknowledged_when_any_part_restarts() -> Result<()> {
     let pg = OwnPostgres::start()?;

@@ -307,6 +307,9 @@ both!(the_index_follows_the_documents);
 
 /// Two server processes on one PostgreSQL keep one index: a story stored through one is listed by
 /// the other, and an edit through the other shows on the first.
+///
+/// PostgreSQL only: several server processes share one database only on PostgreSQL (with SQLite
+/// one process serves the database; ARCHITECTURE.md, "Several processes need PostgreSQL").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_keep_one_index() -> anyhow::Result<()> {
     let env = Env::new(Backend::Postgres).await?;

@@ -216,6 +216,9 @@ both!(erased_stories_leave_no_trace);
 /// An erasure is done when the bytes are gone, not when the DELETE returned. A reader that holds
 /// an old snapshot of the SQLite database keeps the erased pages in the write-ahead log: the
 /// erasure is answered "in progress" (202) and completes, verified, once the reader lets go.
+///
+/// SQLite only: the old snapshot that keeps erased bytes is SQLite's write-ahead log; PostgreSQL's
+/// erasure is verified by `erased_stories_leave_no_trace` on both backends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erasure_is_verified_only_when_the_bytes_are_gone() -> anyhow::Result<()> {
     use sqlx::Connection;

@@ -118,6 +118,8 @@ fn cap_file_size(pid: u32, bytes: Option<u64>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SQLite only: a full disk under the server's own database file; its PostgreSQL counterpart is
+/// `postgres_takes_writes_again_after_failing_commits`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_takes_writes_again_after_a_full_disk() -> anyhow::Result<()> {
     let env = Env::new(Backend::Sqlite).await?;
@@ -192,6 +194,9 @@ async fn sqlite_takes_writes_again_after_a_full_disk() -> anyhow::Result<()> {
 
 /// PostgreSQL refuses every commit of a chunk for a while (a deferred constraint trigger fails at
 /// COMMIT, as a full disk or a lost primary would); then it takes them again.
+///
+/// PostgreSQL only: failing commits from the database server; its SQLite counterpart is
+/// `sqlite_takes_writes_again_after_a_full_disk`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_takes_writes_again_after_failing_commits() -> anyhow::Result<()> {
     use sqlx::Connection;

@@ -355,6 +355,8 @@ impl Drop for ReferenceServer {
 
 /// The native client syncs with the reference automerge-repo server (used by the benchmarks): one
 /// device pushes a story until the server confirms it, a fresh device fetches it from the server.
+///
+/// No backend: the reference automerge-repo server stands in for ours; no Vertel database is involved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_devices_sync_through_reference_server() -> Result<()> {
     let reference = ReferenceServer::start().await?;

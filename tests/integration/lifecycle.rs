@@ -88,9 +88,9 @@ async fn idle_documents_are_evicted_and_reloaded(backend: Backend) -> anyhow::Re
 }
 both!(idle_documents_are_evicted_and_reloaded);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_closes_connections_and_exits_cleanly() -> anyhow::Result<()> {
-    let env = Env::new(Backend::Sqlite).await?;
+/// SIGTERM closes the devices' connections and exits 0, with everything acknowledged stored.
+async fn sigterm_closes_connections_and_exits_cleanly(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
     env.workspace("delft")?;
     let server = env.start().await?;
     let prof = server.login_as("professional", "delft").await?;
@@ -115,3 +115,4 @@ async fn sigterm_closes_connections_and_exits_cleanly() -> anyhow::Result<()> {
     assert_eq!(server.feed(&coord.token).await?.len(), 1);
     Ok(())
 }
+both!(sigterm_closes_connections_and_exits_cleanly);

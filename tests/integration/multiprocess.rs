@@ -5,6 +5,8 @@ use crate::{WAIT, all_confirmed, parent_story};
 use client_core::story;
 use vertel_tests::{Backend, Env, Server, device};
 
+/// PostgreSQL only: several server processes share one database only on PostgreSQL (with SQLite
+/// one process serves the database; ARCHITECTURE.md, "Several processes need PostgreSQL").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_through_one_process_reaches_a_device_on_another() -> anyhow::Result<()> {
     let env = Env::new(Backend::Postgres).await?;

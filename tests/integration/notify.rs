@@ -15,6 +15,9 @@ const OUTAGE: Duration = Duration::from_secs(5);
 /// poll (2 s) plus a reconnection's backoff, far shorter than "until someone edits again".
 const CATCH_UP: Duration = Duration::from_secs(10);
 
+/// PostgreSQL only: several server processes share one database only on PostgreSQL (with SQLite
+/// one process serves the database; ARCHITECTURE.md, "Several processes need PostgreSQL").
+/// The notification it loses and catches up with is PostgreSQL's LISTEN/NOTIFY.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_made_while_a_process_was_cut_off_reaches_its_devices() -> anyhow::Result<()> {
     let env = Env::new(Backend::Postgres).await?;

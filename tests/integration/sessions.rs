@@ -274,6 +274,9 @@ both!(sessions_expire_when_idle_or_old);
 
 /// Logout on one server process ends the token's connection on another process sharing the
 /// PostgreSQL database, within the check interval.
+///
+/// PostgreSQL only: several server processes share one database only on PostgreSQL (with SQLite
+/// one process serves the database; ARCHITECTURE.md, "Several processes need PostgreSQL").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_through_one_process_ends_the_connection_on_another() -> anyhow::Result<()> {
     let env = Env::new(Backend::Postgres).await?;

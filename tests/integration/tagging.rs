@@ -717,6 +717,9 @@ fn fixture(path: &str) -> String {
 }
 
 /// `vertel-server tag` reads a story on standard input and prints codes, scores and evidence.
+///
+/// No backend: `vertel-server tag` without `--workspace` reads standard input and opens no
+/// database.
 #[tokio::test]
 async fn the_tag_command_explains_its_suggestions() -> anyhow::Result<()> {
     let env = Env::new(Backend::Sqlite).await?;
@@ -740,6 +743,9 @@ async fn the_tag_command_explains_its_suggestions() -> anyhow::Result<()> {
 
 /// The evaluation on the held-out set runs in the suite; its micro-F1 is printed and must reach
 /// 0.85, with precision 0.85 and recall 0.80.
+///
+/// No backend: `vertel-server tag --evaluate` without `--workspace` reads the fixtures and opens no
+/// database.
 #[tokio::test]
 async fn heldout_evaluation_reaches_the_target() -> anyhow::Result<()> {
     let env = Env::new(Backend::Sqlite).await?;

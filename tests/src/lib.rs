@@ -16,6 +16,7 @@ pub use client_core::native::Device;
 pub mod chaos;
 pub mod cluster;
 pub mod proxy;
+pub mod webm;
 use client_core::story::{
     Consent, ConsentHow, ConsentScope, NewStory, Person, PlaceType, StoryKind,
 };

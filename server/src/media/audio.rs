@@ -756,26 +756,9 @@ mod phone_formats {
         );
     }
 
-    /// Every Cluster of unknown size, as Chrome's MediaRecorder writes WebM.
-    fn unknown_size_clusters(data: &[u8]) -> Vec<u8> {
-        const CLUSTER: [u8; 4] = [0x1F, 0x43, 0xB6, 0x75];
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < data.len() {
-            if data[i..].starts_with(&CLUSTER) && i + 4 < data.len() {
-                let len = data[i + 4].leading_zeros() as usize + 1;
-                if (1..=8).contains(&len) {
-                    out.extend_from_slice(&CLUSTER);
-                    out.extend_from_slice(&[0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
-                    i += 4 + len;
-                    continue;
-                }
-            }
-            out.push(data[i]);
-            i += 1;
-        }
-        out
-    }
+    // Every Cluster of unknown size, as Chrome's MediaRecorder writes WebM: the one copy the
+    // integration tests use too.
+    include!("../../../tests/src/webm.rs");
 
     fn rms(x: &[f32]) -> f32 {
         (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
