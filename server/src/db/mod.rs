@@ -16,6 +16,9 @@ pub(crate) mod sql;
 pub mod tagging;
 pub mod workspace;
 
+#[cfg(test)]
+mod migration_parity;
+
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 use std::path::Path;
