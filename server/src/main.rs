@@ -30,23 +30,9 @@ enum Command {
         #[command(subcommand)]
         command: MemberCommand,
     },
-    /// Transcribe a recording with the speech model, as the server does, and print the text.
-    Transcribe {
-        /// A recording: WAV, MP3, Ogg/Opus, WebM/Opus or MP4/AAC.
-        file: std::path::PathBuf,
-        /// Language of the speech (nl, en, ar, …), or `auto` to detect it.
-        #[arg(long, default_value = "nl")]
-        language: String,
-        /// The Whisper model [default: ${VERTEL_MODEL_DIR:-~/.cache/vertel/models}/ggml-base.bin].
-        #[arg(long, env = "VERTEL_MODEL_PATH")]
-        model_path: Option<std::path::PathBuf>,
-        /// CPU threads [default: the number of CPUs].
-        #[arg(long, env = "VERTEL_TRANSCRIBE_THREADS")]
-        threads: Option<usize>,
-        /// Print JSON (text, language, model, timed segments) instead of the text.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Transcribe a recording with the speech model, as the server does, and print the text; or
+    /// evaluate transcription over a set (`--evaluate DIR`).
+    Transcribe(vertel_server::media::transcribe::cli::TranscribeArgs),
     /// De-identify Dutch text on standard input: names, addresses, numbers and the like replaced
     /// by [naam], [adres], [telefoon], ... (or, with --json, the spans); or evaluate or time it.
     Deidentify(vertel_server::deidentify::cli::DeidentifyArgs),
@@ -184,31 +170,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Transcribe {
-            file,
-            language,
-            model_path,
-            threads,
-            json,
-        } => {
-            let config = vertel_server::media::MediaConfig {
-                model_path,
-                transcribe_threads: threads,
-                ..Default::default()
-            };
-            let t = vertel_server::media::transcribe::transcribe_path(
-                &config.model_path(),
-                &file,
-                &language,
-                config.threads(),
-            )?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&t)?);
-            } else {
-                println!("{}", t.text);
-            }
-            Ok(())
-        }
+        Command::Transcribe(args) => vertel_server::media::transcribe::cli::run(args),
         Command::Tag(args) => vertel_server::tagging::cli::run(args).await,
         Command::Deidentify(args) => vertel_server::deidentify::cli::run(args),
         Command::Check { repair, storage } => {

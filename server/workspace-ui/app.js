@@ -334,7 +334,8 @@ function voiceNotes(s) {
         ? h('audio', { controls: true, preload: 'metadata', src: blobUrl(s.id, m.sha256), 'aria-label': t('audio_label', { n: i + 1 }), dataset: { sha256: m.sha256 } })
         : h('p', { class: 'notice' }, m.transcription ? t('audio_gone') : t('audio_missing'));
       const status = m.transcription === 'queued' || m.transcription === 'running' ? t('transcribing')
-        : m.transcription === 'failed' ? t('transcription_failed') : (!segments.length ? t('no_transcript') : '');
+        : m.transcription === 'failed' ? t('transcription_failed')
+        : m.reason === 'no-speech' ? t('no_speech') : (!segments.length ? t('no_transcript') : '');
       const items = segments.map((g) => h('li', {}, h('button', {
         type: 'button', class: 'segment', dataset: { start: g.start_ms, end: g.end_ms }, title: t('play_from', { time: clock(g.start_ms) }),
         onclick: () => {
@@ -342,7 +343,7 @@ function voiceNotes(s) {
           player.currentTime = g.start_ms / 1000;
           player.play().catch(() => {});
         },
-      }, h('span', { class: 'time' }, clock(g.start_ms)), ' ', g.text)));
+      }, h('span', { class: 'time' }, clock(g.start_ms)), ' ', ...segmentWords(g))));
       if (player instanceof HTMLAudioElement) {
         // The segment being heard stands out.
         player.addEventListener('timeupdate', () => {
@@ -351,10 +352,30 @@ function voiceNotes(s) {
         });
       }
       const list = h('ol', { class: 'segments' }, items);
+      // The machine translation of this recording, beside the original and marked as such.
+      const english = (s.translation || []).filter((g) => g.source === m.sha256 || (!g.source && i === 0));
+      const translation = english.length ? h('div', { class: 'translation', lang: 'en' },
+        h('p', { class: 'meta machine' }, '⚙ ', t('machine_translation')),
+        h('ol', { class: 'segments' }, english.map((g) => h('li', {}, h('span', { class: 'time' }, clock(g.start_ms)), ' ', g.text)))) : null;
       return h('div', { class: 'voice-note', dataset: { sha256: m.sha256 } },
         h('div', { class: 'player' }, player, status ? h('p', { class: 'meta' }, status) : null),
-        h('div', { class: 'transcript' }, segments.length ? list : null, segments.length && corrected ? h('p', { class: 'meta' }, t('transcript_corrected')) : null));
+        h('div', { class: 'transcript' }, segments.length ? list : null, segments.length && corrected ? h('p', { class: 'meta' }, t('transcript_corrected')) : null, translation));
     }));
+}
+
+/** A segment's words, those the recogniser was unsure of lightly marked (a whole segment when it
+ * was unsure of all of it). */
+function segmentWords(g) {
+  const unsure = new Set(g.uncertain || []);
+  const low = typeof g.confidence === 'number' && g.confidence < 0.5;
+  if (!unsure.size && !low) return [g.text];
+  if (low) return [h('span', { class: 'uncertain', title: t('uncertain_segment') }, g.text)];
+  const out = [];
+  g.text.split(/\s+/).forEach((w, i) => {
+    if (i) out.push(' ');
+    out.push(unsure.has(i) ? h('span', { class: 'uncertain', title: t('uncertain_word') }, w) : w);
+  });
+  return out;
 }
 
 /** Photos as thumbnails; one opens large in its own window. */

@@ -30,6 +30,7 @@ export default {
   play_from: 'Play from {time}', audio_label: 'Voice note {n}', audio_gone: 'The recording was removed (retention after approval); the text stays.',
   audio_missing: 'The recording is not on the server yet.', photo_missing: 'The photo is not on the server yet.', photo_label: 'Photo {n}', photo_open: 'View photo {n} large',
   transcribing: 'Being transcribed…', transcription_failed: 'Transcription failed', no_transcript: 'No transcript yet.',
+  no_speech: 'No speech found in the recording.', machine_translation: 'Machine translation into English, not checked by a person', uncertain_word: 'Uncertain word: the computer was not sure of it', uncertain_segment: 'Uncertain passage: the computer was not sure of it',
   transcript_corrected: 'The transcript was corrected by hand afterwards; the times belong to the first version.',
   voice_only: 'Spoken only: the text below is the transcript.', because: 'Because it says:',
   order_newest: 'many stories contain this: newest first', load_more: 'Load more', loading: 'Loading…', shown_of: '{shown} of {total} shown', has_audio: 'with voice note', has_photo: 'with photo',

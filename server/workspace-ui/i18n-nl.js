@@ -30,6 +30,7 @@ export default {
   play_from: 'Afspelen vanaf {time}', audio_label: 'Spraakopname {n}', audio_gone: 'De opname is verwijderd (bewaartermijn na goedkeuring); de tekst blijft.',
   audio_missing: 'De opname is nog niet op de server.', photo_missing: 'De foto is nog niet op de server.', photo_label: 'Foto {n}', photo_open: 'Foto {n} groot bekijken',
   transcribing: 'Wordt uitgeschreven…', transcription_failed: 'Uitschrijven lukte niet', no_transcript: 'Nog geen transcriptie.',
+  no_speech: 'Geen spraak gevonden in de opname.', machine_translation: 'Machinevertaling in het Engels, niet door een mens nagekeken', uncertain_word: 'Onzeker woord: de computer was hier niet zeker van', uncertain_segment: 'Onzeker stuk: de computer was hier niet zeker van',
   transcript_corrected: 'De transcriptie is daarna met de hand verbeterd; de tijden horen bij de eerste versie.',
   voice_only: 'Alleen ingesproken: de tekst hieronder is de transcriptie.', because: 'Omdat er staat:',
   order_newest: 'veel verhalen bevatten dit: nieuwste eerst', load_more: 'Meer laden', loading: 'Laden…', shown_of: '{shown} van {total} getoond', has_audio: 'met spraakopname', has_photo: 'met foto',

@@ -568,6 +568,11 @@ describe('coordinator workspace', () => {
       // Beside it the transcript; a segment plays from its start.
       const items = dlg.locator('#voice-notes button.segment');
       assert.equal(await items.count(), segments.length);
+      // Each segment carries the recogniser's confidence; its uncertain words (or the whole of a
+      // segment it was unsure of) are lightly marked (issue 15).
+      assert.ok(segments.every((g) => g.confidence >= 0 && g.confidence <= 1), JSON.stringify(segments));
+      const marks = segments.reduce((n, g) => n + (g.confidence < 0.5 ? 1 : (g.uncertain || []).length), 0);
+      assert.equal(await dlg.locator('#voice-notes .uncertain').count(), marks);
       assert.match((await dlg.locator('#voice-notes .transcript').textContent()).toLowerCase(), /consultatiebureau/);
       const last = segments[segments.length - 1];
       await items.last().click();

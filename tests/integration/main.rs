@@ -38,6 +38,7 @@ mod ownership;
 mod sessions;
 mod sync;
 mod tagging;
+mod transcripts;
 mod workspace;
 
 use std::time::Duration;

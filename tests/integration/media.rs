@@ -166,15 +166,15 @@ pub(crate) async fn attach(
 /// (transcription status per attachment), the transcript's segments, and how many changes wrote
 /// a transcript. Kept up to date by an observer, so waiting on it never edits the document.
 #[derive(Debug, Default, Clone)]
-struct Seen {
-    details: StoryDetails,
-    segments: Vec<story::TranscriptSegment>,
-    transcript_writes: usize,
+pub(crate) struct Seen {
+    pub(crate) details: StoryDetails,
+    pub(crate) segments: Vec<story::TranscriptSegment>,
+    pub(crate) transcript_writes: usize,
 }
 
-type Watched = Arc<Mutex<Seen>>;
+pub(crate) type Watched = Arc<Mutex<Seen>>;
 
-fn watch(phone: &Device, id: DocumentId) -> Watched {
+pub(crate) fn watch(phone: &Device, id: DocumentId) -> Watched {
     let seen: Watched = Arc::default();
     let out = seen.clone();
     phone.observe(move |event, doc| {
@@ -194,7 +194,7 @@ fn watch(phone: &Device, id: DocumentId) -> Watched {
     seen
 }
 
-fn seen(w: &Watched) -> Seen {
+pub(crate) fn seen(w: &Watched) -> Seen {
     w.lock().map(|s| s.clone()).unwrap_or_default()
 }
 
@@ -209,7 +209,7 @@ async fn transcription(server: &Server, token: &str, story: DocumentId) -> Resul
         .await?)
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let out = cmd
         .output()
         .with_context(|| format!("running {cmd:?} (scripts/test.sh installs it)"))?;

@@ -18,7 +18,7 @@
 
 use super::Media;
 use super::MediaConfig;
-use super::transcribe::{TranscribeError, Transcriber, whisper_language};
+use super::transcribe::{self, TranscribeError, Transcriber};
 use crate::db::media::{self as rows, JobEnd};
 use crate::db::{Db, DbError, now_ms};
 use crate::sync::hub::Writer;
@@ -106,9 +106,14 @@ impl Queue {
     /// `--max-transcription-requeues` times; those that reached it stay as they are.
     pub async fn requeue_story(&self, doc_id: &str) -> Result<Requeued, DbError> {
         let error = (!self.model_present).then_some(NO_MODEL);
-        let (requeued, at_limit) =
-            rows::requeue_jobs(&self.db, doc_id, now_ms() + HOLD_MS, error, self.max_requeues)
-                .await?;
+        let (requeued, at_limit) = rows::requeue_jobs(
+            &self.db,
+            doc_id,
+            now_ms() + HOLD_MS,
+            error,
+            self.max_requeues,
+        )
+        .await?;
         Ok(Requeued {
             requeued,
             at_limit,
@@ -354,7 +359,9 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
             return;
         }
     };
-    let language = whisper_language(language.as_deref());
+    // The story's language, or detection among the expected ones; the workspace's prompt.
+    let language = transcribe::language::choose(language.as_deref());
+    let decoding = transcribe::prompt::workspace_decoding(&media.db, &job.doc_id).await;
     let mime = mime.unwrap_or(blob.mime);
     write_status(media, doc, &job.sha256, "running", 0, None, None).await;
 
@@ -428,10 +435,11 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
             let limits = media.config.audio_limits();
             let abort = abort.clone();
             tokio::task::spawn_blocking(move || {
-                model.transcribe_file(
+                model.transcribe(
                     &path,
                     Some(&mime),
-                    language.as_deref(),
+                    language,
+                    &decoding,
                     threads,
                     limits,
                     move |p| {
@@ -461,25 +469,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
                 );
                 return;
             }
-            let outcome = story::TranscriptResult {
-                text: t.text.clone(),
-                language: t.language.clone(),
-                model: t.model.clone(),
-                segments: t
-                    .segments
-                    .iter()
-                    .map(|s| story::TranscriptSegment {
-                        start_ms: s.start_ms,
-                        end_ms: s.end_ms,
-                        text: s.text.clone(),
-                        source: None,
-                        confidence: None,
-                        uncertain: Vec::new(),
-                    })
-                    .collect(),
-                reason: None,
-                translation: None,
-            };
+            let outcome = t.story_result();
             let sha = job.sha256.clone();
             let mut kept = false;
             let written = media
@@ -566,7 +556,7 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testing;
+    use crate::db::{Backend, testing};
     use clap::Parser;
 
     #[derive(Parser)]

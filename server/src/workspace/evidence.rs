@@ -30,6 +30,24 @@ pub struct Segment {
     pub end_ms: i64,
     pub text: String,
     pub source: Option<String>,
+    /// 0–1, how sure the recogniser was (absent in older transcripts).
+    pub confidence: Option<f64>,
+    /// Positions of the words of `text` (split at whitespace) it was unsure of: shown lightly
+    /// marked.
+    pub uncertain: Vec<u32>,
+}
+
+impl From<story::TranscriptSegment> for Segment {
+    fn from(g: story::TranscriptSegment) -> Segment {
+        Segment {
+            start_ms: g.start_ms,
+            end_ms: g.end_ms,
+            text: g.text.trim().to_string(),
+            source: g.source,
+            confidence: g.confidence,
+            uncertain: g.uncertain,
+        }
+    }
 }
 
 /// The evidence of one story (see the module comment).
@@ -37,6 +55,9 @@ pub struct Segment {
 pub struct Evidence {
     pub media: Vec<MediaItem>,
     pub segments: Vec<Segment>,
+    /// The server's English machine translation of a transcript in another language, by
+    /// segment (empty when there is none): shown beside the original, marked as machine work.
+    pub translation: Vec<Segment>,
     /// `automatic`, `corrected` or `approved`; segments are the machine's, so a transcript a
     /// person corrected may no longer match them word for word.
     pub transcript_state: Option<&'static str>,
@@ -79,12 +100,14 @@ pub fn read(doc: &automerge::Automerge) -> Evidence {
         segments: story::transcript_segments(doc)
             .into_iter()
             .filter(|g| !g.text.trim().is_empty())
-            .map(|g| Segment {
-                start_ms: g.start_ms,
-                end_ms: g.end_ms,
-                text: g.text.trim().to_string(),
-                source: g.source,
-            })
+            .map(Segment::from)
+            .collect(),
+        translation: story::transcript_translation(doc)
+            .map(|t| t.segments)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| !g.text.trim().is_empty())
+            .map(Segment::from)
             .collect(),
         transcript_state: s
             .transcript

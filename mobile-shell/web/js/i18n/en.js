@@ -268,6 +268,7 @@ export default {
   'transcript.failed.no-sound': 'The recording contains no sound.',
   'transcript.failed.unsupported': 'The recording is in a format the server cannot read.',
   'transcript.failed.damaged': 'The recording is damaged.',
+  'transcript.no-speech': 'No speech found in the recording.',
   'transcript.correct': 'Correct the text',
   'transcript.edit-label': 'Correct the text',
   'transcript.save': 'Save',

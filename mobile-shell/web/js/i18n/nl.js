@@ -269,6 +269,7 @@ export default {
   'transcript.failed.no-sound': 'Er is niets te horen in de opname.',
   'transcript.failed.unsupported': 'De server kan dit soort opname niet lezen.',
   'transcript.failed.damaged': 'De opname is beschadigd.',
+  'transcript.no-speech': 'Geen spraak gevonden in de opname.',
   'transcript.correct': 'Tekst verbeteren',
   'transcript.edit-label': 'Verbeter de tekst',
   'transcript.save': 'Opslaan',

@@ -239,6 +239,7 @@ export function storyView(app, main, { id }) {
     const tr = s.transcript;
     const running = (d.transcriptions ?? []).find((x) => x.status === 'queued' || x.status === 'running');
     const failed = (d.transcriptions ?? []).find((x) => x.status === 'failed');
+    const silent = (d.transcriptions ?? []).find((x) => x.status === 'done' && x.reason === 'no-speech');
     let transcript = '';
     if (editingTranscript) {
       transcript = `<label for="transcript-text">${t('transcript.edit-label')}</label>
@@ -255,6 +256,8 @@ export function storyView(app, main, { id }) {
     } else if (failed) {
       const why = failed.reason && has(`transcript.failed.${failed.reason}`) ? ` ${t(`transcript.failed.${failed.reason}`)}` : '';
       transcript = `<p>${icon('warning')} ${t('transcript.failed')}${why}</p>`;
+    } else if (silent) {
+      transcript = `<p class="hint">${t('transcript.no-speech')}</p>`;
     } else if (audio.length) {
       transcript = `<p class="hint">${t('transcript.waiting')}</p>`;
     }

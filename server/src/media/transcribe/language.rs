@@ -1,0 +1,175 @@
+//! Which language Whisper transcribes in: the story's, or one detected among those expected.
+//!
+//! A story (or a voice note) names its language; Whisper is then told it. When it names none, or
+//! `auto`, or one Whisper does not know, the language is detected — but only among the expected
+//! languages: Whisper base takes Dutch spoken with an accent for German or Afrikaans, and a
+//! transcript in a language nobody in the coalition expects helps no one. There is no
+//! per-workspace language setting; the expected languages are those the capture form offers that
+//! Whisper knows ([`EXPECTED`]: Dutch, English, Arabic, Turkish, Polish, Ukrainian), or the list in
+//! `VERTEL_TRANSCRIBE_LANGUAGES` (comma-separated codes). A language outside them that Whisper
+//! finds likely counts for the expected language it is known to be confused with ([`NEIGHBOURS`]).
+
+/// The language used when nothing else is known (the coalitions work in Dutch).
+pub const DEFAULT_LANGUAGE: &str = "nl";
+
+/// The capture form's languages (`mobile-shell/dist/js/codes.js`) that Whisper knows; Tigrinya
+/// and Papiamento it does not.
+pub const EXPECTED: &[&str] = &["nl", "en", "ar", "tr", "pl", "uk"];
+
+/// What to transcribe in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Language {
+    /// This language (a Whisper code such as `nl`).
+    Known(String),
+    /// Detect it, choosing only among these.
+    Detect(Vec<String>),
+}
+
+impl Language {
+    pub fn known(&self) -> Option<&str> {
+        match self {
+            Language::Known(l) => Some(l),
+            Language::Detect(_) => None,
+        }
+    }
+}
+
+/// The primary subtag of a BCP-47 code if Whisper knows it; `None` for `auto`, `und`, an empty
+/// value or a language Whisper does not know.
+pub fn whisper_code(code: &str) -> Option<String> {
+    let primary = code
+        .trim()
+        .split(['-', '_'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let plausible =
+        (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_lowercase());
+    if !plausible || primary == "auto" || primary == "und" {
+        return None;
+    }
+    whisper_rs::get_lang_id(&primary).map(|_| primary)
+}
+
+/// The expected languages: `VERTEL_TRANSCRIBE_LANGUAGES` if set (codes Whisper does not know are
+/// left out), else [`EXPECTED`].
+pub fn expected() -> Vec<String> {
+    let from_env: Vec<String> = std::env::var("VERTEL_TRANSCRIBE_LANGUAGES")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(whisper_code)
+        .collect();
+    if from_env.is_empty() {
+        EXPECTED.iter().map(|s| s.to_string()).collect()
+    } else {
+        from_env
+    }
+}
+
+/// The language to transcribe a recording in: `code` (the voice note's, else the story's) when
+/// Whisper knows it, else detection among [`expected`].
+pub fn choose(code: Option<&str>) -> Language {
+    match code.and_then(whisper_code) {
+        Some(l) => Language::Known(l),
+        None => Language::Detect(expected()),
+    }
+}
+
+/// Languages Whisper takes an expected language for, by the expected language: a recording
+/// cannot be in a language outside the expected ones, so such a language's probability counts for
+/// the expected language it is a confusion of (Dutch heard as German, Afrikaans or Frisian;
+/// Ukrainian as Russian or Belarusian; Polish as Czech or Slovak; Turkish as Azerbaijani; Arabic as
+/// Persian or Urdu, which share its script's sounds less but its words more).
+pub const NEIGHBOURS: &[(&str, &[&str])] = &[
+    ("nl", &["de", "af", "fy", "lb"]),
+    ("uk", &["ru", "be"]),
+    ("pl", &["cs", "sk"]),
+    ("tr", &["az"]),
+    ("ar", &["fa", "ur"]),
+];
+
+fn probability(probs: &[f32], code: &str) -> f32 {
+    whisper_rs::get_lang_id(code)
+        .and_then(|id| usize::try_from(id).ok())
+        .and_then(|i| probs.get(i))
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// The most probable of `allowed` in whisper.cpp's per-language probabilities (indexed by
+/// Whisper's language id), each counting with its [`NEIGHBOURS`] that are not allowed themselves;
+/// the first allowed language when none has a probability.
+pub fn best_allowed(probs: &[f32], allowed: &[String]) -> String {
+    let mut best: Option<(&String, f32)> = None;
+    for l in allowed {
+        if whisper_rs::get_lang_id(l).is_none() {
+            continue;
+        }
+        let folded: f32 = NEIGHBOURS
+            .iter()
+            .filter(|(to, _)| to == l)
+            .flat_map(|(_, from)| from.iter())
+            .filter(|n| !allowed.iter().any(|a| a == *n))
+            .map(|n| probability(probs, n))
+            .sum();
+        let p = probability(probs, l) + folded;
+        if best.is_none_or(|(_, b)| p > b) {
+            best = Some((l, p));
+        }
+    }
+    best.map(|(l, _)| l.clone())
+        .or_else(|| allowed.first().cloned())
+        .unwrap_or_else(|| DEFAULT_LANGUAGE.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_checked_before_whisper_sees_them() {
+        assert_eq!(whisper_code("nl").as_deref(), Some("nl"));
+        assert_eq!(whisper_code("nl-BE").as_deref(), Some("nl"));
+        assert_eq!(whisper_code("AR").as_deref(), Some("ar"));
+        assert_eq!(whisper_code("auto"), None);
+        assert_eq!(whisper_code("und"), None);
+        assert_eq!(whisper_code("x\0y"), None);
+        assert_eq!(whisper_code("zzz"), None);
+        // Tigrinya and Papiamento are on the capture form; Whisper knows neither.
+        assert_eq!(whisper_code("ti"), None);
+        assert_eq!(whisper_code("pap"), None);
+    }
+
+    #[test]
+    fn an_unknown_language_is_detected_among_the_expected_ones() {
+        assert_eq!(choose(Some("tr")), Language::Known("tr".into()));
+        match choose(None) {
+            Language::Detect(allowed) => assert!(allowed.contains(&"nl".to_string())),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(choose(Some("auto")), Language::Detect(_)));
+    }
+
+    #[test]
+    fn detection_never_picks_a_language_outside_the_allowed_ones() {
+        let id = |l: &str| whisper_rs::get_lang_id(l).expect("known") as usize;
+        let mut probs = vec![0.0f32; 100];
+        probs[id("de")] = 0.6;
+        probs[id("nl")] = 0.3;
+        probs[id("en")] = 0.1;
+        let allowed: Vec<String> = ["nl", "en"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(best_allowed(&probs, &allowed), "nl");
+        assert_eq!(best_allowed(&[], &allowed), "nl");
+        // German and Afrikaans are not expected: heard in place of Dutch, they count for Dutch.
+        let mut probs = vec![0.0f32; 100];
+        probs[id("pl")] = 0.2;
+        probs[id("nl")] = 0.1;
+        probs[id("de")] = 0.3;
+        probs[id("af")] = 0.1;
+        let allowed: Vec<String> = ["nl", "pl"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(best_allowed(&probs, &allowed), "nl");
+        // Unless German is expected itself.
+        let with_german: Vec<String> = ["nl", "pl", "de"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(best_allowed(&probs, &with_german), "de");
+    }
+}
