@@ -17,6 +17,10 @@
 //! pushing it until the user chooses: undo the refused change ([`Engine::undo_refused`]) or keep
 //! a copy as a new story ([`Engine::keep_copy`]). The mark goes when the server confirms the
 //! document.
+//!
+//! The engine's folder: the link and the sync protocol here, refusals (undo, keep a copy) in
+//! `engine/refusal.rs`, the simulated-network tests in `engine/tests.rs`. No I/O, no clock, no
+//! randomness: the caller hands in the time, the document ids and the actor id.
 
 use crate::store::StoredDoc;
 use crate::wire::{DecodeError, DocumentId, Message, PROTOCOL_V1, PeerMetadata, Refusal};

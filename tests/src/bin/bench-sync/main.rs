@@ -27,6 +27,12 @@
 //! fsyncs would otherwise compete with the server's on one disk. Servers store on disk (a temporary
 //! directory). Every server process is started on 127.0.0.1 and killed when its guard drops,
 //! including on errors and Ctrl-C. The open-file limit is raised to the hard limit (2,000 devices
+//! need ~2,000 descriptors here and as many in the server, which inherits the limit).
+//!
+//! This folder: `main.rs` runs the workloads and prints the results; `params.rs` is the command
+//! line, `util.rs` small shared tools, `peer.rs` the light automerge-repo peer, `servers.rs` the
+//! servers under test, `catchup.rs`, `editing.rs`, `crossprocess.rs` and `memory.rs` one workload
+//! each (with their rows of the table), `table.rs` the table. Nothing here asserts: it measures.
 
 mod catchup;
 mod crossprocess;
