@@ -1,5 +1,6 @@
 //! The audit log: who did what to which document, and when. Never story content.
 
+use super::accounts::Member;
 use super::{Db, DbError, now_ms};
 
 /// One entry of the audit log, for [`Db::audit_many`].
@@ -34,6 +35,24 @@ impl Db {
         tx.commit().await?;
         drop(turn);
         Ok(())
+    }
+
+    /// [`Db::audit`] of something `member` did in their workspace.
+    pub async fn audit_by(
+        &self,
+        member: &Member,
+        action: &str,
+        doc_id: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<(), DbError> {
+        self.audit(
+            Some(member.workspace_id),
+            Some(member.id),
+            action,
+            doc_id,
+            detail,
+        )
+        .await
     }
 
     pub async fn audit(

@@ -174,13 +174,7 @@ async fn audit(
 ) -> Result<(), ApiError> {
     state
         .db
-        .audit(
-            Some(member.workspace_id),
-            Some(member.id),
-            action,
-            None,
-            Some(&format!("activity {code}")),
-        )
+        .audit_by(member, action, None, Some(&format!("activity {code}")))
         .await?;
     Ok(())
 }

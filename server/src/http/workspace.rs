@@ -19,6 +19,7 @@ use crate::workspace::csv::{
 use crate::workspace::desk::attribute_rows;
 use crate::workspace::evidence::Evidence;
 use crate::workspace::labels::Lang;
+use crate::workspace::review;
 use crate::workspace::{StoryRow, export};
 use automerge::Automerge;
 use axum::body::Bytes;
@@ -132,13 +133,7 @@ async fn opened(
 ) -> Result<(), ApiError> {
     state
         .db
-        .audit(
-            Some(member.workspace_id),
-            Some(member.id),
-            "story.opened",
-            Some(id),
-            via,
-        )
+        .audit_by(member, "story.opened", Some(id), via)
         .await?;
     Ok(())
 }
@@ -190,36 +185,9 @@ async fn review(
 ) -> Result<Json<StoryRow>, ApiError> {
     let member = &member;
     let (doc_id, _) = visible_story(&state, member, &id).await?;
-    if req.state == ReviewState::Draft {
-        return Err(ApiError::BadRequest(
-            "a coordinator sets submitted, reviewed, approved or returned".into(),
-        ));
-    }
-    let comment = req
-        .comment
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty());
-    if comment.as_ref().is_some_and(|c| c.chars().count() > 4000) {
-        return Err(ApiError::BadRequest(
-            "a comment has at most 4000 characters".into(),
-        ));
-    }
-    if req.keep.len() > 50
-        || req.keep.iter().any(|k| {
-            k.chars().count() > 200
-                || k.split_once(':')
-                    .and_then(|(kind, _)| client_core::deidentify::Kind::from_code(kind))
-                    .is_none()
-        })
-    {
-        return Err(ApiError::BadRequest(
-            "keep: at most 50 spans, each kind:text (naam:Anja), at most 200 characters".into(),
-        ));
-    }
-    if req.state == ReviewState::Returned && comment.is_none() {
-        return Err(ApiError::BadRequest(
-            "say why the story goes back: a comment is required".into(),
-        ));
+    let comment = review::comment(req.comment);
+    if let Some(why) = review::refused(req.state, comment.as_deref(), &req.keep) {
+        return Err(ApiError::BadRequest(why.into()));
     }
     let now = crate::db::now_ms();
     let by = member.name.clone();
@@ -250,13 +218,7 @@ async fn review(
     }
     state
         .db
-        .audit(
-            Some(member.workspace_id),
-            Some(member.id),
-            "story.reviewed",
-            Some(&id),
-            Some(req.state.code()),
-        )
+        .audit_by(member, "story.reviewed", Some(&id), Some(req.state.code()))
         .await?;
     let (_, row) = visible_story(&state, member, &id).await?;
     opened(&state, member, &id, Some("review")).await?;
@@ -304,9 +266,8 @@ async fn decide_tag(
     .await?;
     state
         .db
-        .audit(
-            Some(member.workspace_id),
-            Some(member.id),
+        .audit_by(
+            member,
             "story.tagged",
             Some(&id),
             Some(&format!("{code} {}", req.state.code())),
@@ -414,9 +375,8 @@ async fn import(
         .await?;
     state
         .db
-        .audit(
-            Some(member.workspace_id),
-            Some(member.id),
+        .audit_by(
+            member,
             "figures.imported",
             None,
             Some(&format!("{} figures", figures.len())),
@@ -483,9 +443,8 @@ async fn put_figure(
         .await?;
     state
         .db
-        .audit(
-            Some(member.workspace_id),
-            Some(member.id),
+        .audit_by(
+            member,
             "figures.edited",
             None,
             Some(&format!(
@@ -524,13 +483,7 @@ pub(super) async fn exported(
 ) -> Result<(), ApiError> {
     state
         .db
-        .audit(
-            Some(member.workspace_id),
-            Some(member.id),
-            "workspace.exported",
-            None,
-            Some(what),
-        )
+        .audit_by(member, "workspace.exported", None, Some(what))
         .await?;
     Ok(())
 }

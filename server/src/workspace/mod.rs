@@ -17,6 +17,7 @@ pub mod index;
 pub mod labels;
 pub mod qdpx;
 pub mod report;
+pub mod review;
 pub mod svg;
 
 pub use desk::StoryFilter;
