@@ -2,7 +2,7 @@
 //! PostgreSQL database, the steady editing load on A, every edit timed on a watcher on A and one
 //! on B.
 
-use crate::editing::{Arrival, Group, Pace, Pair, Phase, edit_phase};
+use crate::editing::{Arrival, Group, Pair, Phase, steady_phase};
 use crate::params::{Params, Setup};
 use crate::peer::{Peer, follow};
 use crate::table::{print_table, row};
@@ -89,21 +89,8 @@ pub async fn cross_process(setup: &Setup, p: &Params) -> Result<CrossProcess> {
     );
     settle("A", a.pid()).await?;
     settle("B", b.pid()).await?;
-    println!(
-        "  [{label}] steady: every editor {} edits/s ({:.0} changes/s)",
-        p.edit_rate,
-        p.edit_rate * p.editors as f64
-    );
-    let steady = edit_phase(
-        label,
-        &pairs,
-        Pace::Steady(p.edit_rate),
-        p.edit_secs,
-        &[a.pid(), b.pid()],
-        &groups[..],
-        setup.clock,
-    )
-    .await?;
+    let pids = [a.pid(), b.pid()];
+    let steady = steady_phase(label, &pairs, p, &pids, &groups[..], setup.clock).await?;
     for pair in &pairs {
         pair.close();
     }

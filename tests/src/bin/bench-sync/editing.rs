@@ -134,6 +134,32 @@ impl Pair {
     }
 }
 
+/// The steady phase: every editor at `p.edit_rate` for `p.edit_secs` ([`edit_phase`]).
+pub async fn steady_phase(
+    label: &str,
+    pairs: &[Pair],
+    p: &Params,
+    server_pids: &[u32],
+    groups: &[Group],
+    clock: Clock,
+) -> Result<Phase> {
+    println!(
+        "  [{label}] steady: every editor {} edits/s ({:.0} changes/s)",
+        p.edit_rate,
+        p.edit_rate * p.editors as f64
+    );
+    edit_phase(
+        label,
+        pairs,
+        Pace::Steady(p.edit_rate),
+        p.edit_secs,
+        server_pids,
+        groups,
+        clock,
+    )
+    .await
+}
+
 /// Let every editor edit for `secs`, then wait until the server acknowledged every edit and every
 /// watcher has it. `server_pids`: the server processes whose CPU time is counted. The editors write
 /// send times in `clock`, as the groups' timers read them.
@@ -378,21 +404,7 @@ pub async fn editing(setup: &Setup, kind: Kind, p: &Params) -> Result<Editing> {
     );
     let pid = srv.pid();
     settle(label, pid).await?;
-    println!(
-        "  [{label}] steady: every editor {} edits/s ({:.0} changes/s)",
-        p.edit_rate,
-        p.edit_rate * p.editors as f64
-    );
-    let steady = edit_phase(
-        label,
-        &pairs,
-        Pace::Steady(p.edit_rate),
-        p.edit_secs,
-        &[pid],
-        &watchers[..],
-        setup.clock,
-    )
-    .await?;
+    let steady = steady_phase(label, &pairs, p, &[pid], &watchers[..], setup.clock).await?;
     settle(label, pid).await?;
     println!(
         "  [{label}] max ingest: every editor as fast as acknowledged, at most {} unacknowledged",
