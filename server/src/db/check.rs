@@ -147,7 +147,6 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::docs::DocMeta;
     use crate::db::testing;
 
     /// What a process catching up reads: every document past the cursor once, with its latest
@@ -156,13 +155,7 @@ mod tests {
     async fn changed_since_follows_the_sequence_numbers() {
         let t = testing::db(Backend::Postgres).await;
         let db = &t.db;
-        let meta = DocMeta {
-            workspace_id: t.workspace,
-            recorder_id: t.member,
-            doc_type: "story".into(),
-            size: 0,
-            deleted: false,
-        };
+        let meta = t.story_meta();
         let start = db.current_seq().await.expect("cursor");
         for id in ["a", "b", "c"] {
             db.create_doc(id, &meta, b"x", &["h".into()])

@@ -11,8 +11,8 @@ pub mod check;
 pub mod docs;
 pub mod erasure;
 pub mod media;
-pub mod story_index;
 pub(crate) mod sql;
+pub mod story_index;
 pub mod tagging;
 pub mod workspace;
 
@@ -253,6 +253,19 @@ pub(crate) mod testing {
         pub workspace: i64,
         pub member: i64,
         _dir: tempfile::TempDir,
+    }
+
+    impl TestDb {
+        /// The metadata of an empty story recorded by the test's coordinator.
+        pub fn story_meta(&self) -> super::docs::DocMeta {
+            super::docs::DocMeta {
+                workspace_id: self.workspace,
+                recorder_id: self.member,
+                doc_type: "story".into(),
+                size: 0,
+                deleted: false,
+            }
+        }
     }
 
     /// A fresh database of `backend` (PostgreSQL: a new database on the cluster at

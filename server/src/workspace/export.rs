@@ -127,18 +127,7 @@ pub fn story_csv_line(r: &StoryRow, names: &Labels, lang: Lang) -> String {
 
 pub fn figures_csv(figures: &[WsFigure]) -> String {
     let mut out = String::from("\u{feff}");
-    out.push_str(&line(
-        &[
-            "activiteit",
-            "gemeente",
-            "periode",
-            "indicator",
-            "waarde",
-            "eenheid",
-            "bron",
-        ]
-        .map(String::from),
-    ));
+    out.push_str(&line(&super::csv::FIGURES_HEADER.map(String::from)));
     for f in figures {
         out.push_str(&line(&[
             f.activity_code.clone(),

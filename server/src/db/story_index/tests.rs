@@ -1,5 +1,4 @@
 use super::*;
-use crate::db::docs::DocMeta;
 use crate::db::testing;
 
 fn row(doc_id: &str, title: &str) -> IndexRow {
@@ -23,13 +22,7 @@ fn row(doc_id: &str, title: &str) -> IndexRow {
 async fn rows_only_move_forward(backend: Backend) {
     let t = testing::db(backend).await;
     let db = &t.db;
-    let meta = DocMeta {
-        workspace_id: t.workspace,
-        recorder_id: t.member,
-        doc_type: "story".into(),
-        size: 0,
-        deleted: false,
-    };
+    let meta = t.story_meta();
     for id in ["a", "b"] {
         db.create_doc(id, &meta, b"x", &["h".into()])
             .await

@@ -45,13 +45,7 @@ async fn stored_story(t: &testing::TestDb, id: DocumentId) {
     let mut doc = Automerge::new();
     assert!(put_title(&mut doc, "start"));
     let heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
-    let meta = DocMeta {
-        workspace_id: t.workspace,
-        recorder_id: t.member,
-        doc_type: "story".into(),
-        size: 0,
-        deleted: false,
-    };
+    let meta = t.story_meta();
     t.db.create_doc(&id.to_string(), &meta, &doc.save(), &heads)
         .await
         .expect("create");

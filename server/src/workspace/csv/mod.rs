@@ -204,6 +204,17 @@ pub fn records(text: &str, sep: char, lang: Lang) -> Result<Vec<(usize, Vec<Stri
     Ok(out)
 }
 
+/// The Dutch header of a figures file (what an export writes and the Dutch template offers).
+pub const FIGURES_HEADER: [&str; 7] = [
+    "activiteit",
+    "gemeente",
+    "periode",
+    "indicator",
+    "waarde",
+    "eenheid",
+    "bron",
+];
+
 /// A figures file to fill in: Dutch Excel's `;` with a byte-order mark, the header in `lang`, and
 /// example rows with an activity by name (`activities`: code and name) and quarters as people
 /// write them.
@@ -219,15 +230,7 @@ pub fn template(lang: Lang, activities: &[(String, String)], municipalities: &[S
             "source",
         ]
     } else {
-        [
-            "activiteit",
-            "gemeente",
-            "periode",
-            "indicator",
-            "waarde",
-            "eenheid",
-            "bron",
-        ]
+        FIGURES_HEADER
     };
     let (count, percent, source) = if lang.english() {
         ("count", "percent", "Municipal health service")
