@@ -38,13 +38,6 @@ pub enum ApiError {
         message: String,
         detail: serde_json::Map<String, serde_json::Value>,
     },
-    /// Input that was read but cannot be taken (422): the body carries `detail`'s fields beside
-    /// `error` (an import's bad rows, each with its line).
-    #[error("{message}")]
-    Unprocessable {
-        message: String,
-        detail: serde_json::Map<String, serde_json::Value>,
-    },
     /// A tus request without `Tus-Resumable: 1.0.0` (412, with `Tus-Version`).
     #[error("Tus-Resumable: {} is required", super::media::TUS_VERSION)]
     TusVersion,
@@ -90,7 +83,6 @@ impl ApiError {
             ApiError::WeakPassword(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Db(DbError::Conflict(_)) => StatusCode::CONFLICT,
             ApiError::TusVersion => StatusCode::PRECONDITION_FAILED,
             ApiError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -112,10 +104,6 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "error": message });
         if let ApiError::WeakPassword(problem) = &self {
             body["code"] = problem.code().into();
-        }
-        if let (ApiError::Unprocessable { detail, .. }, Some(fields)) = (&self, body.as_object_mut())
-        {
-            fields.extend(detail.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         if let (ApiError::Unprocessable { detail, .. }, Some(fields)) =
             (&self, body.as_object_mut())

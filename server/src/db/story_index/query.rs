@@ -2,9 +2,7 @@
 //! with search hits marked), counts, ids, tag counts and counts by a column, built from an
 //! [`IndexQuery`]'s filters. Reading only: rows are written in [`super`].
 
-use super::{
-    COLUMNS, Cursor, HIT_END, HIT_START, IndexQuery, Listed, TagCount, read_row,
-};
+use super::{COLUMNS, Cursor, HIT_END, HIT_START, IndexQuery, Listed, TagCount, read_row};
 use crate::db::sql::{Bind, Sql};
 use crate::db::{Backend, Db, DbError, RowExt};
 
