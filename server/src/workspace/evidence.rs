@@ -23,31 +23,14 @@ pub struct MediaItem {
     pub reason: Option<String>,
 }
 
-/// One timed piece of the transcript; `source` is the voice note it belongs to.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Segment {
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub text: String,
-    pub source: Option<String>,
-    /// 0–1, how sure the recogniser was (absent in older transcripts).
-    pub confidence: Option<f64>,
-    /// Positions of the words of `text` (split at whitespace) it was unsure of: shown lightly
-    /// marked.
-    pub uncertain: Vec<u32>,
-}
+/// One timed piece of the transcript (`source`: the voice note it belongs to), with the
+/// recogniser's confidence and uncertain words: the story's own segment type, serialised as is.
+pub use story::TranscriptSegment as Segment;
 
-impl From<story::TranscriptSegment> for Segment {
-    fn from(g: story::TranscriptSegment) -> Segment {
-        Segment {
-            start_ms: g.start_ms,
-            end_ms: g.end_ms,
-            text: g.text.trim().to_string(),
-            source: g.source,
-            confidence: g.confidence,
-            uncertain: g.uncertain,
-        }
-    }
+/// A segment with its text trimmed, or nothing for an empty one.
+fn shown(mut g: Segment) -> Option<Segment> {
+    g.text = g.text.trim().to_string();
+    (!g.text.is_empty()).then_some(g)
 }
 
 /// The evidence of one story (see the module comment).
@@ -99,15 +82,13 @@ pub fn read(doc: &automerge::Automerge) -> Evidence {
         media,
         segments: story::transcript_segments(doc)
             .into_iter()
-            .filter(|g| !g.text.trim().is_empty())
-            .map(Segment::from)
+            .filter_map(shown)
             .collect(),
         translation: story::transcript_translation(doc)
             .map(|t| t.segments)
             .unwrap_or_default()
             .into_iter()
-            .filter(|g| !g.text.trim().is_empty())
-            .map(Segment::from)
+            .filter_map(shown)
             .collect(),
         transcript_state: s
             .transcript

@@ -246,31 +246,6 @@ impl Transcriber {
             }
         }
     }
-
-    /// [`Transcriber::transcribe`] with the default decoding and the default taxonomy's prompt;
-    /// `language` `None` is detected among the expected languages.
-    #[allow(clippy::too_many_arguments)]
-    pub fn transcribe_file(
-        &self,
-        path: &Path,
-        mime: Option<&str>,
-        language: Option<&str>,
-        threads: usize,
-        limits: AudioLimits,
-        progress: impl Fn(i32) + Send + Sync + 'static,
-        abort: Arc<AtomicBool>,
-    ) -> Result<Transcription, TranscribeError> {
-        self.transcribe(
-            path,
-            mime,
-            language::choose(language),
-            &Decoding::server(),
-            threads,
-            limits,
-            progress,
-            abort,
-        )
-    }
 }
 
 /// Load the model at `model_path`, saying how to get one when it is missing.

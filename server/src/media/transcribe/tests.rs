@@ -25,10 +25,11 @@ fn the_fake_transcriber_needs_no_model_and_reports_progress() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
     let out = t
-        .transcribe_file(
+        .transcribe(
             &file,
             None,
-            Some("nl"),
+            Language::Known("nl".into()),
+            &Decoding::default(),
             1,
             AudioLimits::default(),
             move |p| {
@@ -54,10 +55,11 @@ fn the_fake_transcriber_needs_no_model_and_reports_progress() {
     assert_eq!(out.language, "nl");
     let steps = seen.lock().map(|l| l.clone()).unwrap_or_default();
     assert!(steps.len() >= 3 && steps.last() == Some(&100), "{steps:?}");
-    let aborted = t.transcribe_file(
+    let aborted = t.transcribe(
         &file,
         None,
-        None,
+        Language::Known("nl".into()),
+        &Decoding::default(),
         1,
         AudioLimits::default(),
         |_| {},
@@ -98,10 +100,11 @@ fn the_fake_transcriber_refuses_a_declared_duration_over_the_limit() {
     let t = Transcriber::load(Path::new("/nonexistent"), Some(Duration::from_millis(10)))
         .expect("fake");
     let err = t
-        .transcribe_file(
+        .transcribe(
             &file,
             Some("audio/wav"),
-            None,
+            Language::Known("nl".into()),
+            &Decoding::default(),
             1,
             AudioLimits { max_seconds: 60 },
             |_| {},
