@@ -56,6 +56,22 @@ pub struct NewBlob<'a> {
     pub uploaded_by: i64,
 }
 
+/// Run a statement whose one parameter (`$1`) is `key`.
+async fn run_for(db: &Db, sql: &'static str, key: &str) -> Result<(), DbError> {
+    sqlx::query(sql).bind(key).execute(&db.pool).await?;
+    Ok(())
+}
+
+/// Run a statement whose parameters are the time now (`$1`) and `key` (`$2`).
+async fn run_now_for(db: &Db, sql: &'static str, key: &str) -> Result<(), DbError> {
+    sqlx::query(sql)
+        .bind(now_ms())
+        .bind(key)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 fn strings(rows: &[AnyRow], col: &str) -> Result<Vec<String>, DbError> {
     rows.iter()
         .map(|r| r.string(col))
@@ -137,11 +153,7 @@ pub async fn blobs_of_story(db: &Db, doc_id: &str) -> Result<Vec<String>, DbErro
 }
 
 pub async fn drop_story_refs(db: &Db, doc_id: &str) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM blob_refs WHERE doc_id = $1")
-        .bind(doc_id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    run_for(db, "DELETE FROM blob_refs WHERE doc_id = $1", doc_id).await
 }
 
 /// Bytes a member has stored or reserved: blobs they uploaded whose bytes are kept, plus the
@@ -163,21 +175,17 @@ where
 
 /// Mark a blob's bytes as removed by retention.
 pub async fn mark_bytes_deleted(db: &Db, sha256: &str) -> Result<(), DbError> {
-    sqlx::query("UPDATE blobs SET bytes_deleted_at = $1 WHERE sha256 = $2")
-        .bind(now_ms())
-        .bind(sha256)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    run_now_for(
+        db,
+        "UPDATE blobs SET bytes_deleted_at = $1 WHERE sha256 = $2",
+        sha256,
+    )
+    .await
 }
 
 /// Forget a blob entirely (no story references it any more).
 pub async fn delete_blob_row(db: &Db, sha256: &str) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM blobs WHERE sha256 = $1")
-        .bind(sha256)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    run_for(db, "DELETE FROM blobs WHERE sha256 = $1", sha256).await
 }
 
 /// Stories with references that were erased or no longer exist.
@@ -344,29 +352,15 @@ pub async fn reserve_upload(db: &Db, u: &NewUpload<'_>, quota: u64) -> Result<bo
 }
 
 pub async fn touch_upload(db: &Db, id: &str) -> Result<(), DbError> {
-    sqlx::query("UPDATE uploads SET updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    run_now_for(db, "UPDATE uploads SET updated_at = $1 WHERE id = $2", id).await
 }
 
 pub async fn complete_upload(db: &Db, id: &str) -> Result<(), DbError> {
-    sqlx::query("UPDATE uploads SET completed_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    run_now_for(db, "UPDATE uploads SET completed_at = $1 WHERE id = $2", id).await
 }
 
 pub async fn delete_upload(db: &Db, id: &str) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM uploads WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    run_for(db, "DELETE FROM uploads WHERE id = $1", id).await
 }
 
 pub async fn uploads_of_story(db: &Db, doc_id: &str) -> Result<Vec<String>, DbError> {
@@ -459,15 +453,13 @@ pub async fn insert_job(
 
 /// Make the story's held first attempts due now.
 pub async fn open_jobs(db: &Db, doc_id: &str) -> Result<(), DbError> {
-    sqlx::query(
+    run_now_for(
+        db,
         "UPDATE media_jobs SET run_after = $1 \
          WHERE doc_id = $2 AND state = 'queued' AND attempts = 0 AND run_after > $1",
+        doc_id,
     )
-    .bind(now_ms())
-    .bind(doc_id)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Queue a story's finished or failed jobs again (below `max_requeues`), due at `run_after`.
@@ -640,11 +632,7 @@ pub async fn jobs_of_story(db: &Db, doc_id: &str) -> Result<Vec<JobStatus>, DbEr
 }
 
 pub async fn delete_jobs_of_story(db: &Db, doc_id: &str) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM media_jobs WHERE doc_id = $1")
-        .bind(doc_id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    run_for(db, "DELETE FROM media_jobs WHERE doc_id = $1", doc_id).await
 }
 
 /// The queue's depth: (queued, running) jobs.

@@ -226,7 +226,11 @@ async fn upload_throughput(
     confirmed(&phone).await?;
     let started = Instant::now();
     for (id, bytes) in &notes {
-        upload(&server, &prof.token, *id, bytes).await?;
+        if let Err(e) = upload(&server, &prof.token, *id, bytes).await {
+            let log = server.log();
+            let tail = &log[log.len().saturating_sub(2000)..];
+            anyhow::bail!("{e:#}; the server's log ends:\n{tail}");
+        }
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
