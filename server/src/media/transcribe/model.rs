@@ -22,8 +22,9 @@ use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextPar
 pub const WINDOW_SECONDS: usize = 300;
 /// A window ends at the quietest 100 ms of its last this many seconds.
 const CUT_SEARCH_SECONDS: usize = 3;
-/// The beam width every transcription uses, chosen by measurement (`BENCHMARKS.md`, "Transcripts
-/// (issue 15)").
+/// The beam width every transcription uses: between greedy and the reference's 5, not yet settled
+/// by a measurement on a quiet machine. Compare with `transcribe --evaluate` (greedy, beam 2, 3, 5: `BENCHMARKS.md`,
+/// "Transcripts (issue 15)") on a quiet machine before changing it.
 pub const BEAM: u32 = 3;
 /// The temperature added at each fallback when a decode fails whisper.cpp's entropy or
 /// log-probability check (the reference's 0.0, 0.2, …, 1.0).
