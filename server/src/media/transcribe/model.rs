@@ -23,8 +23,8 @@ pub const WINDOW_SECONDS: usize = 300;
 /// A window ends at the quietest 100 ms of its last this many seconds.
 const CUT_SEARCH_SECONDS: usize = 3;
 /// The beam width every transcription uses: 1, greedy. Measured (`BENCHMARKS.md`, "Transcripts
-/// (issue 15)"): beam 3 did not lower the Dutch word error rate, cost more than twice the time, and
-/// on loud low rumble that the VAD let through it decoded a looping invented sentence where greedy
+/// (issue 15)"): beam 3 did not lower the Dutch word error rate, and on loud
+/// low rumble that the VAD let through it decoded a looping invented sentence where greedy
 /// decoding gave nothing. Compare again with `transcribe --evaluate` before changing it.
 pub const BEAM: u32 = 1;
 /// The temperature added at each fallback when a decode fails whisper.cpp's entropy or
