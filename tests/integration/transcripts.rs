@@ -18,7 +18,16 @@ const TRANSCRIBED: Duration = Duration::from_secs(240);
 fn clip(dir: &Path, name: &str, source: &str, seconds: u32) -> Result<Vec<u8>> {
     let out = dir.join(name);
     run(Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source])
+        .args([
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+        ])
         .args(["-t", &seconds.to_string(), "-ac", "1", "-ar", "16000"])
         .arg(&out))?;
     Ok(std::fs::read(&out)?)

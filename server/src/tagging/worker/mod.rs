@@ -29,9 +29,9 @@
 
 use super::model::{Example, Model, Settings, Suggester};
 use super::plan::{judged_example, plan};
+use super::story_text;
 use super::tagger::Tagger;
 use super::taxonomy::Taxonomy;
-use super::story_text;
 use crate::db::{Db, DbError};
 use crate::sync::hub::{Hub, SyncFailure, Writer};
 use client_core::story::{self, DocType, Story};

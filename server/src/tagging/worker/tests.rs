@@ -4,8 +4,8 @@ use super::*;
 use crate::db::accounts::Role;
 use crate::db::docs::DocMeta;
 use crate::sync::hub::Limits;
-use automerge::{ActorId, Automerge};
 use crate::tagging::TAGGER_ID;
+use automerge::{ActorId, Automerge};
 use client_core::story::{Consent, NewStory, StoryKind, Tag, TagState};
 
 struct Fixture {
