@@ -158,21 +158,29 @@ impl Score {
         ratio(self.long_wall, self.long_audio)
     }
 
-    /// One row of the Markdown table.
+    /// One row of the Markdown table; a column with no clips of its kind (the quick run's) is `–`.
     pub fn row(&self) -> String {
+        let percent = |(errors, total): (usize, usize)| match total {
+            0 => "–".to_string(),
+            _ => format!("{:.1} %", 100.0 * rate((errors, total))),
+        };
+        let factor = |value: f64, audio: f64| match audio > 0.0 {
+            true => format!("{value:.3}"),
+            false => "–".to_string(),
+        };
         format!(
-            "| {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {} of {} | {}/{} | {:.3} | {:.3} |",
+            "| {} | {} | {} | {} | {} | {} of {} | {}/{} | {} | {} |",
             self.name,
-            100.0 * rate(self.nl),
-            100.0 * rate(self.en),
-            100.0 * rate(self.long),
-            100.0 * rate(self.noisy),
+            percent(self.nl),
+            percent(self.en),
+            percent(self.long),
+            percent(self.noisy),
             self.silent.1,
             self.silent.0,
             self.language_right.0,
             self.language_right.1,
-            self.rtf(),
-            self.rtf_long()
+            factor(self.rtf(), self.audio_seconds),
+            factor(self.rtf_long(), self.long_audio)
         )
     }
 }
