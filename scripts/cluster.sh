@@ -41,7 +41,7 @@ if [ "${1:-}" = "--stop" ]; then
 fi
 [ -f "$PIDS" ] && { echo "a cluster runs already ($PIDS): scripts/cluster.sh --stop first"; exit 1; }
 
-apt_install postgresql
+apt_install postgresql openssl
 mkdir -p "$DIR"
 say "building vertel-server"
 cargo build --quiet -p vertel-server

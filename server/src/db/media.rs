@@ -300,9 +300,21 @@ pub async fn upload(db: &Db, id: &str) -> Result<Option<UploadRow>, DbError> {
 
 /// Record an upload that is complete at once (the blob was stored already).
 pub async fn insert_completed_upload(db: &Db, u: &NewUpload<'_>) -> Result<(), DbError> {
+    insert_upload(&db.pool, u, Some(u.now)).await
+}
+
+/// One row of `uploads`, complete at `completed_at` or still receiving bytes (`None`).
+async fn insert_upload<'e, E>(
+    exec: E,
+    u: &NewUpload<'_>,
+    completed_at: Option<i64>,
+) -> Result<(), DbError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query(
         "INSERT INTO uploads (id, member_id, doc_id, sha256, mime, length, created_at, updated_at, completed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
     .bind(u.id)
     .bind(u.member_id)
@@ -311,7 +323,8 @@ pub async fn insert_completed_upload(db: &Db, u: &NewUpload<'_>) -> Result<(), D
     .bind(u.mime)
     .bind(u.length as i64)
     .bind(u.now)
-    .execute(&db.pool)
+    .bind(completed_at)
+    .execute(exec)
     .await?;
     Ok(())
 }
@@ -334,19 +347,7 @@ pub async fn reserve_upload(db: &Db, u: &NewUpload<'_>, quota: u64) -> Result<bo
     if used.saturating_add(u.length) > quota {
         return Ok(false);
     }
-    sqlx::query(
-        "INSERT INTO uploads (id, member_id, doc_id, sha256, mime, length, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-    )
-    .bind(u.id)
-    .bind(u.member_id)
-    .bind(u.doc_id)
-    .bind(u.sha256)
-    .bind(u.mime)
-    .bind(u.length as i64)
-    .bind(u.now)
-    .execute(&mut *tx)
-    .await?;
+    insert_upload(&mut *tx, u, None).await?;
     tx.commit().await?;
     Ok(true)
 }
