@@ -61,6 +61,31 @@ pub async fn add_workspace(db: &Db, slug: &str, name: &str) -> anyhow::Result<Wo
     Ok(db.create_workspace(slug, name).await?)
 }
 
+/// A workspace's expected languages (those its voice notes of unknown language are transcribed
+/// in): `set` replaces them (`Some(empty)`: back to the server's list). Returns the list that
+/// applies now and whether it is the workspace's own.
+pub async fn workspace_languages(
+    db: &Db,
+    slug: &str,
+    set: Option<&str>,
+) -> anyhow::Result<(Vec<String>, bool)> {
+    let ws = db
+        .workspace_by_slug(slug)
+        .await?
+        .with_context(|| format!("no workspace {slug}"))?;
+    if let Some(list) = set {
+        let codes =
+            crate::media::transcribe::language::parse_list(list).map_err(|e| anyhow::anyhow!(e))?;
+        db.set_workspace_languages(ws.id, &codes).await?;
+    }
+    let own = db.workspace_languages(ws.id).await?;
+    Ok(if own.is_empty() {
+        (crate::media::transcribe::language::expected(), false)
+    } else {
+        (own, true)
+    })
+}
+
 pub struct AddedMember {
     pub member: Member,
     pub enrollment_code: Option<String>,

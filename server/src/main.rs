@@ -74,6 +74,19 @@ enum WorkspaceCommand {
         #[command(flatten)]
         storage: StorageConfig,
     },
+    /// Show or set the languages a workspace expects its stories in. A voice note whose language
+    /// is not known is transcribed in the most likely of these, never in another.
+    Languages {
+        slug: String,
+        /// Language codes, comma-separated and most common first (`nl,ar,tr`); without them the
+        /// list is shown.
+        codes: Option<String>,
+        /// Go back to the server's list (`VERTEL_TRANSCRIBE_LANGUAGES`, or nl,en,ar,tr,pl,uk).
+        #[arg(long, conflicts_with = "codes")]
+        server_default: bool,
+        #[command(flatten)]
+        storage: StorageConfig,
+    },
 }
 
 #[derive(Subcommand)]
@@ -134,6 +147,33 @@ async fn main() -> anyhow::Result<()> {
             let db = admin::open(&storage).await?;
             let ws = admin::add_workspace(&db, &slug, &name).await?;
             println!("workspace {} ({}) created", ws.slug, ws.name);
+            Ok(())
+        }
+        Command::Workspace {
+            command:
+                WorkspaceCommand::Languages {
+                    slug,
+                    codes,
+                    server_default,
+                    storage,
+                },
+        } => {
+            let db = admin::open(&storage).await?;
+            let set = if server_default {
+                Some("")
+            } else {
+                codes.as_deref()
+            };
+            if set.is_some_and(|s| !server_default && s.trim().is_empty()) {
+                anyhow::bail!("give language codes (nl,ar,tr), or --server-default");
+            }
+            let (languages, own) = admin::workspace_languages(&db, &slug, set).await?;
+            let whose = if own {
+                "the workspace's own"
+            } else {
+                "the server's"
+            };
+            println!("{slug}: {} ({whose})", languages.join(", "));
             Ok(())
         }
         Command::Member {

@@ -1,7 +1,9 @@
 //! Transcripts people can trust (issue 15), through a real server with the real Whisper model
 //! (`fixtures/models/fetch-whisper-base.sh`): silence and noise give an empty transcript that says
 //! no speech was found, never invented text; a Dutch voice note whose language nobody gave is
-//! transcribed as Dutch. Recordings are made with espeak-ng and ffmpeg at test time.
+//! transcribed as Dutch, and in a workspace that expects other languages it is transcribed in one of
+//! those, never in a language the workspace does not expect. Recordings are made with espeak-ng
+//! and ffmpeg at test time.
 
 use crate::all_confirmed;
 use crate::media::{attach, run, seen, speak, story_on_phone, upload, watch};
@@ -136,3 +138,57 @@ async fn a_dutch_voice_note_of_unknown_language_is_transcribed_as_dutch(
     Ok(())
 }
 both!(a_dutch_voice_note_of_unknown_language_is_transcribed_as_dutch);
+
+/// A workspace's expected languages (`vertel-server workspace languages`) replace the server's: a
+/// voice note of unknown language is transcribed in one of them, even when it sounds like another.
+/// The admin's list is checked, and unknown codes are refused by name.
+async fn a_voice_note_of_unknown_language_stays_within_the_workspace_s_languages(
+    backend: Backend,
+) -> Result<()> {
+    let env = Env::new(backend).await?;
+    let dir = env.dir.path().join("audio");
+    std::fs::create_dir_all(&dir)?;
+    env.workspace("delft")?;
+    let shown = env.cli(&["workspace", "languages", "delft"], None)?;
+    assert!(
+        shown.contains("nl, en") && shown.contains("server"),
+        "{shown}"
+    );
+    let refused = env
+        .cli(&["workspace", "languages", "delft", "en,xx,tr"], None)
+        .expect_err("an unknown code");
+    assert!(refused.to_string().contains("xx"), "{refused:#}");
+    let set = env.cli(&["workspace", "languages", "delft", "en, TR"], None)?;
+    assert!(set.contains("en, tr") && set.contains("own"), "{set}");
+    let server =
+        Server::start(&env, &["--transcribe-threads", "2", "--job-poll-ms", "200"]).await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let (phone, id) = story_on_phone(&env, &server, &prof.token, "phone", "auto").await?;
+    let watched = watch(&phone, id);
+    let wav = speak(
+        &dir,
+        "note.wav",
+        "nl",
+        "Op de markt vertelde ik over mijn dochter en over het consultatiebureau.",
+        &["-ac", "1", "-ar", "16000"],
+    )?;
+    let bytes = std::fs::read(&wav)?;
+    attach(&phone, id, &bytes, "audio/wav").await?;
+    all_confirmed(&phone).await?;
+    let resp = upload(&server, &prof.token, id, &bytes, "audio/wav").await?;
+    assert_eq!(resp.status(), 204);
+    phone
+        .wait_for("the voice note transcribed", TRANSCRIBED, |_| {
+            let s = seen(&watched);
+            async move { s.details.transcriptions.iter().any(|t| t.status == "done") }
+        })
+        .await?;
+    let story = phone.story(&id).await.context("the story")?;
+    let t = story.transcript.context("a transcript")?;
+    assert!(
+        matches!(t.language.as_deref(), Some("en" | "tr")),
+        "transcribed outside the workspace's languages: {t:?}"
+    );
+    Ok(())
+}
+both!(a_voice_note_of_unknown_language_stays_within_the_workspace_s_languages);

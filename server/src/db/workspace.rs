@@ -175,4 +175,44 @@ impl Db {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(DbError::Sqlx)
     }
+    /// The languages the workspace expects its stories in, in the admin's order; empty when none
+    /// were set (the transcriber then uses the server's list).
+    pub async fn workspace_languages(&self, workspace_id: i64) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT code FROM workspace_languages WHERE workspace_id = $1 ORDER BY position",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.string("code"))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::Sqlx)
+    }
+
+    /// Replace the workspace's expected languages (an empty list: back to the server's), as one
+    /// transaction. The caller checks the codes.
+    pub async fn set_workspace_languages(
+        &self,
+        workspace_id: i64,
+        codes: &[String],
+    ) -> Result<(), DbError> {
+        let (mut tx, _turn) = self.begin_write().await?;
+        sqlx::query("DELETE FROM workspace_languages WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        for (position, code) in codes.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO workspace_languages (workspace_id, code, position) VALUES ($1, $2, $3)",
+            )
+            .bind(workspace_id)
+            .bind(code)
+            .bind(position as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -359,9 +359,9 @@ async fn process(pool: &Pool, job: &Claimed, shutdown: &watch::Receiver<bool>) {
             return;
         }
     };
-    // The story's language, or detection among the expected ones; the workspace's prompt.
-    let language = transcribe::language::choose(language.as_deref());
-    let decoding = transcribe::prompt::workspace_decoding(&media.db, &job.doc_id).await;
+    // The story's language, or detection among the workspace's expected ones; its prompt.
+    let (decoding, expected) = transcribe::prompt::for_story(&media.db, &job.doc_id).await;
+    let language = transcribe::language::choose(language.as_deref(), &expected);
     let mime = mime.unwrap_or(blob.mime);
     write_status(media, doc, &job.sha256, "running", 0, None, None).await;
 

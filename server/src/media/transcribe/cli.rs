@@ -69,7 +69,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     let t = model.transcribe_with(
         file,
         mime_for_path(file),
-        language::choose(Some(&args.language)),
+        language::choose(Some(&args.language), &[]),
         &super::Decoding::server(),
         threads,
         AudioLimits::default(),

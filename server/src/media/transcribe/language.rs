@@ -3,11 +3,13 @@
 //! A story (or a voice note) names its language; Whisper is then told it. When it names none, or
 //! `auto`, or one Whisper does not know, the language is detected — but only among the expected
 //! languages: Whisper base takes Dutch spoken with an accent for German or Afrikaans, and a
-//! transcript in a language nobody in the coalition expects helps no one. There is no
-//! per-workspace language setting; the expected languages are those the capture form offers that
-//! Whisper knows ([`EXPECTED`]: Dutch, English, Arabic, Turkish, Polish, Ukrainian), or the list in
-//! `VERTEL_TRANSCRIBE_LANGUAGES` (comma-separated codes). A language outside them that Whisper
-//! finds likely counts for the expected language it is known to be confused with ([`NEIGHBOURS`]).
+//! transcript in a language nobody in the coalition expects helps no one. The expected languages
+//! are the workspace's (`vertel-server workspace languages SLUG nl,ar,tr`), else the server's:
+//! `VERTEL_TRANSCRIBE_LANGUAGES` (comma-separated codes), else those the capture form offers that
+//! Whisper knows ([`EXPECTED`]: Dutch, English, Arabic, Turkish, Polish, Ukrainian). A workspace
+//! that expects one language gets it without detection. A language outside the expected ones
+//! that Whisper finds likely counts for the expected language it is known to be confused with
+//! ([`NEIGHBOURS`]).
 
 /// The language used when nothing else is known (the coalitions work in Dutch).
 pub const DEFAULT_LANGUAGE: &str = "nl";
@@ -51,8 +53,8 @@ pub fn whisper_code(code: &str) -> Option<String> {
     whisper_rs::get_lang_id(&primary).map(|_| primary)
 }
 
-/// The expected languages: `VERTEL_TRANSCRIBE_LANGUAGES` if set (codes Whisper does not know are
-/// left out), else [`EXPECTED`].
+/// The server's expected languages: `VERTEL_TRANSCRIBE_LANGUAGES` if set (codes Whisper does not
+/// know are left out), else [`EXPECTED`].
 pub fn expected() -> Vec<String> {
     let from_env: Vec<String> = std::env::var("VERTEL_TRANSCRIBE_LANGUAGES")
         .unwrap_or_default()
@@ -66,12 +68,44 @@ pub fn expected() -> Vec<String> {
     }
 }
 
+/// A workspace's expected languages as an admin writes them (`nl,ar,tr`, spaces allowed; `nl-BE`
+/// is `nl`), checked: every code must be one Whisper knows, each once. The error names the codes
+/// that are not.
+pub fn parse_list(list: &str) -> Result<Vec<String>, String> {
+    let mut codes: Vec<String> = Vec::new();
+    let mut unknown = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match whisper_code(item) {
+            Some(code) if !codes.contains(&code) => codes.push(code),
+            Some(_) => {}
+            None => unknown.push(item.to_string()),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(format!(
+            "the speech model does not know {}: give two-letter language codes it knows, such as \
+             nl, en, ar, tr, pl, uk, so, fa",
+            unknown.join(", ")
+        ));
+    }
+    Ok(codes)
+}
+
 /// The language to transcribe a recording in: `code` (the voice note's, else the story's) when
-/// Whisper knows it, else detection among [`expected`].
-pub fn choose(code: Option<&str>) -> Language {
-    match code.and_then(whisper_code) {
-        Some(l) => Language::Known(l),
-        None => Language::Detect(expected()),
+/// Whisper knows it; else the only expected language, or detection among the `expected` ones
+/// (the workspace's; the server's [`expected`] when the workspace set none).
+pub fn choose(code: Option<&str>, expected: &[String]) -> Language {
+    if let Some(l) = code.and_then(whisper_code) {
+        return Language::Known(l);
+    }
+    let expected = if expected.is_empty() {
+        self::expected()
+    } else {
+        expected.to_vec()
+    };
+    match expected.as_slice() {
+        [only] => Language::Known(only.clone()),
+        _ => Language::Detect(expected),
     }
 }
 
@@ -142,12 +176,28 @@ mod tests {
 
     #[test]
     fn an_unknown_language_is_detected_among_the_expected_ones() {
-        assert_eq!(choose(Some("tr")), Language::Known("tr".into()));
-        match choose(None) {
+        assert_eq!(choose(Some("tr"), &[]), Language::Known("tr".into()));
+        match choose(None, &[]) {
             Language::Detect(allowed) => assert!(allowed.contains(&"nl".to_string())),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(choose(Some("auto")), Language::Detect(_)));
+        assert!(matches!(choose(Some("auto"), &[]), Language::Detect(_)));
+        // A workspace's own list replaces the server's; one language needs no detection.
+        let own = vec!["ar".to_string(), "so".to_string()];
+        assert_eq!(choose(None, &own), Language::Detect(own.clone()));
+        assert_eq!(choose(Some("ti"), &own[..1]), Language::Known("ar".into()));
+        assert_eq!(choose(Some("nl"), &own), Language::Known("nl".into()));
+    }
+
+    #[test]
+    fn a_workspace_s_list_is_checked() {
+        assert_eq!(
+            parse_list(" nl, ar,nl-BE,TR ,"),
+            Ok(vec!["nl".to_string(), "ar".into(), "tr".into()])
+        );
+        assert_eq!(parse_list(""), Ok(Vec::new()));
+        let err = parse_list("nl,ti,xx").expect_err("unknown codes");
+        assert!(err.contains("ti, xx"), "{err}");
     }
 
     #[test]

@@ -390,7 +390,7 @@ impl Model {
         self.transcribe_with(
             path,
             mime,
-            language::choose(language),
+            language::choose(language, &[]),
             &Decoding::server(),
             threads,
             limits,

@@ -104,24 +104,30 @@ pub fn default_prompt() -> String {
         .unwrap_or_default()
 }
 
-/// The server's decoding for a story: the default one with the prompt of the story's
-/// workspace's taxonomy (the default prompt when the workspace cannot be read).
-pub async fn workspace_decoding(db: &crate::db::Db, doc_id: &str) -> super::Decoding {
-    let own = match db.doc_meta(doc_id, 0).await {
-        Ok(Some((meta, _))) => db
-            .workspace_activities(meta.workspace_id)
-            .await
-            .unwrap_or_default(),
-        _ => Vec::new(),
+/// How the server transcribes a story's voice notes: the default decoding with the prompt of the
+/// story's workspace's taxonomy (the default prompt when the workspace cannot be read), and the
+/// languages the workspace expects (empty: the server's, [`super::language::expected`]).
+pub async fn for_story(db: &crate::db::Db, doc_id: &str) -> (super::Decoding, Vec<String>) {
+    let workspace = match db.doc_meta(doc_id, 0).await {
+        Ok(Some((meta, _))) => Some(meta.workspace_id),
+        _ => None,
+    };
+    let (own, languages) = match workspace {
+        Some(ws) => (
+            db.workspace_activities(ws).await.unwrap_or_default(),
+            db.workspace_languages(ws).await.unwrap_or_default(),
+        ),
+        None => (Vec::new(), Vec::new()),
     };
     let prompt = match crate::tagging::default_taxonomy() {
         Ok(base) => initial_prompt(&base.merged(&own)),
         Err(_) => String::new(),
     };
-    super::Decoding {
+    let decoding = super::Decoding {
         prompt: Some(prompt),
         ..super::Decoding::default()
-    }
+    };
+    (decoding, languages)
 }
 
 #[cfg(test)]
