@@ -33,7 +33,8 @@ pub struct TranscribeArgs {
     #[arg(long, value_name = "DIR")]
     pub evaluate: Option<PathBuf>,
     /// With --evaluate: configurations to compare, comma-separated (`greedy` or `beamN`, then
-    /// `+vad`, `+filter`, `+prompt`, `+detect`; `server` is the server's) [default: the full
+    /// `+vad`, `+filter`, `+prompt`, `+detect`, `+fit` (the encoder context fitted to short
+    /// speech); `server` is the server's) [default: the full
     /// comparison, or `server` with --quick].
     #[arg(long, value_delimiter = ',')]
     pub configs: Vec<String>,

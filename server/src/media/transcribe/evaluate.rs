@@ -94,6 +94,7 @@ pub fn parse_config(name: &str) -> anyhow::Result<(Decoding, bool)> {
             filter: false,
             prompt: None,
             translate: false,
+            fit_context: false,
         }
     };
     // The set is Dutch and English: no translation to time.
@@ -105,6 +106,7 @@ pub fn parse_config(name: &str) -> anyhow::Result<(Decoding, bool)> {
             "filter" => d.filter = true,
             "prompt" => d.prompt = Some(prompt::default_prompt()),
             "detect" => detect = true,
+            "fit" => d.fit_context = true,
             other => anyhow::bail!("unknown part {other:?} in {name:?}"),
         }
     }
