@@ -19,6 +19,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
+use vertel_server::media::transcribe::evaluate::wer;
 use vertel_tests::{Backend, Device, Env, Server, device};
 
 const TUS: &str = "1.0.0";
@@ -256,35 +257,6 @@ fn chrome_style_webm(dir: &Path, name: &str, voice: &str, text: &str) -> Result<
     )?;
     let data = std::fs::read(path)?;
     Ok(vertel_tests::webm::unknown_size_clusters(&data))
-}
-
-/// Word error rate after lower-casing and dropping punctuation.
-fn wer(reference: &str, hypothesis: &str) -> f64 {
-    let norm = |t: &str| -> Vec<String> {
-        t.split_whitespace()
-            .map(|w| {
-                w.chars()
-                    .filter(|c| c.is_alphanumeric() || *c == '\'')
-                    .flat_map(char::to_lowercase)
-                    .collect::<String>()
-            })
-            .filter(|w| !w.is_empty())
-            .collect()
-    };
-    let (r, h) = (norm(reference), norm(hypothesis));
-    if r.is_empty() {
-        return if h.is_empty() { 0.0 } else { 1.0 };
-    }
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for i in 1..=r.len() {
-        let mut cur = vec![i; h.len() + 1];
-        for j in 1..=h.len() {
-            let sub = prev[j - 1] + usize::from(r[i - 1] != h[j - 1]);
-            cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
-        }
-        prev = cur;
-    }
-    prev[h.len()] as f64 / r.len() as f64
 }
 
 /// A story on a connected phone, confirmed by the server.

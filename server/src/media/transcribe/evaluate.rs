@@ -71,6 +71,17 @@ pub fn edit_distance(reference: &[String], hypothesis: &[String]) -> usize {
     prev[hypothesis.len()]
 }
 
+/// The word error rate of one transcription, [`words`] against [`words`]: 0 for an empty reference
+/// and an empty hypothesis, 1 for any text where nothing was said. The integration tests score with
+/// it too.
+pub fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    if r.is_empty() {
+        return if h.is_empty() { 0.0 } else { 1.0 };
+    }
+    edit_distance(&r, &h) as f64 / r.len() as f64
+}
+
 /// A configuration by name: `greedy` or `beamN`, then any of `+vad`, `+filter`, `+prompt`,
 /// `+detect` (the language detected among the expected ones instead of given); `server` is what
 /// the server does.
@@ -322,6 +333,9 @@ mod tests {
         assert_eq!(edit_distance(&w("ik ga naar huis"), &w("ik ga huis")), 1);
         assert_eq!(edit_distance(&w("ik ga"), &w("ik ga nu weg")), 2);
         assert_eq!(edit_distance(&w(""), &w("TV GELDERLAND 2020")), 3);
+        assert_eq!(wer("Ik ga naar huis.", "ik ging naar huis"), 0.25);
+        assert_eq!(wer("", ""), 0.0);
+        assert_eq!(wer("", "TV Gelderland"), 1.0);
     }
 
     #[test]
