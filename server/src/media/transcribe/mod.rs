@@ -173,13 +173,6 @@ pub fn model_name(path: &Path) -> String {
     }
 }
 
-/// The language to ask Whisper for: the primary subtag of a BCP-47 code if Whisper knows it;
-/// `None` (detect among the expected languages) for none, `auto`, or a language Whisper does not
-/// know.
-pub fn whisper_language(code: Option<&str>) -> Option<String> {
-    code.and_then(language::whisper_code)
-}
-
 /// The MIME type a file name suggests, as a hint for the container probe.
 pub fn mime_for_path(path: &Path) -> Option<&'static str> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
@@ -257,26 +250,6 @@ pub fn load_model(model_path: &Path) -> Result<Model, TranscribeError> {
         ))),
         other => other,
     }
-}
-
-/// Transcribe one file with the model at `model_path`: the same decoding and parameters as the
-/// job workers (`language` `auto`: detected among the expected languages).
-pub fn transcribe_path(
-    model_path: &Path,
-    file: &Path,
-    language: &str,
-    threads: usize,
-) -> Result<Transcription, TranscribeError> {
-    let model = load_model(model_path)?;
-    model.transcribe_file(
-        file,
-        mime_for_path(file),
-        Some(language),
-        threads,
-        AudioLimits::default(),
-        |_| {},
-        Arc::new(AtomicBool::new(false)),
-    )
 }
 
 #[cfg(test)]
