@@ -142,6 +142,33 @@ pub struct Score {
     pub long: (usize, usize),
     pub long_wall: f64,
     pub long_audio: f64,
+    /// Words of the server's prompt in a transcript whose reference lacks them (the prompt
+    /// leaking into what people read, and into the tagger): words, and clips with any.
+    pub leaked: (usize, usize),
+}
+
+/// The words of the prompt's frame ("Een verhaal over …, over … Met de …"), which are not
+/// counted as leaks.
+const FRAME: &[&str] = &["een", "verhaal", "over", "met", "de", "en"];
+
+/// The prompt's words as [`words`] gives them, less its frame.
+pub fn prompt_terms(prompt: &str) -> std::collections::BTreeSet<String> {
+    words(prompt)
+        .into_iter()
+        .filter(|w| !FRAME.contains(&w.as_str()))
+        .collect()
+}
+
+/// The words of `hypothesis` that are prompt terms absent from `reference`.
+pub fn leaks(
+    terms: &std::collections::BTreeSet<String>,
+    reference: &[String],
+    hypothesis: &[String],
+) -> usize {
+    hypothesis
+        .iter()
+        .filter(|w| terms.contains(*w) && !reference.contains(w))
+        .count()
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -182,7 +209,7 @@ impl Score {
             false => "–".to_string(),
         };
         format!(
-            "| {} | {} | {} | {} | {} | {} of {} | {}/{} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} of {} | {} in {} clips | {}/{} | {} | {} |",
             self.name,
             percent(self.nl),
             percent(self.en),
@@ -190,6 +217,8 @@ impl Score {
             percent(self.noisy),
             self.silent.1,
             self.silent.0,
+            self.leaked.0,
+            self.leaked.1,
             self.language_right.0,
             self.language_right.1,
             factor(self.rtf(), self.audio_seconds),
@@ -198,7 +227,7 @@ impl Score {
     }
 }
 
-pub const TABLE_HEAD: &str = "| configuration | WER nl | WER en | WER nl, one 2-minute note | WER words in noise | silence/noise clips with text | language right | RTF, all clips | RTF, 2-minute note |\n|---|---|---|---|---|---|---|---|---|";
+pub const TABLE_HEAD: &str = "| configuration | WER nl | WER en | WER nl, one 2-minute note | WER words in noise | silence/noise clips with text | prompt words not said | language right | RTF, all clips | RTF, 2-minute note |\n|---|---|---|---|---|---|---|---|---|---|";
 
 /// Transcribe every clip with one configuration. `verbose` prints each clip's text.
 pub fn score(
@@ -214,6 +243,7 @@ pub fn score(
         name: name.to_string(),
         ..Score::default()
     };
+    let terms = prompt_terms(&prompt::default_prompt());
     for clip in clips {
         let language = if detect {
             Language::Detect(language::expected())
@@ -242,6 +272,9 @@ pub fn score(
         }
         let (reference, hypothesis) = (words(&clip.reference), words(&t.text));
         let errors = edit_distance(&reference, &hypothesis);
+        let leaked = leaks(&terms, &reference, &hypothesis);
+        s.leaked.0 += leaked;
+        s.leaked.1 += usize::from(leaked > 0);
         let bucket = match (clip.kind.as_str(), clip.language.as_str()) {
             ("no-speech", _) => None,
             ("noisy-speech", _) => Some(&mut s.noisy),
@@ -336,6 +369,34 @@ mod tests {
         assert_eq!(wer("Ik ga naar huis.", "ik ging naar huis"), 0.25);
         assert_eq!(wer("", ""), 0.0);
         assert_eq!(wer("", "TV Gelderland"), 1.0);
+    }
+
+    #[test]
+    fn prompt_words_that_were_not_said_count_as_leaks() {
+        let terms =
+            prompt_terms("Een verhaal over Kansrijke Start, over VoorZorg en Rookvrije Start.");
+        assert!(
+            terms.contains("voorzorg") && !terms.contains("over"),
+            "{terms:?}"
+        );
+        let w = |t: &str| words(t);
+        // Said: no leak. Not said: each prompt word counts; other words do not.
+        assert_eq!(
+            leaks(
+                &terms,
+                &w("Ik deed mee aan VoorZorg."),
+                &w("ik deed mee aan voorzorg")
+            ),
+            0
+        );
+        assert_eq!(
+            leaks(
+                &terms,
+                &w("Het consultatiebureau hielp ons"),
+                &w("Tot de consultatie, Rookvrije, Start")
+            ),
+            2
+        );
     }
 
     #[test]
