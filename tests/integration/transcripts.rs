@@ -6,8 +6,9 @@
 //! and ffmpeg at test time.
 
 use crate::all_confirmed;
-use crate::media::{attach, run, seen, speak, story_on_phone, upload, watch};
+use crate::media::{Watched, attach, run, seen, speak, story_on_phone, upload, watch};
 use anyhow::{Context, Result};
+use client_core::story;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -88,17 +89,16 @@ async fn silence_and_noise_give_no_text(backend: Backend) -> Result<()> {
 }
 both!(silence_and_noise_give_no_text);
 
-/// A Dutch voice note in a story whose language is not known (`auto`) is detected as Dutch among
-/// the expected languages and transcribed as Dutch, with a confidence per segment.
-async fn a_dutch_voice_note_of_unknown_language_is_transcribed_as_dutch(
-    backend: Backend,
-) -> Result<()> {
-    let env = Env::new(backend).await?;
+/// A story of unknown language (`auto`) on a phone, with one Dutch voice note (espeak-ng) uploaded
+/// and transcribed: its transcript, and what the phone saw.
+async fn dutch_note_of_unknown_language(
+    env: &Env,
+    server: &Server,
+    token: &str,
+) -> Result<(story::Transcript, Watched)> {
     let dir = env.dir.path().join("audio");
     std::fs::create_dir_all(&dir)?;
-    let server = transcribing_server(&env).await?;
-    let prof = server.login_as("professional", "delft").await?;
-    let (phone, id) = story_on_phone(&env, &server, &prof.token, "phone", "auto").await?;
+    let (phone, id) = story_on_phone(env, server, token, "phone", "auto").await?;
     let watched = watch(&phone, id);
     let wav = speak(
         &dir,
@@ -110,7 +110,7 @@ async fn a_dutch_voice_note_of_unknown_language_is_transcribed_as_dutch(
     let bytes = std::fs::read(&wav)?;
     attach(&phone, id, &bytes, "audio/wav").await?;
     all_confirmed(&phone).await?;
-    let resp = upload(&server, &prof.token, id, &bytes, "audio/wav").await?;
+    let resp = upload(server, token, id, &bytes, "audio/wav").await?;
     assert_eq!(resp.status(), 204);
     phone
         .wait_for("the voice note transcribed", TRANSCRIBED, |_| {
@@ -120,6 +120,18 @@ async fn a_dutch_voice_note_of_unknown_language_is_transcribed_as_dutch(
         .await?;
     let story = phone.story(&id).await.context("the story")?;
     let t = story.transcript.context("a transcript")?;
+    Ok((t, watched))
+}
+
+/// A Dutch voice note in a story whose language is not known (`auto`) is detected as Dutch among
+/// the expected languages and transcribed as Dutch, with a confidence per segment.
+async fn a_dutch_voice_note_of_unknown_language_is_transcribed_as_dutch(
+    backend: Backend,
+) -> Result<()> {
+    let env = Env::new(backend).await?;
+    let server = transcribing_server(&env).await?;
+    let prof = server.login_as("professional", "delft").await?;
+    let (t, watched) = dutch_note_of_unknown_language(&env, &server, &prof.token).await?;
     assert_eq!(t.language.as_deref(), Some("nl"), "{t:?}");
     let text = t.text.to_lowercase();
     assert!(
@@ -146,8 +158,6 @@ async fn a_voice_note_of_unknown_language_stays_within_the_workspace_s_languages
     backend: Backend,
 ) -> Result<()> {
     let env = Env::new(backend).await?;
-    let dir = env.dir.path().join("audio");
-    std::fs::create_dir_all(&dir)?;
     env.workspace("delft")?;
     let shown = env.cli(&["workspace", "languages", "delft"], None)?;
     assert!(
@@ -163,28 +173,7 @@ async fn a_voice_note_of_unknown_language_stays_within_the_workspace_s_languages
     let server =
         Server::start(&env, &["--transcribe-threads", "2", "--job-poll-ms", "200"]).await?;
     let prof = server.login_as("professional", "delft").await?;
-    let (phone, id) = story_on_phone(&env, &server, &prof.token, "phone", "auto").await?;
-    let watched = watch(&phone, id);
-    let wav = speak(
-        &dir,
-        "note.wav",
-        "nl",
-        "Op de markt vertelde ik over mijn dochter en over het consultatiebureau.",
-        &["-ac", "1", "-ar", "16000"],
-    )?;
-    let bytes = std::fs::read(&wav)?;
-    attach(&phone, id, &bytes, "audio/wav").await?;
-    all_confirmed(&phone).await?;
-    let resp = upload(&server, &prof.token, id, &bytes, "audio/wav").await?;
-    assert_eq!(resp.status(), 204);
-    phone
-        .wait_for("the voice note transcribed", TRANSCRIBED, |_| {
-            let s = seen(&watched);
-            async move { s.details.transcriptions.iter().any(|t| t.status == "done") }
-        })
-        .await?;
-    let story = phone.story(&id).await.context("the story")?;
-    let t = story.transcript.context("a transcript")?;
+    let (t, _) = dutch_note_of_unknown_language(&env, &server, &prof.token).await?;
     assert!(
         matches!(t.language.as_deref(), Some("en" | "tr")),
         "transcribed outside the workspace's languages: {t:?}"
