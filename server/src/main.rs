@@ -75,7 +75,8 @@ enum WorkspaceCommand {
         storage: StorageConfig,
     },
     /// Show or set the languages a workspace expects its stories in. A voice note whose language
-    /// is not known is transcribed in the most likely of these, never in another.
+    /// is not known is transcribed in the first of these unless the speech model is sure it is
+    /// another of them; never in a language outside them.
     Languages {
         slug: String,
         /// Language codes, comma-separated and most common first (`nl,ar,tr`); without them the
