@@ -103,9 +103,7 @@ pub fn parse_config(name: &str) -> anyhow::Result<(Decoding, bool)> {
             beam,
             vad: false,
             filter: false,
-            prompt: None,
-            translate: false,
-            fit_context: false,
+            ..Decoding::default()
         }
     };
     // The set is Dutch and English: no translation to time.
